@@ -1,0 +1,7 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261123000000_foundation } from './Migration20261123000000_foundation';
+
+/** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261123000000_foundation', class: Migration20261123000000_foundation },
+];

@@ -1,0 +1,45 @@
+import { DataloaderType, MikroORM, type Options } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { migrationsList } from '../../migrations';
+import { entities } from '../modules/entities';
+import { countStatement } from './sql-stats';
+
+export interface OrmOptions {
+  url: string;
+  replicaUrls?: string[];
+  poolSize?: number;
+}
+
+export function ormConfig(opts: OrmOptions): Options<PostgreSqlDriver> {
+  return {
+    driver: PostgreSqlDriver,
+    clientUrl: opts.url,
+    replicas: (opts.replicaUrls ?? []).map((clientUrl) => ({ clientUrl })),
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false },
+    allowGlobalContext: false,
+    dataloader: DataloaderType.ALL,
+    pool: { min: 1, max: opts.poolSize ?? 10 },
+    discovery: { warnWhenNoEntities: true },
+    forceUtcTimezone: true,
+    // Keeps identity-map bookkeeping small for read-heavy requests.
+    serialization: { forceObject: true },
+  };
+}
+
+/** Connects, and counts every statement (primary and replicas) for per-request SQL statistics. */
+export async function connectOrm(opts: OrmOptions): Promise<MikroORM<PostgreSqlDriver>> {
+  const orm = await MikroORM.init(ormConfig(opts));
+  const driver = orm.em.getDriver();
+  driver.getConnection('write').getKnex().on('query', countStatement);
+  // Replicas are not exposed publicly; they are knex connections like the primary.
+  const replicas = (driver as unknown as { replicas: { getKnex(): { on(e: string, f: () => void): void } }[] }).replicas;
+  for (const replica of replicas) replica.getKnex().on('query', countStatement);
+  return orm;
+}
+
+export async function migrate(orm: MikroORM): Promise<void> {
+  await orm.getMigrator().up();
+}

@@ -1,0 +1,31 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/** A PostgreSQL array literal, so an array travels as one bound value (knex would expand it). */
+export function pgArray(values: (string | number)[]): string {
+  return `{${values.map((v) => `"${String(v).replace(/(["\\])/g, '\\$1')}"`).join(',')}}`;
+}
+
+/**
+ * Rewrites `$1`-style SQL to knex's `?` bindings in order of appearance, so one statement text
+ * works both here and in the benchmark's bare `pg` baseline.
+ */
+export function toKnexBindings(sql: string, params: unknown[]): { text: string; bindings: unknown[] } {
+  const bindings: unknown[] = [];
+  const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const v = params[Number(n) - 1];
+    bindings.push(Array.isArray(v) ? pgArray(v) : v);
+    return '?';
+  });
+  return { text, bindings };
+}
+
+/**
+ * Runs raw SQL in the request's EntityManager: inside its transaction when there is one, otherwise
+ * on a replica when `readOnly` (replication lag is acceptable there) or on the primary.
+ */
+export async function sqlAll<T>(em: EntityManager, sql: string, params: unknown[] = [], readOnly = false): Promise<T[]> {
+  const { text, bindings } = toKnexBindings(sql, params);
+  const trx = em.getTransactionContext();
+  const conn = em.getConnection(trx || !readOnly ? 'write' : 'read');
+  return conn.execute<T[]>(text, bindings, 'all', trx) as Promise<T[]>;
+}

@@ -1,0 +1,48 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../../server/context';
+import { authorize } from '../../shared/auth';
+import { MerchantType } from '../catalog/catalog.types';
+import type { Merchant } from '../catalog/merchant.entity';
+import { MerchantCreateInput, SignUpInput } from './identity.inputs';
+import { AuthPayload, SignInResult, SignUpResult, Viewer } from './identity.types';
+import { Role, type User } from './user.entity';
+
+@Resolver(() => Viewer)
+export class IdentityResolver {
+  @Query(() => Viewer, { nullable: true, description: 'The signed-in user; null when anonymous.' })
+  viewer(@Ctx() ctx: Context): Promise<User | null> | null {
+    return ctx.principal ? ctx.services.identity.viewer(ctx.em, ctx.principal) : null;
+  }
+
+  @Mutation(() => SignUpResult, { description: 'Creates a CUSTOMER account and signs it in.' })
+  async signUp(@Arg('input', () => SignUpInput) input: SignUpInput, @Ctx() ctx: Context): Promise<typeof SignUpResult> {
+    const r = await ctx.services.identity.signUp(ctx.em, input.email, input.password, input.name);
+    return 'token' in r ? AuthPayload.of(r.token, r.user) : r;
+  }
+
+  @Mutation(() => SignInResult)
+  async signIn(
+    @Arg('email', () => String) email: string,
+    @Arg('password', () => String) password: string,
+    @Ctx() ctx: Context,
+  ): Promise<typeof SignInResult> {
+    const r = await ctx.services.identity.signIn(ctx.em, email.slice(0, 254), password.slice(0, 200));
+    return 'token' in r ? AuthPayload.of(r.token, r.user) : r;
+  }
+
+  @Mutation(() => MerchantType, { description: 'ADMIN: creates a merchant and the MERCHANT user who operates it.' })
+  merchantCreate(@Arg('input', () => MerchantCreateInput) input: MerchantCreateInput, @Ctx() ctx: Context): Promise<Merchant> {
+    authorize(ctx.principal, Role.ADMIN);
+    return ctx.services.identity.createMerchant(ctx.em, input);
+  }
+
+  @FieldResolver(() => MerchantType, { nullable: true, description: 'The merchant this user operates, for MERCHANT users.' })
+  merchant(@Root() user: User, @Ctx() ctx: Context): Promise<Merchant | null> | null {
+    return user.merchantId ? ctx.loaders.catalog.merchant.load(String(user.merchantId)) : null;
+  }
+
+  @FieldResolver(() => ID)
+  id(@Root() user: User): string {
+    return String(user.id);
+  }
+}

@@ -1,0 +1,34 @@
+import { createUnionType, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { UserError } from '../../shared/errors';
+import { Role, User } from './user.entity';
+
+registerEnumType(Role, { name: 'Role', description: 'What a user may do.' });
+
+@ObjectType({ description: 'The signed-in user.' })
+export class Viewer {
+  @Field(() => ID) id!: string;
+  @Field(() => String) email!: string;
+  @Field(() => String) name!: string;
+  @Field(() => [Role]) roles!: Role[];
+  @Field(() => Int, { description: 'Loyalty points.' }) points!: number;
+  merchantId?: string | null;
+}
+
+@ObjectType({ description: 'A signed-in session.' })
+export class AuthPayload {
+  @Field(() => String, { description: 'Bearer token for the Authorization header.' }) token!: string;
+  @Field(() => Viewer) viewer!: User;
+
+  static of(token: string, viewer: User): AuthPayload {
+    return Object.assign(new AuthPayload(), { token, viewer });
+  }
+}
+
+@ObjectType({ description: 'A buyer as a merchant sees them.' })
+export class Customer {
+  @Field(() => ID) id!: string;
+  @Field(() => String) name!: string;
+}
+
+export const SignUpResult = createUnionType({ name: 'SignUpResult', types: () => [AuthPayload, UserError] as const });
+export const SignInResult = createUnionType({ name: 'SignInResult', types: () => [AuthPayload, UserError] as const });

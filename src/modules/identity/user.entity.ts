@@ -1,0 +1,37 @@
+import { ArrayType, Entity, PrimaryKey, Property, OptionalProps } from '@mikro-orm/core';
+
+export enum Role {
+  CUSTOMER = 'CUSTOMER',
+  MERCHANT = 'MERCHANT',
+  ADMIN = 'ADMIN',
+}
+
+@Entity({ tableName: 'app_user' })
+export class User {
+  [OptionalProps]?: 'roles' | 'points' | 'createdAt' | 'merchantId';
+
+  @PrimaryKey({ type: 'bigint' })
+  id!: string;
+
+  @Property({ type: 'text' })
+  email!: string;
+
+  @Property({ type: 'text', hidden: true, lazy: true })
+  passwordHash!: string;
+
+  @Property({ type: 'text' })
+  name!: string;
+
+  @Property({ type: ArrayType })
+  roles: Role[] = [Role.CUSTOMER];
+
+  /** The merchant this user operates (MERCHANT users). */
+  @Property({ type: 'bigint', nullable: true })
+  merchantId?: string | null;
+
+  @Property({ type: 'integer' })
+  points = 0;
+
+  @Property({ type: 'datetime', defaultRaw: 'now()' })
+  createdAt: Date = new Date();
+}

@@ -1,0 +1,23 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Config } from '../config';
+import type { Principal } from '../shared/auth';
+import { catalogLoaders } from '../modules/catalog/catalog.loaders';
+import type { Services } from './services';
+
+/** Everything a resolver may use; built afresh for every request (and every subscription event). */
+export interface Context {
+  em: EntityManager;
+  principal: Principal | null;
+  loaders: ReturnType<typeof createLoaders>;
+  services: Services;
+  config: Config;
+}
+
+export function createLoaders(em: EntityManager) {
+  return { catalog: catalogLoaders(em) };
+}
+
+export function createContext(root: EntityManager, principal: Principal | null, services: Services, config: Config): Context {
+  const em = root.fork() as EntityManager;
+  return { em, principal, loaders: createLoaders(em), services, config };
+}

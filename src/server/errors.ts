@@ -1,0 +1,58 @@
+import type { GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ArgumentValidationError } from 'type-graphql';
+import type { Logger } from 'pino';
+
+const CLIENT_CODES = new Set([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'RATE_LIMITED',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+  'BAD_REQUEST',
+]);
+
+/**
+ * Client errors pass through with their code; input validation becomes BAD_USER_INPUT with the
+ * failing fields; everything else is logged and reaches clients as INTERNAL_SERVER_ERROR with no
+ * internals.
+ */
+export function makeFormatError(log: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof ArgumentValidationError) {
+      const fields = flatten(original.extensions.validationErrors as any[]);
+      return {
+        message: `Invalid input: ${fields.map((f) => f.message).join('; ')}`,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'BAD_USER_INPUT', fields },
+      };
+    }
+    const code = formatted.extensions?.code as string | undefined;
+    if (code && CLIENT_CODES.has(code)) {
+      const { stacktrace: _s, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    log.error({ err: original }, 'unhandled error in GraphQL operation');
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  };
+}
+
+interface FieldError {
+  field: string;
+  message: string;
+}
+
+function flatten(errors: any[], prefix = ''): FieldError[] {
+  return (errors ?? []).flatMap((e) => {
+    const field = prefix ? `${prefix}.${e.property}` : e.property;
+    const own: FieldError[] = Object.values(e.constraints ?? {}).map((m) => ({ field, message: String(m) }));
+    return [...own, ...flatten(e.children, field)];
+  });
+}

@@ -1,0 +1,20 @@
+import type { Config } from '../config';
+import { CatalogService } from '../modules/catalog/catalog.service';
+import { SearchService } from '../modules/catalog/search.service';
+import { IdentityService } from '../modules/identity/identity.service';
+import { TokenService } from '../modules/identity/token';
+import { InventoryService } from '../modules/inventory/inventory.service';
+
+/** The application's services: stateless singletons that take the request's EntityManager. */
+export function createServices(config: Config) {
+  const tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
+  return {
+    tokens,
+    identity: new IdentityService(tokens),
+    catalog: new CatalogService(),
+    search: new SearchService(config.limits.maxPageSize),
+    inventory: new InventoryService(),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
