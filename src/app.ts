@@ -35,7 +35,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     embedded = await startEmbeddedPostgres(join(config.dataDir, 'pg'), (line) => log.debug({ pg: line }));
     url = embedded.url;
   }
-  const orm = await connectOrm({ url, replicaUrls: config.databaseReplicaUrls, poolSize: config.dbPoolSize });
+  const orm = await connectOrm({ url, replicaUrls: config.databaseReplicaUrls, poolSize: config.dbPoolSize, logger: (m) => log.info(m.replace(/\x1b\[[0-9;]*m/g, '')) });
   try {
     await migrate(orm);
     const services = createServices(config);

@@ -9,6 +9,8 @@ export interface OrmOptions {
   url: string;
   replicaUrls?: string[];
   poolSize?: number;
+  /** Where MikroORM's own messages (such as applied migrations) go. */
+  logger?: (message: string) => void;
 }
 
 export function ormConfig(opts: OrmOptions): Options<PostgreSqlDriver> {
@@ -24,6 +26,7 @@ export function ormConfig(opts: OrmOptions): Options<PostgreSqlDriver> {
     pool: { min: 1, max: opts.poolSize ?? 10 },
     discovery: { warnWhenNoEntities: true },
     forceUtcTimezone: true,
+    logger: opts.logger ?? (() => undefined),
     // Keeps identity-map bookkeeping small for read-heavy requests.
     serialization: { forceObject: true },
   };

@@ -10,6 +10,7 @@ import {
 } from '../modules/catalog/catalog.resolver';
 import { VariantResolver } from '../modules/catalog/variant.resolver';
 import { IdentityResolver } from '../modules/identity/identity.resolver';
+import { Customer } from '../modules/identity/identity.types';
 import { ErrorResult, UserError } from '../shared/errors';
 
 export const resolvers = [
@@ -27,7 +28,8 @@ let cached: GraphQLSchema | undefined;
 export function buildAppSchema(): GraphQLSchema {
   return (cached ??= buildSchemaSync({
     resolvers,
-    orphanedTypes: [ErrorResult, UserError],
+    // Customer is how merchants see buyers on orders; listed so clients can rely on it already.
+    orphanedTypes: [ErrorResult, UserError, Customer],
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: { forbidUnknownValues: false },
     emitSchemaFile: false,

@@ -35,14 +35,15 @@ export class ProductResolver {
   @Query(() => ProductConnection, { description: 'Catalog search with filters, sorts, keyset pagination and facets.' })
   async products(
     @Arg('filter', () => ProductFilter, { nullable: true }) filter: ProductFilter | null,
-    @Arg('sort', () => ProductSort, { defaultValue: ProductSort.RELEVANCE }) sort: ProductSort,
-    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Arg('sort', () => ProductSort, { nullable: true, defaultValue: ProductSort.RELEVANCE }) sort: ProductSort | null,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: Context,
     @Info() info: GraphQLResolveInfo,
   ): Promise<ProductConnection> {
-    assertSort(sort);
-    const page = await ctx.services.search.search(ctx.em, filter ?? {}, sort, first, after);
+    const order = sort ?? ProductSort.RELEVANCE;
+    assertSort(order);
+    const page = await ctx.services.search.search(ctx.em, filter ?? {}, order, first ?? 20, after);
     // Start the count/facet query now, in parallel with the field resolvers of the page.
     if (selects(info, 'totalCount', 'facets')) void page.stats().catch(() => undefined);
     return Object.assign(new ProductConnection(), {

@@ -1,0 +1,47 @@
+import 'reflect-metadata';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApp, type App } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { client, type Gql } from './client';
+import { createTestDatabase } from './db';
+
+export const ADMIN = { email: 'admin@test.local', password: 'admin-password-1' };
+
+export interface TestApp {
+  app: App;
+  gql: Gql;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The real server, in this process, on its own database and an ephemeral port. */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const db = await createTestDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: db.url,
+    PORT: '0',
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'commerce-test-')),
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    JWT_SECRET: 'test-jwt-secret-0123456789abcdef',
+    PAYMENT_WEBHOOK_SECRET: 'test-payment-secret-0123456789',
+    LOGISTICS_WEBHOOK_SECRET: 'test-logistics-secret-01234567',
+    DEMO_DATA: 'false',
+    LOG_LEVEL: 'error',
+    DB_POOL_SIZE: '10',
+    ...env,
+  });
+  const app = await startApp(config);
+  return {
+    app,
+    url: app.url,
+    gql: client(app.url),
+    async stop() {
+      await app.stop();
+      await db.drop();
+    },
+  };
+}
