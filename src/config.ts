@@ -29,6 +29,8 @@ export interface Config {
   /** Load the demo catalog into an empty database at start. */
   demoData: boolean;
   dbPoolSize: number;
+  /** How long search pages, counts and facets are reused (0: never). Catalog writes clear it. */
+  searchCacheTtlMs: number;
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxPageSize: number };
   /** Report SQL statements per request in `extensions.sqlStatements` (tests and benchmarks). */
   exposeSqlStats: boolean;
@@ -145,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     lowStockThreshold: int(env, 'LOW_STOCK_THRESHOLD', 5, 0, 1_000_000),
     demoData: bool(env, 'DEMO_DATA', !databaseUrl),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10, 1, 200),
+    searchCacheTtlMs: int(env, 'SEARCH_CACHE_TTL_MS', 5000, 0, 3_600_000),
     limits: {
       maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 10, 2, 100),
       maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 1000),

@@ -1,7 +1,7 @@
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import type { ValidationRule } from 'graphql';
+import type { GraphQLError, ValidationContext, ValidationRule } from 'graphql';
 import type { Config } from '../config';
 
 /**
@@ -9,9 +9,12 @@ import type { Config } from '../config';
  * WebSocket (graphql-ws) operations.
  */
 export function limitRules(limits: Config['limits']): ValidationRule[] {
+  // Report a rejection as a validation error (400 GRAPHQL_VALIDATION_FAILED); the rules' default,
+  // throwing from inside validation, reaches clients as a 500 INTERNAL_SERVER_ERROR.
+  const reject = { propagateOnRejection: false, onReject: [(ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(err)] };
   return [
-    maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, exposeLimits: true }),
-    maxAliasesRule({ n: limits.maxAliases, exposeLimits: true }),
-    costLimitRule({ maxCost: limits.maxCost, ignoreIntrospection: true, exposeLimits: true }),
+    maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, exposeLimits: true, ...reject }),
+    maxAliasesRule({ n: limits.maxAliases, exposeLimits: true, ...reject }),
+    costLimitRule({ maxCost: limits.maxCost, ignoreIntrospection: true, exposeLimits: true, ...reject }),
   ] as unknown as ValidationRule[];
 }

@@ -11,7 +11,7 @@ import {
 import { VariantResolver } from '../modules/catalog/variant.resolver';
 import { IdentityResolver } from '../modules/identity/identity.resolver';
 import { Customer } from '../modules/identity/identity.types';
-import { ErrorResult, UserError } from '../shared/errors';
+import { ErrorResult, UserError } from '../shared/error-result';
 
 export const resolvers = [
   IdentityResolver,

@@ -8,12 +8,13 @@ import { InventoryService } from '../modules/inventory/inventory.service';
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(config: Config) {
   const tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
+  const search = new SearchService(config.limits.maxPageSize, config.searchCacheTtlMs);
   return {
     tokens,
     identity: new IdentityService(tokens),
-    catalog: new CatalogService(),
-    search: new SearchService(config.limits.maxPageSize),
-    inventory: new InventoryService(),
+    catalog: new CatalogService(() => search.invalidate()),
+    search,
+    inventory: new InventoryService(() => search.invalidate()),
   };
 }
 

@@ -1,4 +1,3 @@
-import { Field, ObjectType } from 'type-graphql';
 import { badInput } from './errors';
 
 /** Two minor digits, as for USD and EUR; one currency per deployment (DESIGN.md). */
@@ -6,19 +5,6 @@ const MINOR_DIGITS = 2;
 const SCALE = 10 ** MINOR_DIGITS;
 /** Upper bound for a single amount: keeps every sum far inside Number.MAX_SAFE_INTEGER. */
 export const MAX_MINOR = 100_000_000_00;
-
-@ObjectType({ description: 'An amount of money. Never a float: `amount` is a decimal string such as "19.99".' })
-export class Money {
-  @Field(() => String, { description: 'Decimal string in major units, e.g. "19.99".' })
-  amount!: string;
-
-  @Field(() => String, { description: 'ISO 4217 currency code.' })
-  currency!: string;
-
-  static of(minor: number, currency: string): Money {
-    return Object.assign(new Money(), { amount: formatMinor(minor), currency });
-  }
-}
 
 export function formatMinor(minor: number): string {
   const sign = minor < 0 ? '-' : '';

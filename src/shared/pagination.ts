@@ -1,14 +1,4 @@
-import { Field, ObjectType } from 'type-graphql';
 import { badInput } from './errors';
-
-@ObjectType({ description: 'Relay-style page information.' })
-export class PageInfo {
-  @Field(() => Boolean)
-  hasNextPage!: boolean;
-
-  @Field(() => String, { nullable: true, description: 'Pass as `after` to get the next page.' })
-  endCursor?: string | null;
-}
 
 /** Cursors are opaque to clients: base64url of a JSON array of the keyset values. */
 export function encodeCursor(values: (string | number)[]): string {

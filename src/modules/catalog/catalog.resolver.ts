@@ -2,7 +2,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../server/context';
 import { authorize, authorizeMerchant } from '../../shared/auth';
-import { Money } from '../../shared/money';
+import { Money } from '../../shared/types';
 import { selects } from '../../shared/selection';
 import { isId } from '../../shared/ids';
 import { Role } from '../identity/user.entity';

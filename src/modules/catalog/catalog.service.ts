@@ -2,7 +2,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput, notFound } from '../../shared/errors';
 import { parseMoney } from '../../shared/money';
-import { requireId } from '../../shared/ids';
+import { isId, requireId } from '../../shared/ids';
 import { canManage, type Principal } from '../../shared/auth';
 import type { CategoryCreateInput, ProductCreateInput, ProductUpdateInput } from './catalog.inputs';
 import { Category } from './category.entity';
@@ -13,12 +13,15 @@ import { Variant } from './variant.entity';
 const uniq = (xs: string[] | null | undefined) => [...new Set((xs ?? []).map((x) => x.trim()).filter(Boolean))];
 
 export class CatalogService {
+  /** `onProductsChanged` runs after every committed product write (the search cache listens). */
+  constructor(private readonly onProductsChanged: () => void = () => undefined) {}
+
   categories(em: EntityManager): Promise<Category[]> {
     return em.find(Category, {}, { orderBy: { id: 'asc' } });
   }
 
   async createCategory(em: EntityManager, input: CategoryCreateInput): Promise<Category> {
-    if (input.parentId && !(await em.findOne(Category, { id: input.parentId }))) {
+    if (input.parentId && (!isId(input.parentId) || !(await em.findOne(Category, { id: input.parentId })))) {
       throw notFound('Category', input.parentId);
     }
     const category = em.create(Category, { name: input.name.trim(), slug: input.slug, parentId: input.parentId ?? null });
@@ -39,14 +42,14 @@ export class CatalogService {
 
   /** Product and variants in one transaction; the search data follows through triggers. */
   async createProduct(em: EntityManager, merchantId: string, input: ProductCreateInput): Promise<Product> {
-    if (input.categoryId && !(await em.findOne(Category, { id: input.categoryId }))) {
+    if (input.categoryId && (!isId(input.categoryId) || !(await em.findOne(Category, { id: input.categoryId })))) {
       throw notFound('Category', input.categoryId);
     }
     const skus = input.variants.map((v) => v.sku);
     const dup = skus.find((s, i) => skus.indexOf(s) !== i);
     if (dup) throw badInput(`SKU ${dup} appears twice`, 'variants.sku');
     const prices = input.variants.map((v, i) => parseMoney(v.price, `variants[${i}].price`));
-    return em.transactional(async (tx) => {
+    const created = await em.transactional(async (tx) => {
       const product = tx.create(Product, {
         merchantId,
         categoryId: input.categoryId ?? null,
@@ -78,13 +81,15 @@ export class CatalogService {
       }
       return product;
     });
+    this.onProductsChanged();
+    return created;
   }
 
   /** Another merchant's product reads as not found. */
   async updateProduct(em: EntityManager, principal: Principal, id: string, input: ProductUpdateInput): Promise<Product> {
     const product = await em.findOne(Product, { id: requireId(id, 'Product') });
     if (!product || !canManage(principal, String(product.merchantId))) throw notFound('Product', id);
-    if (input.categoryId && !(await em.findOne(Category, { id: input.categoryId }))) {
+    if (input.categoryId && (!isId(input.categoryId) || !(await em.findOne(Category, { id: input.categoryId })))) {
       throw notFound('Category', input.categoryId);
     }
     if (input.title != null) product.title = input.title.trim();
@@ -94,6 +99,7 @@ export class CatalogService {
     if (input.images != null) product.images = input.images;
     if (input.stockPolicy != null) product.stockPolicy = input.stockPolicy;
     await em.flush();
+    this.onProductsChanged();
     return product;
   }
 }

@@ -1,7 +1,7 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
-import { Money } from '../../shared/money';
-import { PageInfo } from '../../shared/pagination';
+import { Money } from '../../shared/types';
+import { PageInfo } from '../../shared/types';
 import { StockPolicy } from './product.entity';
 
 registerEnumType(StockPolicy, {

@@ -1,6 +1,7 @@
 import { decodeCursor, encodeCursor } from '../../shared/pagination';
 import { parseMoney } from '../../shared/money';
 import { badInput } from '../../shared/errors';
+import { isId } from '../../shared/ids';
 
 /**
  * Builds the SQL of a product search. Pure: no database, so the statements can be unit-tested and
@@ -69,6 +70,9 @@ interface Conditions {
 }
 
 function conditions(filter: SearchFilter, params: Params): Conditions {
+  // Ids are cast to bigint: one out of its range would fail in PostgreSQL rather than as input.
+  if (filter.categoryId && !isId(filter.categoryId)) throw badInput('categoryId is not a valid id', 'categoryId');
+  if (filter.merchantId && !isId(filter.merchantId)) throw badInput('merchantId is not a valid id', 'merchantId');
   const base: string[] = [];
   const tsQuery = filter.query ? toTsQuery(filter.query) : null;
   let tsParam: string | null = null;
@@ -125,6 +129,12 @@ function sortSpec(sort: SearchSort, tsParam: string | null): SortSpec {
   }
 }
 
+/** Whether PostgreSQL reads the text as a real (float4): zero, or within its range. */
+function isReal(v: string): boolean {
+  const n = Math.abs(Number(v));
+  return n === 0 || (n >= 1e-44 && n <= 3.4e38);
+}
+
 export interface PageStatement extends Statement {
   /** Builds the opaque cursor of a result row. */
   cursorOf(row: { id: string; sort_key?: string | null }): string;
@@ -140,6 +150,10 @@ export function pageStatement(filter: SearchFilter, sort: SearchSort, first: num
   const dir = spec.desc ? 'desc' : 'asc';
   if (after) {
     const values = decodeCursor(after, spec.cursorShape) as string[];
+    // The values are cast to bigint (ids, prices, sales) or real (rank): a forged value out of
+    // range, fractional or in exponent form would fail in PostgreSQL instead of as input.
+    const rankKey = spec.key !== null && sort === 'RELEVANCE';
+    if (!values.every((v, i) => (i === 0 && rankKey ? isReal(v) : isId(v)))) throw badInput('Malformed cursor', 'after');
     if (spec.key) {
       const keyCast = sort === 'RELEVANCE' ? 'real' : 'bigint';
       conds.push(`(${spec.key}, p.id) ${op} (${params.add(values[0])}::${keyCast}, ${params.add(values[1])}::bigint)`);

@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../server/context';
 import { authorize, canManage } from '../../shared/auth';
-import { Money } from '../../shared/money';
+import { Money } from '../../shared/types';
 import { Role } from '../identity/user.entity';
 import { availabilityOf } from '../inventory/availability';
 import { toLevel, type InventoryLevelData } from '../inventory/inventory.service';

@@ -1,6 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badInput, ErrorCode, UserError } from '../../shared/errors';
+import { badInput } from '../../shared/errors';
+import { ErrorCode, UserError } from '../../shared/error-result';
 import type { Principal } from '../../shared/auth';
 import { Merchant } from '../catalog/merchant.entity';
 import { dummyHash, hashPassword, verifyPassword } from './password';

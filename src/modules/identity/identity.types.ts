@@ -1,5 +1,5 @@
 import { createUnionType, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { UserError } from '../../shared/errors';
+import { UserError } from '../../shared/error-result';
 import { Role, User } from './user.entity';
 
 registerEnumType(Role, { name: 'Role', description: 'What a user may do.' });

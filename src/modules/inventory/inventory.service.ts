@@ -18,6 +18,9 @@ export const toLevel = (s: StockCounts): InventoryLevelData => ({
 });
 
 export class InventoryService {
+  /** Runs after every committed stock change (the search cache listens). */
+  constructor(private readonly onStockChanged: () => void = () => undefined) {}
+
   /**
    * Sets a variant's stock on hand in one conditional statement, so it cannot race a checkout into
    * a negative `available`: it fails when the new count is below what is reserved plus sold.
@@ -40,6 +43,7 @@ export class InventoryService {
       const [cur] = await sqlAll<{ reserved: number; sold: number }>(em, 'select reserved, sold from variant where id = $1', [variantId]);
       throw badInput(`onHand cannot be below reserved plus sold (${cur.reserved + cur.sold})`, 'onHand');
     }
+    this.onStockChanged();
     const r = rows[0];
     return toLevel({ onHand: r.on_hand, reserved: r.reserved, sold: r.sold });
   }

@@ -1,0 +1,43 @@
+import { Field, InterfaceType, ObjectType, registerEnumType } from 'type-graphql';
+
+/** Codes of expected business failures, returned as data (`ErrorResult`), never thrown. */
+export enum ErrorCode {
+  INVALID_CREDENTIALS = 'INVALID_CREDENTIALS',
+  EMAIL_TAKEN = 'EMAIL_TAKEN',
+  OUT_OF_STOCK = 'OUT_OF_STOCK',
+  VARIANT_UNAVAILABLE = 'VARIANT_UNAVAILABLE',
+  CART_EMPTY = 'CART_EMPTY',
+  COUPON_INVALID = 'COUPON_INVALID',
+  COUPON_EXHAUSTED = 'COUPON_EXHAUSTED',
+  POINTS_INSUFFICIENT = 'POINTS_INSUFFICIENT',
+  IDEMPOTENCY_KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED',
+  ORDER_STATE_INVALID = 'ORDER_STATE_INVALID',
+  PAYMENT_WINDOW_EXPIRED = 'PAYMENT_WINDOW_EXPIRED',
+  PAYMENT_DECLINED = 'PAYMENT_DECLINED',
+  INSUFFICIENT_FUNDS = 'INSUFFICIENT_FUNDS',
+  VERSION_CONFLICT = 'VERSION_CONFLICT',
+  AFTER_SALE_NOT_ALLOWED = 'AFTER_SALE_NOT_ALLOWED',
+  REFUND_EXCEEDS_PAID = 'REFUND_EXCEEDS_PAID',
+  SKU_TAKEN = 'SKU_TAKEN',
+  SLUG_TAKEN = 'SLUG_TAKEN',
+}
+registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
+
+@InterfaceType({ description: 'An expected business failure: nothing was changed.' })
+export abstract class ErrorResult {
+  @Field(() => ErrorCode)
+  errorCode!: ErrorCode;
+
+  @Field(() => String)
+  message!: string;
+}
+
+@ObjectType({ implements: ErrorResult, description: 'Any expected failure without extra data.' })
+export class UserError extends ErrorResult {
+  @Field(() => String, { nullable: true, description: 'The input field at fault, when there is one.' })
+  field?: string | null;
+
+  static of(errorCode: ErrorCode, message: string, field?: string): UserError {
+    return Object.assign(new UserError(), { errorCode, message, field: field ?? null });
+  }
+}
