@@ -4,7 +4,8 @@ import { loadConfig } from '../src/config';
 import { startEmbeddedPostgres } from '../src/db/embedded';
 import { connectOrm, migrate } from '../src/db/orm';
 import { generateCatalog } from '../src/modules/catalog/demo-data';
-import { createServices } from '../src/server/services';
+import { IdentityService } from '../src/modules/identity/identity.service';
+import { TokenService } from '../src/modules/identity/token';
 
 /**
  * Generates a large catalog for benchmarks: `npm run seed -- --products 100000`.
@@ -20,7 +21,7 @@ async function main() {
   try {
     await migrate(orm);
     const started = Date.now();
-    const logins = await generateCatalog(orm.em.fork() as any, createServices(config).identity, {
+    const logins = await generateCatalog(orm.em.fork() as any, new IdentityService(new TokenService(config.jwtSecret, config.tokenTtlSeconds)), {
       products,
       onProgress: (done) => process.stdout.write(`\r${done}/${products} products`),
     });

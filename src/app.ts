@@ -10,6 +10,30 @@ import { buildAppSchema } from './server/schema';
 import { startHttp, type RunningHttp } from './server/http';
 import { createMetrics } from './server/metrics';
 import { createServices, type Services } from './server/services';
+import { Jobs } from './shared/jobs';
+import { purgeKeys } from './shared/idempotency';
+import { EXPIRE_JOB, SNAPSHOT_JOB } from './modules/checkout/checkout.service';
+
+/**
+ * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
+ * Delayed jobs do the timely work (a checkout's expiry at its deadline), crons are the backstop.
+ */
+async function startWorkers(orm: MikroORM, services: Services, config: Config): Promise<void> {
+  const em = () => orm.em.fork() as any;
+  await services.jobs.work<{ snapshots: { digest: string; title: string; data: object }[] }>(SNAPSHOT_JOB, (d) =>
+    services.checkout.writeSnapshots(em(), d.snapshots),
+  );
+  await services.jobs.work<{ checkoutId: string }>(EXPIRE_JOB, async (d) => {
+    await services.orders.expireCheckout(em(), d.checkoutId);
+  });
+  await services.jobs.every('orders.expire-overdue', '* * * * *', async () => {
+    await services.orders.expireOverdue(em());
+  });
+  await services.jobs.every('carts.purge-stale', '17 3 * * *', async () => {
+    await services.cart.purgeStale(em(), config.cart.anonymousTtlDays);
+  });
+  await services.jobs.every('idempotency.purge', '41 * * * *', () => purgeKeys(em(), config.idempotencyTtlHours));
+}
 
 export interface App {
   config: Config;
@@ -35,10 +59,13 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     embedded = await startEmbeddedPostgres(join(config.dataDir, 'pg'), (line) => log.debug({ pg: line }));
     url = embedded.url;
   }
+  let jobs: Jobs | undefined;
   const orm = await connectOrm({ url, replicaUrls: config.databaseReplicaUrls, poolSize: config.dbPoolSize, logger: (m) => log.info(m.replace(/\x1b\[[0-9;]*m/g, '')) });
   try {
     await migrate(orm);
-    const services = createServices(config);
+    jobs = new Jobs(url, log, config.jobPollSeconds);
+    await jobs.start();
+    const services = createServices(config, jobs);
     const em = orm.em.fork();
 
     const admin = await services.identity.ensureAdmin(em as any, config.adminEmail, config.adminPassword);
@@ -55,6 +82,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       }
     }
 
+    await startWorkers(orm, services, config);
     const http = await startHttp({ config, orm, schema: buildAppSchema(), services, log, metrics: createMetrics() });
     const app: App = {
       config,
@@ -65,12 +93,14 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       url: `http://127.0.0.1:${http.port}/graphql`,
       async stop() {
         await http.close();
+        await jobs!.stop();
         await orm.close();
         await embedded?.stop();
       },
     };
     return app;
   } catch (e) {
+    await jobs?.stop().catch(() => undefined);
     await orm.close();
     await embedded?.stop();
     throw e;

@@ -29,6 +29,13 @@ export interface Config {
   /** Load the demo catalog into an empty database at start. */
   demoData: boolean;
   dbPoolSize: number;
+  cart: { maxLineQuantity: number; maxLines: number; anonymousTtlDays: number };
+  /** Loyalty points: value of one point in minor units, and the largest share of a total they may pay. */
+  points: { valueMinor: number; maxShareBps: number };
+  /** Flat shipping fee per merchant order, free from `freeAbove` (goods after discounts). */
+  shipping: { flatFee: number; freeAbove: number | null };
+  idempotencyTtlHours: number;
+  jobPollSeconds: number;
   /** How long search pages, counts and facets are reused (0: never). Catalog writes clear it. */
   searchCacheTtlMs: number;
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxPageSize: number };
@@ -64,6 +71,15 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+/** A decimal amount such as "4.99" in minor units; "" or "none" means unset. */
+function amount(env: Env, name: string, fallback: string): number | null {
+  const raw = env[name] === undefined ? fallback : (env[name] ?? '').trim();
+  if (raw === '' || raw === 'none') return null;
+  const m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(raw);
+  if (!m) throw new ConfigError(name, `must be an amount such as "4.99", got "${raw}"`);
+  return Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {
@@ -141,12 +157,27 @@ export function loadConfig(env: Env = process.env): Config {
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 7 * 24 * 3600, 60, 90 * 24 * 3600),
     paymentWebhookSecret: secret(env, 'PAYMENT_WEBHOOK_SECRET', production, dataDir),
     logisticsWebhookSecret: secret(env, 'LOGISTICS_WEBHOOK_SECRET', production, dataDir),
-    paymentWindowSeconds: int(env, 'PAYMENT_WINDOW_SECONDS', 1800, 10, 7 * 24 * 3600),
+    paymentWindowSeconds: int(env, 'PAYMENT_WINDOW_SECONDS', 1800, 1, 7 * 24 * 3600),
     logLevel,
     currency,
     lowStockThreshold: int(env, 'LOW_STOCK_THRESHOLD', 5, 0, 1_000_000),
     demoData: bool(env, 'DEMO_DATA', !databaseUrl),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10, 1, 200),
+    cart: {
+      maxLineQuantity: int(env, 'CART_MAX_LINE_QUANTITY', 99, 1, 10_000),
+      maxLines: int(env, 'CART_MAX_LINES', 100, 1, 1000),
+      anonymousTtlDays: int(env, 'ANONYMOUS_CART_TTL_DAYS', 30, 1, 3650),
+    },
+    points: {
+      valueMinor: int(env, 'POINT_VALUE_MINOR', 1, 1, 1_000_000),
+      maxShareBps: int(env, 'POINTS_MAX_SHARE_PERCENT', 50, 0, 100) * 100,
+    },
+    shipping: {
+      flatFee: amount(env, 'SHIPPING_FEE', '4.99')!,
+      freeAbove: amount(env, 'FREE_SHIPPING_ABOVE', '50.00'),
+    },
+    idempotencyTtlHours: int(env, 'IDEMPOTENCY_TTL_HOURS', 48, 24, 24 * 365),
+    jobPollSeconds: int(env, 'JOB_POLL_SECONDS', 1, 1, 60),
     searchCacheTtlMs: int(env, 'SEARCH_CACHE_TTL_MS', 5000, 0, 3_600_000),
     limits: {
       maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 10, 2, 100),

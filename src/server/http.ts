@@ -3,7 +3,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { GraphQLError, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -98,6 +98,8 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
     formatError,
     validationRules: rules,
     introspection: !config.production,
+    // main.ts owns SIGINT/SIGTERM; Apollo's own handler would race it (a concurrent stop() can hang).
+    stopOnTerminationSignals: false,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
     plugins: [
@@ -197,7 +199,7 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
   const ws = useServer<Record<string, unknown> | undefined, { principal?: Principal | null; expiryTimer?: NodeJS.Timeout }>(
     {
       schema,
-      validate: (s, doc) => validate(s, doc, [...specifiedRules, ...rules]),
+      validate: (s, doc) => validate(s, doc, [...specifiedRules, ...rules, ...(config.production ? [NoSchemaIntrospectionCustomRule] : [])]),
       onConnect: async (ctx) => {
         const auth = ctx.connectionParams?.authorization;
         try {

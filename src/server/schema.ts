@@ -10,11 +10,23 @@ import {
 } from '../modules/catalog/catalog.resolver';
 import { VariantResolver } from '../modules/catalog/variant.resolver';
 import { IdentityResolver } from '../modules/identity/identity.resolver';
+import { CartLineResolver, CartResolver } from '../modules/cart/cart.resolver';
+import { CheckoutResolver } from '../modules/checkout/checkout.resolver';
+import { CheckoutQueryResolver, OrderLineResolver, OrderResolver } from '../modules/order/order.resolver';
+import { PricingResolver } from '../modules/pricing/pricing.resolver';
+import { OrderEventEdge } from '../modules/order/order.types';
 import { Customer } from '../modules/identity/identity.types';
 import { ErrorResult, UserError } from '../shared/error-result';
 
 export const resolvers = [
   IdentityResolver,
+  CartResolver,
+  CartLineResolver,
+  PricingResolver,
+  CheckoutResolver,
+  CheckoutQueryResolver,
+  OrderResolver,
+  OrderLineResolver,
   ProductResolver,
   ProductConnectionResolver,
   CategoryResolver,
@@ -29,7 +41,7 @@ export function buildAppSchema(): GraphQLSchema {
   return (cached ??= buildSchemaSync({
     resolvers,
     // Customer is how merchants see buyers on orders; listed so clients can rely on it already.
-    orphanedTypes: [ErrorResult, UserError, Customer],
+    orphanedTypes: [ErrorResult, UserError, Customer, OrderEventEdge],
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: { forbidUnknownValues: false },
     emitSchemaFile: false,

@@ -1,20 +1,32 @@
 import type { Config } from '../config';
+import type { Jobs } from '../shared/jobs';
+import { CartService } from '../modules/cart/cart.service';
 import { CatalogService } from '../modules/catalog/catalog.service';
 import { SearchService } from '../modules/catalog/search.service';
+import { CheckoutService } from '../modules/checkout/checkout.service';
 import { IdentityService } from '../modules/identity/identity.service';
 import { TokenService } from '../modules/identity/token';
 import { InventoryService } from '../modules/inventory/inventory.service';
+import { OrderService } from '../modules/order/order.service';
+import { PricingService } from '../modules/pricing/pricing.service';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
-export function createServices(config: Config) {
+export function createServices(config: Config, jobs: Jobs) {
   const tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
   const search = new SearchService(config.limits.maxPageSize, config.searchCacheTtlMs);
+  const pricing = new PricingService();
+  const orders = new OrderService(pricing, config.limits.maxPageSize);
   return {
     tokens,
     identity: new IdentityService(tokens),
     catalog: new CatalogService(() => search.invalidate()),
     search,
     inventory: new InventoryService(() => search.invalidate()),
+    pricing,
+    cart: new CartService(pricing, config.cart),
+    orders,
+    checkout: new CheckoutService(config, pricing, orders, jobs),
+    jobs,
   };
 }
 

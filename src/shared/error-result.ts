@@ -18,8 +18,7 @@ export enum ErrorCode {
   VERSION_CONFLICT = 'VERSION_CONFLICT',
   AFTER_SALE_NOT_ALLOWED = 'AFTER_SALE_NOT_ALLOWED',
   REFUND_EXCEEDS_PAID = 'REFUND_EXCEEDS_PAID',
-  SKU_TAKEN = 'SKU_TAKEN',
-  SLUG_TAKEN = 'SLUG_TAKEN',
+  QUANTITY_LIMIT_EXCEEDED = 'QUANTITY_LIMIT_EXCEEDED',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

@@ -5,8 +5,11 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
+const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
 export default async function globalSetup() {
   let baseUrl = process.env.DATABASE_URL;
@@ -25,11 +28,12 @@ export default async function globalSetup() {
   await admin.query(`create database ${template}`);
   await admin.end();
 
-  const templateUrl = withDatabase(baseUrl, template);
-  const { connectOrm, migrate } = require('../../dist/src/db/orm.js');
-  const orm = await connectOrm({ url: templateUrl, poolSize: 2 });
-  await migrate(orm);
-  await orm.close(true);
+  // Migrated by the real migrate command, in a child process: loading MikroORM into jest's main
+  // process would share its metadata with test files that run in band.
+  execFileSync(process.execPath, [join(root, 'dist/scripts/migrate.js')], {
+    env: { ...process.env, DATABASE_URL: withDatabase(baseUrl, template), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 
   process.env.TEST_PG_URL = baseUrl;
   process.env.TEST_PG_TEMPLATE = template;

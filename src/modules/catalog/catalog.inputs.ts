@@ -18,15 +18,19 @@ const MONEY_MSG = 'must be a non-negative amount such as "19.99"';
 const ID_PATTERN = /^\d{1,19}$/;
 /** Attribute names are short identifiers; '=' is reserved as the name/value separator in search. */
 const ATTR_NAME = /^[^=]{1,40}$/;
+/** Text fields are stored trimmed, so whitespace alone would store an empty string. */
+const NOT_BLANK = /\S/;
 
 @InputType()
 export class AttributeInput {
   @Field(() => String)
   @Matches(ATTR_NAME, { message: 'attribute name must be 1-40 characters without "="' })
+  @Matches(NOT_BLANK, { message: 'attribute name must not be blank' })
   name!: string;
 
   @Field(() => String)
   @Length(1, 100)
+  @Matches(NOT_BLANK, { message: 'attribute value must not be blank' })
   value!: string;
 }
 
@@ -38,6 +42,7 @@ export class VariantInput {
 
   @Field(() => String)
   @Length(1, 200)
+  @Matches(NOT_BLANK, { message: 'title must not be blank' })
   title!: string;
 
   @Field(() => String, { description: 'Decimal amount, e.g. "19.99".' })
@@ -59,6 +64,7 @@ export class VariantInput {
 export class ProductCreateInput {
   @Field(() => String)
   @Length(1, 200)
+  @Matches(NOT_BLANK, { message: 'title must not be blank' })
   title!: string;
 
   @Field(() => String)
@@ -99,6 +105,7 @@ export class ProductUpdateInput {
   @Field(() => String, { nullable: true })
   @IsOptional()
   @Length(1, 200)
+  @Matches(NOT_BLANK, { message: 'title must not be blank' })
   title?: string | null;
 
   @Field(() => String, { nullable: true })
@@ -133,6 +140,7 @@ export class ProductUpdateInput {
 export class CategoryCreateInput {
   @Field(() => String)
   @Length(1, 100)
+  @Matches(NOT_BLANK, { message: 'name must not be blank' })
   name!: string;
 
   @Field(() => String)

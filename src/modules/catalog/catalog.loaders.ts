@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sqlAll } from '../../db/sql';
 import { Category } from './category.entity';
 import { Merchant } from './merchant.entity';
 import { Product } from './product.entity';
@@ -19,6 +20,28 @@ export function catalogLoaders(em: EntityManager) {
     category: byId(Category),
     product: byId(Product),
     variant: byId(Variant),
+    /** Products most often in the same (not cancelled) orders as each product, best first. */
+    alsoBought: new DataLoader<string, string[]>(async (productIds) => {
+      const rows = await sqlAll<{ src: string; product_id: string }>(
+        em,
+        `select s.id as src, x.product_id
+           from unnest($1::bigint[]) as s(id)
+           cross join lateral (
+             select ol2.product_id, count(distinct ol2.order_id) as n
+               from order_line ol1
+               join shop_order o on o.id = ol1.order_id and o.status <> 'CANCELLED'
+               join order_line ol2 on ol2.order_id = ol1.order_id and ol2.product_id <> ol1.product_id
+              where ol1.product_id = s.id
+              group by ol2.product_id
+              order by n desc, ol2.product_id
+              limit 20
+           ) x`,
+        [productIds],
+      );
+      const grouped = new Map<string, string[]>(productIds.map((id) => [id, []]));
+      for (const r of rows) grouped.get(String(r.src))?.push(String(r.product_id));
+      return productIds.map((id) => grouped.get(id)!);
+    }),
     variantsByProduct: new DataLoader<string, Variant[]>(async (productIds) => {
       const rows = await em.find(Variant, { productId: { $in: [...productIds] } }, { orderBy: { id: 'asc' } });
       const grouped = new Map<string, Variant[]>(productIds.map((id) => [id, []]));

@@ -97,6 +97,17 @@ export class ProductResolver {
     return bestAvailability(variants.map((v) => availabilityOf(v, ctx.config.lowStockThreshold)));
   }
 
+  @FieldResolver(() => [ProductType], { description: 'Products most often bought together with this one, from order history.' })
+  async alsoBought(
+    @Root() p: Product,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 5 }) first: number | null,
+    @Ctx() ctx: Context,
+  ): Promise<Product[]> {
+    const n = Math.min(Math.max(first ?? 5, 0), 20);
+    const ids = (await ctx.loaders.catalog.alsoBought.load(String(p.id))).slice(0, n);
+    return (await ctx.loaders.catalog.product.loadMany(ids)).filter((x): x is Product => !!x && !(x instanceof Error));
+  }
+
   @FieldResolver(() => ID)
   id(@Root() p: Product): string {
     return String(p.id);

@@ -72,6 +72,8 @@ export class SearchService {
     const rows = await this.pages.getOrCreate(`${key}|${sort}|${first}|${after ?? ''}`, () =>
       sqlAll<Record<string, any>>(em, page.sql, page.params, true),
     );
+    // Once per page even when the cache is off: the resolver starts it, totalCount and facets await it.
+    let stats: Promise<SearchStats> | undefined;
     const items = rows.slice(0, first).map((row) => {
       const { sort_key, ...columns } = row;
       return { product: em.map(Product, columns), cursor: page.cursorOf({ id: String(row.id), sort_key }) };
@@ -80,10 +82,10 @@ export class SearchService {
       items,
       hasNextPage: rows.length > first,
       stats: () =>
-        this.stats.getOrCreate(key, async () => {
+        (stats ??= this.stats.getOrCreate(key, async () => {
           const s = statsStatement(filter);
           return shapeStats(await sqlAll<StatsRow>(em, s.sql, s.params, true));
-        }),
+        })),
     };
   }
 }

@@ -2,6 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'ty
 import type { Context } from '../../server/context';
 import { authorize } from '../../shared/auth';
 import { MerchantType } from '../catalog/catalog.types';
+import { toCart } from '../cart/cart.types';
 import type { Merchant } from '../catalog/merchant.entity';
 import { MerchantCreateInput, SignUpInput } from './identity.inputs';
 import { AuthPayload, SignInResult, SignUpResult, Viewer } from './identity.types';
@@ -24,10 +25,20 @@ export class IdentityResolver {
   async signIn(
     @Arg('email', () => String) email: string,
     @Arg('password', () => String) password: string,
+    @Arg('cartId', () => ID, { nullable: true, description: "An anonymous cart to merge into the customer's cart, atomically and exactly once." })
+    cartId: string | null,
     @Ctx() ctx: Context,
   ): Promise<typeof SignInResult> {
     const r = await ctx.services.identity.signIn(ctx.em, email.slice(0, 254), password.slice(0, 200));
-    return 'token' in r ? AuthPayload.of(r.token, r.user) : r;
+    if (!('token' in r)) return r;
+    const payload = AuthPayload.of(r.token, r.user);
+    if (cartId && r.user.roles.includes(Role.CUSTOMER)) {
+      const merged = await ctx.services.cart.mergeIntoCustomer(ctx.em, String(r.user.id), cartId);
+      const principal = { userId: String(r.user.id), roles: r.user.roles, merchantId: null };
+      const view = merged ? await ctx.services.cart.find(ctx.em, principal, merged) : null;
+      payload.cart = view ? toCart(view, ctx.config.currency) : null;
+    }
+    return payload;
   }
 
   @Mutation(() => MerchantType, { description: 'ADMIN: creates a merchant and the MERCHANT user who operates it.' })

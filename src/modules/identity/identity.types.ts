@@ -1,6 +1,7 @@
 import { createUnionType, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { UserError } from '../../shared/error-result';
 import { Role, User } from './user.entity';
+import { CartType } from '../cart/cart.types';
 
 registerEnumType(Role, { name: 'Role', description: 'What a user may do.' });
 
@@ -18,6 +19,8 @@ export class Viewer {
 export class AuthPayload {
   @Field(() => String, { description: 'Bearer token for the Authorization header.' }) token!: string;
   @Field(() => Viewer) viewer!: User;
+  @Field(() => CartType, { nullable: true, description: "The customer's cart after an anonymous cart passed to signIn was merged into it." })
+  cart?: CartType | null;
 
   static of(token: string, viewer: User): AuthPayload {
     return Object.assign(new AuthPayload(), { token, viewer });

@@ -1,0 +1,179 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sqlAll } from '../../db/sql';
+import { inTransaction, Rollback } from '../../db/transaction';
+import { canManage, isAdmin, type Principal } from '../../shared/auth';
+import { isId } from '../../shared/ids';
+import { checkPageSize, decodeCursor, encodeCursor } from '../../shared/pagination';
+import { releaseOrderStock } from '../inventory/stock';
+import type { PricingService } from '../pricing/pricing.service';
+import { OrderStateError } from './order.errors';
+import { orderLifecycle, OrderStatus } from './order.state';
+import { OrderEventKind } from './order.types';
+
+/** An order row as stored (amounts in minor units). */
+export interface OrderRow {
+  id: string;
+  checkout_id: string;
+  buyer_id: string;
+  merchant_id: string;
+  status: OrderStatus;
+  subtotal: string;
+  discount: string;
+  points_discount: string;
+  points_used: number;
+  shipping_fee: string;
+  total: string;
+  shipping_address: Record<string, string | null>;
+  payment_deadline: Date | null;
+  cancel_reason: string | null;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface OrderListFilter {
+  status?: OrderStatus[] | null;
+  createdAfter?: Date | null;
+  createdBefore?: Date | null;
+}
+
+/** Who may see an order: its buyer, its merchant, admins. Everyone else reads it as not existing. */
+export const canSee = (p: Principal | null, o: { buyer_id: string; merchant_id: string }): boolean =>
+  !!p && (String(o.buyer_id) === p.userId || canManage(p, String(o.merchant_id)) || isAdmin(p));
+
+export class OrderService {
+  constructor(private readonly pricing: PricingService, private readonly maxPageSize: number) {}
+
+  /** The first event of new orders (the outbox row of their creation). */
+  async recordCreated(em: EntityManager, orders: { orderId: string; buyerId: string; merchantId: string }[]): Promise<void> {
+    await sqlAll(
+      em,
+      `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
+       select o, b, m, 1, $4, $5 from unnest($1::bigint[], $2::bigint[], $3::bigint[]) as u(o, b, m)`,
+      [orders.map((o) => o.orderId), orders.map((o) => o.buyerId), orders.map((o) => o.merchantId), OrderEventKind.STATUS_CHANGED, OrderStatus.PENDING_PAYMENT],
+    );
+  }
+
+  /**
+   * Moves an order to `to` if its current status allows it: one conditional UPDATE, so of two
+   * racing moves (a payment and a cancellation) exactly one wins. Records the event in the same
+   * transaction. Returns the updated row, or the OrderStateError for the current status.
+   */
+  async transition(em: EntityManager, orderId: string, to: OrderStatus, extra: { cancelReason?: string } = {}): Promise<OrderRow | OrderStateError> {
+    const [row] = await sqlAll<OrderRow>(
+      em,
+      `update shop_order set status = $2, version = version + 1, updated_at = now(), cancel_reason = coalesce($4, cancel_reason)
+        where id = $1 and status = any($3::text[]) returning *`,
+      [orderId, to, orderLifecycle.sourcesOf(to), extra.cancelReason ?? null],
+    );
+    if (!row) {
+      const [current] = await sqlAll<{ status: OrderStatus }>(em, 'select status from shop_order where id = $1', [orderId]);
+      return OrderStateError.of(current.status, to);
+    }
+    await sqlAll(
+      em,
+      `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
+       values ($1, $2, $3, (select coalesce(max(seq), 0) + 1 from order_event where order_id = $1), $4, $5)`,
+      [orderId, row.buyer_id, row.merchant_id, OrderEventKind.STATUS_CHANGED, to],
+    );
+    return row;
+  }
+
+  /**
+   * Cancels an unpaid order and gives back everything it took, in one transaction: reserved or
+   * deducted stock, the buyer's points, and (with the checkout's last order) the coupon use.
+   */
+  async cancelInTransaction(tx: EntityManager, orderId: string, reason: string): Promise<OrderRow | OrderStateError> {
+    const [order] = await sqlAll<{ checkout_id: string }>(tx, 'select checkout_id from shop_order where id = $1', [orderId]);
+    // The checkout row serializes cancellations of its orders (coupon release happens once).
+    await sqlAll(tx, 'select id from checkout where id = $1 for update', [order.checkout_id]);
+    const moved = await this.transition(tx, orderId, OrderStatus.CANCELLED, { cancelReason: reason });
+    if (moved instanceof OrderStateError) return moved;
+    await releaseOrderStock(tx, orderId);
+    if (moved.points_used > 0) await sqlAll(tx, 'update app_user set points = points + $1 where id = $2', [moved.points_used, moved.buyer_id]);
+    const [open] = await sqlAll(tx, `select 1 from shop_order where checkout_id = $1 and status <> 'CANCELLED' limit 1`, [order.checkout_id]);
+    if (!open) await this.pricing.release(tx, String(order.checkout_id));
+    return moved;
+  }
+
+  /** The buyer (or an admin) cancels an unpaid order. Someone else's order is not found (null). */
+  async cancel(em: EntityManager, principal: Principal, orderId: string, reason: string | null): Promise<OrderRow | OrderStateError | null> {
+    const order = await this.find(em, principal, orderId);
+    if (!order || (String(order.buyer_id) !== principal.userId && !isAdmin(principal))) return null;
+    return inTransaction(em, async (tx) => {
+      const r = await this.cancelInTransaction(tx, orderId, reason ?? 'cancelled by the buyer');
+      if (r instanceof OrderStateError) throw new Rollback(r);
+      return r;
+    });
+  }
+
+  /** Cancels the unpaid orders of a checkout whose payment window has closed (the delayed job). */
+  async expireCheckout(em: EntityManager, checkoutId: string): Promise<number> {
+    const due = await sqlAll<{ id: string }>(
+      em,
+      `select id from shop_order where checkout_id = $1 and status = 'PENDING_PAYMENT' and payment_deadline <= now() order by id`,
+      [checkoutId],
+    );
+    return this.expire(em, due.map((d) => String(d.id)));
+  }
+
+  /** The backstop sweep: every unpaid order past its deadline, whatever happened to its job. */
+  async expireOverdue(em: EntityManager, limit = 500): Promise<number> {
+    const due = await sqlAll<{ id: string }>(
+      em,
+      `select id from shop_order where status = 'PENDING_PAYMENT' and payment_deadline <= now() order by payment_deadline limit $1`,
+      [limit],
+    );
+    return this.expire(em, due.map((d) => String(d.id)));
+  }
+
+  private async expire(em: EntityManager, ids: string[]): Promise<number> {
+    let cancelled = 0;
+    for (const id of ids) {
+      const r = await inTransaction(em, (tx) => this.cancelInTransaction(tx, id, 'payment window expired'));
+      if (!(r instanceof OrderStateError)) cancelled++;
+    }
+    return cancelled;
+  }
+
+  async find(em: EntityManager, principal: Principal | null, id: string): Promise<OrderRow | null> {
+    if (!principal || !isId(id)) return null;
+    const [row] = await sqlAll<OrderRow>(em, 'select * from shop_order where id = $1', [id]);
+    return row && canSee(principal, row) ? row : null;
+  }
+
+  async findCheckout(em: EntityManager, principal: Principal | null, id: string) {
+    if (!principal || !isId(id)) return null;
+    const [row] = await sqlAll<{ id: string; buyer_id: string; total: string; payment_deadline: Date }>(em, 'select id, buyer_id, total, payment_deadline from checkout where id = $1', [id]);
+    return row && (String(row.buyer_id) === principal.userId || isAdmin(principal)) ? row : null;
+  }
+
+  /** Buyers see their orders, merchants their shop's, admins all; newest first, keyset-paginated. */
+  async list(em: EntityManager, principal: Principal, filter: OrderListFilter, first: number, after?: string | null) {
+    checkPageSize(first, this.maxPageSize);
+    const params: unknown[] = [];
+    const add = (v: unknown) => `$${params.push(v)}`;
+    const conds: string[] = [];
+    if (!isAdmin(principal)) {
+      conds.push(principal.merchantId ? `(merchant_id = ${add(principal.merchantId)} or buyer_id = ${add(principal.userId)})` : `buyer_id = ${add(principal.userId)}`);
+    }
+    if (filter.status?.length) conds.push(`status = any(${add(filter.status)}::text[])`);
+    if (filter.createdAfter) conds.push(`created_at >= ${add(filter.createdAfter)}`);
+    if (filter.createdBefore) conds.push(`created_at < ${add(filter.createdBefore)}`);
+    const where = conds.length ? `where ${conds.join(' and ')}` : '';
+    const countParams = [...params];
+    const pageConds = [...conds];
+    if (after) pageConds.push(`id < ${add(decodeCursor(after, ['string'])[0])}::bigint`);
+    const pageWhere = pageConds.length ? `where ${pageConds.join(' and ')}` : '';
+    const [rows, [{ n }]] = await Promise.all([
+      sqlAll<OrderRow>(em.fork() as EntityManager, `select * from shop_order ${pageWhere} order by id desc limit ${add(first + 1)}`, params, true),
+      sqlAll<{ n: number }>(em.fork() as EntityManager, `select count(*)::int as n from shop_order ${where}`, countParams, true),
+    ]);
+    const items = rows.slice(0, first);
+    return {
+      items: items.map((r) => ({ row: r, cursor: encodeCursor([String(r.id)]) })),
+      hasNextPage: rows.length > first,
+      totalCount: n,
+    };
+  }
+}

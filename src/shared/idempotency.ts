@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sqlAll } from '../db/sql';
+
+/** SHA-256 of a value's canonical JSON (object keys sorted), for request hashes and snapshot digests. */
+export function digest(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export type Claim = { claimed: true } | { claimed: false; sameRequest: boolean; resultRef: string };
+
+/**
+ * Claims an idempotency key inside the caller's transaction. The key row commits or rolls back
+ * with the work it guards: a concurrent duplicate waits on the unique key until the first
+ * transaction ends, then finds its committed result (or, if it rolled back, claims the key itself).
+ */
+export async function claimKey(em: EntityManager, callerId: string, scope: string, key: string, requestHash: string): Promise<Claim> {
+  const inserted = await sqlAll(
+    em,
+    `insert into idempotency_key (caller_id, scope, key, request_hash, result_ref) values ($1, $2, $3, $4, '')
+     on conflict do nothing returning key`,
+    [callerId, scope, key, requestHash],
+  );
+  if (inserted.length === 1) return { claimed: true };
+  const [row] = await sqlAll<{ request_hash: string; result_ref: string }>(
+    em,
+    'select request_hash, result_ref from idempotency_key where caller_id = $1 and scope = $2 and key = $3',
+    [callerId, scope, key],
+  );
+  return { claimed: false, sameRequest: row.request_hash === requestHash, resultRef: row.result_ref };
+}
+
+export async function completeKey(em: EntityManager, callerId: string, scope: string, key: string, resultRef: string): Promise<void> {
+  await sqlAll(em, 'update idempotency_key set result_ref = $4 where caller_id = $1 and scope = $2 and key = $3', [callerId, scope, key, resultRef]);
+}
+
+/** Keys are kept at least `hours` hours. */
+export async function purgeKeys(em: EntityManager, hours: number): Promise<void> {
+  await sqlAll(em, 'delete from idempotency_key where created_at < now() - make_interval(hours => $1)', [hours]);
+}

@@ -1,0 +1,64 @@
+import PgBoss from 'pg-boss';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import { sqlAll } from '../db/sql';
+
+export type JobHandler<T> = (data: T) => Promise<void>;
+
+/**
+ * Background jobs in PostgreSQL (pg-boss): every server process works every queue with
+ * SKIP LOCKED, so no node is special and a crashed node's jobs are picked up by the others.
+ */
+export class Jobs {
+  private readonly boss: PgBoss;
+  private readonly queues = new Set<string>();
+
+  constructor(connectionString: string, private readonly log: Logger, private readonly pollingSeconds = 1) {
+    this.boss = new PgBoss({ connectionString, max: 3, schema: 'pgboss', application_name: 'commerce-jobs' });
+    this.boss.on('error', (err) => log.error({ err }, 'job system error'));
+  }
+
+  async start(): Promise<void> {
+    await this.boss.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.boss.stop({ graceful: true, timeout: 10_000, wait: true });
+  }
+
+  private async queue(name: string): Promise<void> {
+    if (this.queues.has(name)) return;
+    await this.boss.createQueue(name);
+    this.queues.add(name);
+  }
+
+  /**
+   * Enqueues a job. With `em`, the job is written in that EntityManager's transaction, so it
+   * exists exactly when the change that asked for it commits.
+   */
+  async send(name: string, data: object, opts: { em?: EntityManager; startAfter?: Date; singletonKey?: string } = {}): Promise<void> {
+    await this.queue(name);
+    const db = opts.em ? { executeSql: async (text: string, values: unknown[]) => ({ rows: await sqlAll(opts.em!, text, values) }) } : undefined;
+    await this.boss.send(name, data, { startAfter: opts.startAfter, singletonKey: opts.singletonKey, retryLimit: 10, retryBackoff: true, db });
+  }
+
+  async work<T extends object>(name: string, handler: JobHandler<T>): Promise<void> {
+    await this.queue(name);
+    await this.boss.work<T>(name, { pollingIntervalSeconds: this.pollingSeconds, batchSize: 1 }, async (jobs) => {
+      for (const job of jobs) {
+        try {
+          await handler(job.data);
+        } catch (err) {
+          this.log.error({ err, job: name }, 'job failed; it will be retried');
+          throw err;
+        }
+      }
+    });
+  }
+
+  /** A recurring job (cron syntax, minute resolution); one instance runs per tick across all nodes. */
+  async every(name: string, cron: string, handler: JobHandler<object>): Promise<void> {
+    await this.work(name, handler);
+    await this.boss.schedule(name, cron, {}, { singletonKey: name });
+  }
+}
