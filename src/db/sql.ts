@@ -27,5 +27,18 @@ export async function sqlAll<T>(em: EntityManager, sql: string, params: unknown[
   const { text, bindings } = toKnexBindings(sql, params);
   const trx = em.getTransactionContext();
   const conn = em.getConnection(trx || !readOnly ? 'write' : 'read');
-  return conn.execute<T[]>(text, bindings, 'all', trx) as Promise<T[]>;
+  const rows = (await conn.execute<T[]>(text, bindings, 'all', trx)) as Record<string, unknown>[];
+  return rows.map(withDates) as T[];
+}
+
+/**
+ * MikroORM has the driver return timestamps as text; raw rows get Dates back for columns named by
+ * the schema's convention (`*_at`, `*_deadline`).
+ */
+function withDates(row: Record<string, unknown>): Record<string, unknown> {
+  for (const key in row) {
+    const v = row[key];
+    if (typeof v === 'string' && (key.endsWith('_at') || key.endsWith('_deadline'))) row[key] = new Date(v);
+  }
+  return row;
 }

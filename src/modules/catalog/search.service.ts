@@ -47,8 +47,9 @@ function filterKey(filter: SearchFilter): string {
  *
  * Popular searches repeat, and their SQL (ranking and facet counting over every match) is the
  * cost of a search, so result rows, counts and facets are reused for SEARCH_CACHE_TTL_MS and
- * concurrent identical searches share one query. Product data, prices and stock shown for the rows
- * are always loaded fresh; catalog writes through this process clear the cache at once.
+ * concurrent identical searches share one query. Variants, prices and stock shown for the rows are
+ * loaded fresh on every request; catalog writes through this process clear the cache at once, and
+ * other processes see them within the TTL.
  */
 export class SearchService {
   private readonly pages: TtlCache<Promise<Record<string, any>[]>>;

@@ -66,6 +66,7 @@ interface Conditions {
   attributes: { name: string; cond: string }[];
   /** Text of the tsquery, or null when there is no full-text query. */
   tsQuery: string | null;
+  /** The tsquery expression in SQL, or null. */
   tsParam: string | null;
 }
 
@@ -77,8 +78,13 @@ function conditions(filter: SearchFilter, params: Params): Conditions {
   const tsQuery = filter.query ? toTsQuery(filter.query) : null;
   let tsParam: string | null = null;
   if (tsQuery) {
-    tsParam = params.add(tsQuery);
-    base.push(`p.search @@ to_tsquery('english', ${tsParam})`);
+    // The word being typed also matches as a plain prefix ('simple' config): English stop words
+    // and stemming would otherwise swallow a partial word such as "the" of "thermal".
+    const terms = tsQuery.split(' & ');
+    const last = params.add(terms.pop()!);
+    const typed = `(to_tsquery('english', ${last}) || to_tsquery('simple', ${last}))`;
+    tsParam = terms.length ? `(to_tsquery('english', ${params.add(terms.join(' & '))}) && ${typed})` : typed;
+    base.push(`p.search @@ ${tsParam}`);
   }
   if (filter.categoryId) base.push(`p.category_path @> array[${params.add(filter.categoryId)}::bigint]`);
   if (filter.collection) base.push(`p.collections @> array[${params.add(filter.collection)}::text]`);
@@ -115,7 +121,7 @@ function sortSpec(sort: SearchSort, tsParam: string | null): SortSpec {
     case 'RELEVANCE':
       // Without a query there is nothing to rank: newest first.
       return tsParam
-        ? { key: `ts_rank(p.search, to_tsquery('english', ${tsParam}))`, desc: true, cursorShape: ['string', 'string'] }
+        ? { key: `ts_rank(p.search, ${tsParam})`, desc: true, cursorShape: ['string', 'string'] }
         : { key: null, desc: true, cursorShape: ['string'] };
     case 'PRICE_ASC':
       return { key: 'p.price_min', desc: false, cursorShape: ['string', 'string'] };
