@@ -1,7 +1,13 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { client, type Gql } from '../support/client';
-import { cleanupServers, makeDataDir, processesUsing, startServer, type ServerProcess } from '../support/server-process';
+import {
+  cleanupServers,
+  makeDataDir,
+  processesUsing,
+  startServer,
+  type ServerProcess,
+} from '../support/server-process';
 
 /**
  * The embedded default exactly as a new user runs it: nothing configured but a port and a fresh data
@@ -19,16 +25,26 @@ const COUNT = `{ products(first: 1) { totalCount } }`;
 async function signIn(gql: Gql, email: string, password: string) {
   const r = await gql(SIGN_IN, { e: email, p: password });
   expect(r.errors).toBeUndefined();
-  return r.data.signIn as { __typename: string; token?: string; viewer?: { email: string; roles: string[]; merchant: { name: string } | null } };
+  return r.data.signIn as {
+    __typename: string;
+    token?: string;
+    viewer?: { email: string; roles: string[]; merchant: { name: string } | null };
+  };
 }
 
 const dataDir = makeDataDir('commerce-embedded-');
 let first: ServerProcess;
 let second: ServerProcess;
-const remembered: { adminPassword?: string; adminToken?: string; customer?: { email: string; password: string; token: string }; products?: number } = {};
+const remembered: {
+  adminPassword?: string;
+  adminToken?: string;
+  customer?: { email: string; password: string; token: string };
+  products?: number;
+} = {};
 
 afterAll(async () => {
-  if (first && second) console.info(`embedded default: first start ${first.startupMs} ms, second start ${second.startupMs} ms`);
+  if (first && second)
+    console.info(`embedded default: first start ${first.startupMs} ms, second start ${second.startupMs} ms`);
   await cleanupServers();
 });
 
@@ -81,7 +97,11 @@ describe('embedded default, first start', () => {
     const gql = client(first.url);
     const merchant = await signIn(gql, 'merchant1@example.com', 'demo-merchant-1');
     expect(merchant.__typename).toBe('AuthPayload');
-    expect(merchant.viewer).toMatchObject({ email: 'merchant1@example.com', roles: ['MERCHANT'], merchant: { name: expect.any(String) } });
+    expect(merchant.viewer).toMatchObject({
+      email: 'merchant1@example.com',
+      roles: ['MERCHANT'],
+      merchant: { name: expect.any(String) },
+    });
     const shopper = await signIn(gql, 'shopper@example.com', 'demo-shopper');
     expect(shopper.viewer).toMatchObject({ roles: ['CUSTOMER'] });
 
@@ -98,7 +118,10 @@ describe('embedded default, first start', () => {
       `mutation($i: SignUpInput!) { signUp(input: $i) { __typename ... on AuthPayload { token viewer { email roles } } ... on ErrorResult { errorCode } } }`,
       { i: { ...customer, name: 'New Customer' } },
     );
-    expect(r.data.signUp).toMatchObject({ __typename: 'AuthPayload', viewer: { email: customer.email, roles: ['CUSTOMER'] } });
+    expect(r.data.signUp).toMatchObject({
+      __typename: 'AuthPayload',
+      viewer: { email: customer.email, roles: ['CUSTOMER'] },
+    });
     remembered.customer = { ...customer, token: r.data.signUp.token };
   });
 
@@ -128,11 +151,17 @@ describe('embedded default, second start on the same DATA_DIR', () => {
     const { customer } = remembered;
     const again = await signIn(gql, customer!.email, customer!.password);
     expect(again.viewer).toMatchObject({ email: customer!.email, roles: ['CUSTOMER'] });
-    expect((await signIn(gql, 'admin@example.com', remembered.adminPassword!)).viewer).toMatchObject({ roles: ['ADMIN'] });
+    expect((await signIn(gql, 'admin@example.com', remembered.adminPassword!)).viewer).toMatchObject({
+      roles: ['ADMIN'],
+    });
 
     // The JWT secret was generated once and kept: tokens signed by the first process still work.
-    expect((await gql(VIEWER, {}, remembered.adminToken)).data).toEqual({ viewer: { email: 'admin@example.com', roles: ['ADMIN'] } });
-    expect((await gql(VIEWER, {}, customer!.token)).data).toEqual({ viewer: { email: customer!.email, roles: ['CUSTOMER'] } });
+    expect((await gql(VIEWER, {}, remembered.adminToken)).data).toEqual({
+      viewer: { email: 'admin@example.com', roles: ['ADMIN'] },
+    });
+    expect((await gql(VIEWER, {}, customer!.token)).data).toEqual({
+      viewer: { email: customer!.email, roles: ['CUSTOMER'] },
+    });
   });
 
   test('Ctrl-C (SIGINT to the process group, PostgreSQL included) also exits 0 and leaves no PostgreSQL', async () => {

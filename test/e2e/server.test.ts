@@ -53,12 +53,20 @@ function wsClient(url: string, opts: { token?: string; authorization?: string; l
 function execute(ws: Client, query: string, variables: Record<string, unknown> = {}): Promise<any> {
   return new Promise((resolve, reject) => {
     let result: unknown;
-    ws.subscribe({ query, variables }, { next: (r) => (result = r), error: reject, complete: () => resolve(result) });
+    ws.subscribe(
+      { query, variables },
+      { next: (r) => (result = r), error: reject, complete: () => resolve(result) },
+    );
   });
 }
 
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref())]);
+  Promise.race([
+    p,
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref(),
+    ),
+  ]);
 
 const dbs: { drop(): Promise<void> }[] = [];
 async function freshDatabase(): Promise<string> {
@@ -83,7 +91,13 @@ describe('development server on DATABASE_URL', () => {
 
   beforeAll(async () => {
     srv = await startServer({
-      env: { DATABASE_URL: await freshDatabase(), DEMO_DATA: 'false', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ...SECRETS },
+      env: {
+        DATABASE_URL: await freshDatabase(),
+        DEMO_DATA: 'false',
+        ADMIN_EMAIL: ADMIN.email,
+        ADMIN_PASSWORD: ADMIN.password,
+        ...SECRETS,
+      },
     });
     gql = client(srv.url);
   });
@@ -122,7 +136,12 @@ describe('development server on DATABASE_URL', () => {
     // An operation that fails validation has no resolved name: it is counted as anonymous.
     expect(text).toMatch(/^graphql_operations_total\{operation="anonymous",outcome="error"\} [1-9]\d*$/m);
     expect(text).toMatch(/^http_request_duration_seconds_count\{route="\/graphql"\} \d+$/m);
-    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
+    for (const name of [
+      'process_cpu_user_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
       expect(text).toMatch(new RegExp(`^${name} \\d`, 'm'));
     }
   });
@@ -141,13 +160,28 @@ describe('development server on DATABASE_URL', () => {
 
     const merchant = await signIn(gql, ownerEmail, 'owner-password-1');
     const me = await gql(`{ viewer { roles merchant { id name } } }`, {}, merchant);
-    expect(me.data.viewer).toEqual({ roles: ['MERCHANT'], merchant: { id: merchantId, name: 'E2E Outfitters' } });
+    expect(me.data.viewer).toEqual({
+      roles: ['MERCHANT'],
+      merchant: { id: merchantId, name: 'E2E Outfitters' },
+    });
 
-    const c = await gql(`mutation($i: CategoryCreateInput!) { categoryCreate(input: $i) { id name slug } }`, { i: { name: 'Kettles', slug: `kettles-${letters(6)}` } }, admin);
+    const c = await gql(
+      `mutation($i: CategoryCreateInput!) { categoryCreate(input: $i) { id name slug } }`,
+      { i: { name: 'Kettles', slug: `kettles-${letters(6)}` } },
+      admin,
+    );
     expect(c.errors).toBeUndefined();
     const categoryId = c.data.categoryCreate.id;
     // Only an admin may create categories.
-    expect(codeOf(await gql(`mutation($i: CategoryCreateInput!) { categoryCreate(input: $i) { id } }`, { i: { name: 'X', slug: `x-${letters(6)}` } }, merchant))).toBe('FORBIDDEN');
+    expect(
+      codeOf(
+        await gql(
+          `mutation($i: CategoryCreateInput!) { categoryCreate(input: $i) { id } }`,
+          { i: { name: 'X', slug: `x-${letters(6)}` } },
+          merchant,
+        ),
+      ),
+    ).toBe('FORBIDDEN');
 
     const word = `zq${letters(8)}`;
     const p = await gql(
@@ -158,8 +192,20 @@ describe('development server on DATABASE_URL', () => {
           description: 'A kettle made by the end-to-end test.',
           categoryId,
           variants: [
-            { sku: `KET-${word}-T`, title: 'Teal', price: '29.99', onHand: 7, attributes: [{ name: 'color', value: 'Teal' }] },
-            { sku: `KET-${word}-S`, title: 'Sand', price: '34.50', onHand: 3, attributes: [{ name: 'color', value: 'Sand' }] },
+            {
+              sku: `KET-${word}-T`,
+              title: 'Teal',
+              price: '29.99',
+              onHand: 7,
+              attributes: [{ name: 'color', value: 'Teal' }],
+            },
+            {
+              sku: `KET-${word}-S`,
+              title: 'Sand',
+              price: '34.50',
+              onHand: 3,
+              attributes: [{ name: 'color', value: 'Sand' }],
+            },
           ],
         },
       },
@@ -193,7 +239,12 @@ describe('development server on DATABASE_URL', () => {
     const facet = (name: string) => conn.facets.find((f: any) => f.name === name)?.values;
     expect(facet('category')).toEqual([{ value: categoryId, count: 1 }]);
     expect(facet('price')).toEqual([{ value: '25-50', count: 1 }]);
-    expect(facet('color')).toEqual(expect.arrayContaining([{ value: 'Teal', count: 1 }, { value: 'Sand', count: 1 }]));
+    expect(facet('color')).toEqual(
+      expect.arrayContaining([
+        { value: 'Teal', count: 1 },
+        { value: 'Sand', count: 1 },
+      ]),
+    );
 
     // The same product through the category filter, and not through a price filter that excludes it.
     const byCategory = await gql(SEARCH, { f: { categoryId } });
@@ -202,7 +253,11 @@ describe('development server on DATABASE_URL', () => {
     expect(tooCheap.data.products.totalCount).toBe(0);
 
     // The merchant sees the exact stock of its own product.
-    const own = await gql(`query($id: ID!) { product(id: $id) { variants { sku inventory { onHand available } } } }`, { id: productId }, merchant);
+    const own = await gql(
+      `query($id: ID!) { product(id: $id) { variants { sku inventory { onHand available } } } }`,
+      { id: productId },
+      merchant,
+    );
     expect(own.data.product.variants).toEqual(
       expect.arrayContaining([
         { sku: `KET-${word}-T`, inventory: { onHand: 7, available: 7 } },
@@ -222,7 +277,9 @@ describe('development server on DATABASE_URL', () => {
     // Without a token the same socket protocol is anonymous.
     const anon = wsClient(srv.wsUrl);
     sockets.push(anon.ws);
-    expect(await withTimeout(execute(anon.ws, `{ viewer { id } }`), 15_000, 'anonymous viewer')).toEqual({ data: { viewer: null } });
+    expect(await withTimeout(execute(anon.ws, `{ viewer { id } }`), 15_000, 'anonymous viewer')).toEqual({
+      data: { viewer: null },
+    });
   });
 
   test('the depth limit applies over WebSocket as over HTTP: an error, no data', async () => {
@@ -247,10 +304,18 @@ describe('development server on DATABASE_URL', () => {
     );
     expect(data).toBeUndefined();
     expect(Array.isArray(errors)).toBe(true);
-    expect(errors.map((e: { message: string }) => e.message).join('\n')).toMatch(/depth limit of 10 exceeded/i);
+    expect(errors.map((e: { message: string }) => e.message).join('\n')).toMatch(
+      /depth limit of 10 exceeded/i,
+    );
 
     // The socket is still usable for a query within the limits.
-    expect(await withTimeout(execute(ws, `{ products(first: 1) { edges { node { variants { product { id } } } } } }`), 15_000, 'shallow query')).not.toHaveProperty('errors');
+    expect(
+      await withTimeout(
+        execute(ws, `{ products(first: 1) { edges { node { variants { product { id } } } } } }`),
+        15_000,
+        'shallow query',
+      ),
+    ).not.toHaveProperty('errors');
   });
 
   test('connection_init with a forged token is closed by the server with 4403', async () => {
@@ -272,14 +337,22 @@ describe('development server on DATABASE_URL', () => {
     // The same goes for a malformed token.
     const { ws: ws2 } = wsClient(srv.wsUrl, { authorization: 'Bearer not-a-jwt' });
     sockets.push(ws2);
-    await expect(withTimeout(execute(ws2, `{ viewer { id } }`), 15_000, 'malformed token')).rejects.toMatchObject({ code: 4403 });
+    await expect(
+      withTimeout(execute(ws2, `{ viewer { id } }`), 15_000, 'malformed token'),
+    ).rejects.toMatchObject({ code: 4403 });
   });
 });
 
 describe('stopping', () => {
   test('SIGTERM with an idle WebSocket connected: the socket is closed and the process exits 0 within seconds', async () => {
     const srv = await startServer({
-      env: { DATABASE_URL: await freshDatabase(), DEMO_DATA: 'false', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ...SECRETS },
+      env: {
+        DATABASE_URL: await freshDatabase(),
+        DEMO_DATA: 'false',
+        ADMIN_EMAIL: ADMIN.email,
+        ADMIN_PASSWORD: ADMIN.password,
+        ...SECRETS,
+      },
     });
     const gql = client(srv.url);
     const token = await signIn(gql, ADMIN.email, ADMIN.password);
@@ -327,7 +400,13 @@ describe('NODE_ENV=production', () => {
     let gql: Gql;
     beforeAll(async () => {
       srv = await startServer({
-        env: { NODE_ENV: 'production', DATABASE_URL: await freshDatabase(), ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ...SECRETS },
+        env: {
+          NODE_ENV: 'production',
+          DATABASE_URL: await freshDatabase(),
+          ADMIN_EMAIL: ADMIN.email,
+          ADMIN_PASSWORD: ADMIN.password,
+          ...SECRETS,
+        },
       });
       gql = client(srv.url);
     });
@@ -358,7 +437,11 @@ describe('NODE_ENV=production', () => {
     test('introspection over WebSocket is refused too, while normal queries work there', async () => {
       const { ws } = wsClient(srv.wsUrl);
       try {
-        const ok = await withTimeout(execute(ws, `{ products(first: 1) { totalCount } }`), 15_000, 'query over WebSocket');
+        const ok = await withTimeout(
+          execute(ws, `{ products(first: 1) { totalCount } }`),
+          15_000,
+          'query over WebSocket',
+        );
         expect(ok).toEqual({ data: { products: { totalCount: 0 } } });
         const outcome = await withTimeout(
           execute(ws, `{ __schema { types { name } } }`).then(

@@ -223,6 +223,38 @@ describe('coupons', () => {
     expect(amounts(orderOf(c, m.id))).toEqual({ subtotal: '3.00', discount: '3.00', pointsDiscount: '0.00', shippingFee: '4.99', total: '4.99' });
   });
 
+  test('a coupon once per customer: a second use is COUPON_EXHAUSTED until the first checkout is cancelled', async () => {
+    const m1 = await createMerchant(t.gql, admin);
+    const m2 = await createMerchant(t.gql, admin);
+    const a = await product(m1.token, '10.00');
+    const b = await product(m2.token, '10.00');
+    const code = await coupon({ kind: 'FIXED', value: '1.00' });
+    const buyer = await signUpCustomer(t.gql);
+    const used = async () => (await sql('select used_count from coupon where code = ?', [code]))[0].used_count as number;
+
+    const first = await createCart(t.gql, [{ variantId: a.variantId, quantity: 1 }, { variantId: b.variantId, quantity: 1 }]);
+    expect((await applyCoupon(first, code)).__typename).toBe('Cart');
+    const c = await checkoutOk(buyer.token, first);
+    // 1.00 over two equal orders: 0.50 each
+    expect(c.orders.map((o) => o.discount.amount)).toEqual(['0.50', '0.50']);
+    expect(c.total.amount).toBe('28.98');
+    expect(await used()).toBe(1);
+
+    const second = await createCart(t.gql, [{ variantId: a.variantId, quantity: 1 }]);
+    expect((await applyCoupon(second, code)).__typename).toBe('Cart'); // an anonymous cart: no customer to count yet
+    expect((await run(buyer.token, second)).data.checkoutCreate).toMatchObject({ __typename: 'UserError', errorCode: 'COUPON_EXHAUSTED' });
+    expect(await cartStatus(second)).toBe('ACTIVE');
+
+    // the use comes back only when every order of the checkout is cancelled
+    await t.gql(CANCEL, { id: c.orders[0].id }, buyer.token);
+    expect(await used()).toBe(1);
+    await t.gql(CANCEL, { id: c.orders[1].id }, buyer.token);
+    expect(await used()).toBe(0);
+    const again = await checkoutOk(buyer.token, second);
+    expect(again.total.amount).toBe('13.99');
+    expect(await used()).toBe(1);
+  });
+
   test('a coupon whose minimum is no longer reached at checkout: COUPON_INVALID, nothing written', async () => {
     const m = await createMerchant(t.gql, admin);
     const a = await product(m.token, '20.00', { onHand: 9 });
@@ -443,6 +475,8 @@ describe('refusals', () => {
   test.each([
     ['country "Germany"', { ...ADDRESS, country: 'Germany' }],
     ['empty line1', { ...ADDRESS, line1: '' }],
+    ['line1 of spaces only', { ...ADDRESS, line1: '   ' }],
+    ['city of spaces only', { ...ADDRESS, city: ' ' }],
     ['empty name', { ...ADDRESS, name: '' }],
     ['line1 over 200 characters', { ...ADDRESS, line1: 'x'.repeat(201) }],
   ])('a bad address (%s): BAD_USER_INPUT', async (_, shippingAddress) => {

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp, type App } from '../../src/app';
@@ -19,11 +19,12 @@ export interface TestApp {
 /** The real server, in this process, on its own database and an ephemeral port. */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
+  const dataDir = mkdtempSync(join(tmpdir(), 'commerce-test-'));
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: db.url,
     PORT: '0',
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'commerce-test-')),
+    DATA_DIR: dataDir,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     JWT_SECRET: 'test-jwt-secret-0123456789abcdef',
@@ -42,6 +43,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     async stop() {
       await app.stop();
       await db.drop();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

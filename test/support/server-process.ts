@@ -45,7 +45,11 @@ export interface ServerProcess {
    * Sends `signal` (to the whole process group with `group`, as Ctrl-C in a terminal does: needs
    * `processGroup`), waits for the exit; SIGKILL after `timeoutMs` (the result then says so).
    */
-  stop(signal?: NodeJS.Signals, timeoutMs?: number, opts?: { group?: boolean }): Promise<ExitInfo & { killed: boolean }>;
+  stop(
+    signal?: NodeJS.Signals,
+    timeoutMs?: number,
+    opts?: { group?: boolean },
+  ): Promise<ExitInfo & { killed: boolean }>;
 }
 
 export interface StartOptions {
@@ -94,7 +98,12 @@ function childEnv(env: Record<string, string | undefined>): Record<string, strin
 function spawnServer(env: Record<string, string>, dataDir: string, group = false) {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first`);
   const started = Date.now();
-  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: group });
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
+  });
   const tracked: Tracked = { child, dataDir, group };
   children.add(tracked);
   const out: string[] = [];
@@ -135,7 +144,9 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exitedEarly) {
-      throw new Error(`server exited before it was healthy (code ${exitedEarly.code}, signal ${exitedEarly.signal}):\n${p.output()}`);
+      throw new Error(
+        `server exited before it was healthy (code ${exitedEarly.code}, signal ${exitedEarly.signal}):\n${p.output()}`,
+      );
     }
     try {
       const res = await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(2_000) });
@@ -179,9 +190,15 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
         }),
     exited: p.exited,
     running: () => p.child.exitCode === null && p.child.signalCode === null,
-    async stop(signal: NodeJS.Signals = 'SIGTERM', stopTimeoutMs = 20_000, stopOpts: { group?: boolean } = {}) {
-      if (p.child.exitCode !== null || p.child.signalCode !== null) return { ...(await p.exited), killed: false };
-      if (stopOpts.group && !opts.processGroup) throw new Error('stop({ group }) needs startServer({ processGroup: true })');
+    async stop(
+      signal: NodeJS.Signals = 'SIGTERM',
+      stopTimeoutMs = 20_000,
+      stopOpts: { group?: boolean } = {},
+    ) {
+      if (p.child.exitCode !== null || p.child.signalCode !== null)
+        return { ...(await p.exited), killed: false };
+      if (stopOpts.group && !opts.processGroup)
+        throw new Error('stop({ group }) needs startServer({ processGroup: true })');
       p.markSignalled();
       if (stopOpts.group) process.kill(-p.child.pid!, signal);
       else p.child.kill(signal);
@@ -252,7 +269,8 @@ export async function cleanupServers(): Promise<void> {
   await Promise.all(
     left.map(async ({ child, group }) => {
       const deadline = Date.now() + 10_000;
-      while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (child.exitCode === null && child.signalCode === null && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       if (child.exitCode === null && child.signalCode === null) {
         if (group) killGroup(child.pid!);
         else child.kill('SIGKILL');

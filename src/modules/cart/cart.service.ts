@@ -77,6 +77,7 @@ export class CartService {
       if (!principal?.roles.includes(Role.CUSTOMER)) await sqlAll(tx, 'insert into cart (id) values ($1)', [cartId]);
       const row = await this.lock(tx, principal, cartId);
       await this.add(tx, row, lines);
+      [{ updated_at: row.updated_at }] = await sqlAll<{ updated_at: Date }>(tx, 'update cart set updated_at = now() where id = $1 returning updated_at', [row.id]);
       return this.view(tx, row);
     });
   }
@@ -148,6 +149,8 @@ export class CartService {
       );
       const target = await this.activeCartOf(tx, customerId);
       if (!source) return target;
+      // like every other change of the target cart, under its row lock (else it deadlocks with cartLinesAdd)
+      await sqlAll(tx, `select id from cart where id = $1 for update`, [target]);
       await sqlAll(
         tx,
         `insert into cart_line (cart_id, variant_id, quantity)
@@ -185,7 +188,7 @@ export class CartService {
     return inTransaction<CartOutcome, CartOutcome>(em, async (tx) => {
       const row = await this.lock(tx, principal, cartId);
       await fn(tx, row);
-      await sqlAll(tx, 'update cart set updated_at = now() where id = $1', [row.id]);
+      [{ updated_at: row.updated_at }] = await sqlAll<{ updated_at: Date }>(tx, 'update cart set updated_at = now() where id = $1 returning updated_at', [row.id]);
       return this.view(tx, row);
     });
   }

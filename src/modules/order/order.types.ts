@@ -1,5 +1,5 @@
 import { createUnionType, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { IsISO31661Alpha2, IsOptional, Length, MaxLength } from 'class-validator';
+import { IsISO31661Alpha2, IsOptional, Length, Matches, MaxLength } from 'class-validator';
 import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import { UserError } from '../../shared/error-result';
 import { Money, PageInfo } from '../../shared/types';
@@ -28,12 +28,12 @@ export class AddressType {
 
 @InputType()
 export class AddressInput {
-  @Field(() => String) @Length(1, 100) name!: string;
-  @Field(() => String) @Length(1, 200) line1!: string;
+  @Field(() => String) @Length(1, 100) @Matches(/\S/, { message: 'name must not be blank' }) name!: string;
+  @Field(() => String) @Length(1, 200) @Matches(/\S/, { message: 'line1 must not be blank' }) line1!: string;
   @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(200) line2?: string | null;
-  @Field(() => String) @Length(1, 100) city!: string;
+  @Field(() => String) @Length(1, 100) @Matches(/\S/, { message: 'city must not be blank' }) city!: string;
   @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(100) region?: string | null;
-  @Field(() => String) @Length(1, 20) postalCode!: string;
+  @Field(() => String) @Length(1, 20) @Matches(/\S/, { message: 'postalCode must not be blank' }) postalCode!: string;
   @Field(() => String, { description: 'ISO 3166-1 alpha-2 code, e.g. "DE".' })
   @IsISO31661Alpha2({ message: 'country must be an ISO 3166-1 alpha-2 code such as "DE"' })
   country!: string;
