@@ -20,7 +20,8 @@ afterAll(() => t?.stop());
 
 const uid = () => randomBytes(4).toString('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const sql = async (q: string, params: unknown[] = []) => (await t.app.orm.em.fork().getConnection().execute(q, params)) as any[];
+const sql = async (q: string, params: unknown[] = []) =>
+  (await t.app.orm.em.fork().getConnection().execute(q, params)) as any[];
 const cursorOf = (values: unknown) => Buffer.from(JSON.stringify(values)).toString('base64url');
 
 interface Checkout {
@@ -38,12 +39,17 @@ async function buy(token: string, lines: { variantId: string; quantity: number }
     { i: { cartId, idempotencyKey: `k-${uid()}`, shippingAddress: ADDRESS } },
     token,
   );
-  if (r.data?.checkoutCreate?.__typename !== 'Checkout') throw new Error(`checkout failed: ${JSON.stringify(r)}`);
+  if (r.data?.checkoutCreate?.__typename !== 'Checkout')
+    throw new Error(`checkout failed: ${JSON.stringify(r)}`);
   return r.data.checkoutCreate;
 }
 
 async function cancel(token: string, orderId: string) {
-  const r = await t.gql(`mutation($id: ID!) { orderCancel(orderId: $id) { __typename ... on Order { status } } }`, { id: orderId }, token);
+  const r = await t.gql(
+    `mutation($id: ID!) { orderCancel(orderId: $id) { __typename ... on Order { status } } }`,
+    { id: orderId },
+    token,
+  );
   expect(r.data.orderCancel).toEqual({ __typename: 'Order', status: 'CANCELLED' });
 }
 
@@ -56,7 +62,10 @@ const orderAs = async (id: string, token?: string) => {
 
 const LIST = `query($f: OrderFilter, $n: Int, $a: String) { orders(filter: $f, first: $n, after: $a) {
   totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id status createdAt } } } }`;
-async function list(token: string, vars: { f?: Record<string, unknown>; n?: number; a?: string | null } = {}) {
+async function list(
+  token: string,
+  vars: { f?: Record<string, unknown>; n?: number; a?: string | null } = {},
+) {
   const r = await t.gql(LIST, { n: 100, ...vars }, token);
   expect(r.errors).toBeUndefined();
   return r.data.orders as {
@@ -67,7 +76,8 @@ async function list(token: string, vars: { f?: Record<string, unknown>; n?: numb
 }
 const idsOf = (page: { edges: { node: { id: string } }[] }) => page.edges.map((e) => e.node.id);
 /** Newest first is id order, descending (ids are time-ordered). */
-const desc = (ids: string[]) => [...ids].sort((a, b) => (BigInt(a) < BigInt(b) ? 1 : BigInt(a) > BigInt(b) ? -1 : 0));
+const desc = (ids: string[]) =>
+  [...ids].sort((a, b) => (BigInt(a) < BigInt(b) ? 1 : BigInt(a) > BigInt(b) ? -1 : 0));
 
 describe('reading orders', () => {
   let m1: { id: string; token: string };
@@ -89,7 +99,12 @@ describe('reading orders', () => {
     c1 = await signUpCustomer(t.gql, 'First Buyer');
     c2 = await signUpCustomer(t.gql, 'Second Buyer');
     for (let i = 0; i < 3; i++) {
-      c1Checkouts.push(await buy(c1.token, [{ variantId: p1.variantIds[0], quantity: 1 }, { variantId: p2.variantIds[0], quantity: 1 }]));
+      c1Checkouts.push(
+        await buy(c1.token, [
+          { variantId: p1.variantIds[0], quantity: 1 },
+          { variantId: p2.variantIds[0], quantity: 1 },
+        ]),
+      );
       await sleep(5); // distinct creation milliseconds for the date filters
     }
     c2Checkout = await buy(c2.token, [{ variantId: p1.variantIds[0], quantity: 2 }]);
@@ -107,8 +122,18 @@ describe('reading orders', () => {
   test('order(id): its buyer, its merchant and admins see it; anyone else gets null', async () => {
     const a = m1Order(c1Checkouts[1]);
     const b = m2Order(c1Checkouts[1]);
-    expect(await orderAs(a, c1.token)).toEqual({ id: a, status: 'PENDING_PAYMENT', merchant: { id: m1.id }, buyer: { id: c1.id } });
-    expect(await orderAs(b, c1.token)).toEqual({ id: b, status: 'PENDING_PAYMENT', merchant: { id: m2.id }, buyer: { id: c1.id } });
+    expect(await orderAs(a, c1.token)).toEqual({
+      id: a,
+      status: 'PENDING_PAYMENT',
+      merchant: { id: m1.id },
+      buyer: { id: c1.id },
+    });
+    expect(await orderAs(b, c1.token)).toEqual({
+      id: b,
+      status: 'PENDING_PAYMENT',
+      merchant: { id: m2.id },
+      buyer: { id: c1.id },
+    });
     expect((await orderAs(a, m1.token))?.id).toBe(a);
     expect((await orderAs(b, m2.token))?.id).toBe(b);
     expect((await orderAs(a, admin))?.id).toBe(a);
@@ -123,20 +148,33 @@ describe('reading orders', () => {
     expect((await orderAs(m1Order(c2Checkout), c2.token))?.id).toBe(m1Order(c2Checkout));
   });
 
-  test.each([['abc'], [''], ['-1'], ['1.5'], ['0x10'], [' 1'], ['1e3'], ['99999999999999999999'], ['9223372036854775808'], ['1'], ['9223372036854775807']])(
-    'order(id: %j) is null, not an error',
-    async (id) => {
-      expect(await orderAs(id, admin)).toBeNull();
-      expect(await orderAs(id, c1.token)).toBeNull();
-    },
-  );
+  test.each([
+    ['abc'],
+    [''],
+    ['-1'],
+    ['1.5'],
+    ['0x10'],
+    [' 1'],
+    ['1e3'],
+    ['99999999999999999999'],
+    ['9223372036854775808'],
+    ['1'],
+    ['9223372036854775807'],
+  ])('order(id: %j) is null, not an error', async (id) => {
+    expect(await orderAs(id, admin)).toBeNull();
+    expect(await orderAs(id, c1.token)).toBeNull();
+  });
 
   test('checkout(id): only its buyer', async () => {
     const c = c1Checkouts[2];
     const q = `query($id: ID!) { checkout(id: $id) { id total { amount } orders { id } } }`;
     const own = await t.gql(q, { id: c.id }, c1.token);
     expect(own.errors).toBeUndefined();
-    expect(own.data.checkout).toEqual({ id: c.id, total: { amount: '39.98' }, orders: c.orders.map((o) => ({ id: o.id })).sort((x, y) => (BigInt(x.id) < BigInt(y.id) ? -1 : 1)) });
+    expect(own.data.checkout).toEqual({
+      id: c.id,
+      total: { amount: '39.98' },
+      orders: c.orders.map((o) => ({ id: o.id })).sort((x, y) => (BigInt(x.id) < BigInt(y.id) ? -1 : 1)),
+    });
     for (const token of [c2.token, m1.token, m2.token, undefined]) {
       const r = await t.gql(q, { id: c.id }, token);
       expect(r.errors).toBeUndefined();
@@ -193,15 +231,21 @@ describe('reading orders', () => {
     expect(t1 < t2 && t2 < t3).toBe(true);
     const ordersOf = (...cs: Checkout[]) => desc(cs.flatMap((c) => c.orders.map((o) => o.id)));
 
-    expect(idsOf(await list(c1.token, { f: { createdAfter: t2 } }))).toEqual(ordersOf(c1Checkouts[1], c1Checkouts[2]));
+    expect(idsOf(await list(c1.token, { f: { createdAfter: t2 } }))).toEqual(
+      ordersOf(c1Checkouts[1], c1Checkouts[2]),
+    );
     expect(idsOf(await list(c1.token, { f: { createdBefore: t2 } }))).toEqual(ordersOf(c1Checkouts[0]));
     const middle = await list(c1.token, { f: { createdAfter: t2, createdBefore: t3 } });
     expect(middle.totalCount).toBe(2);
     expect(idsOf(middle)).toEqual(ordersOf(c1Checkouts[1]));
-    expect(idsOf(await list(c1.token, { f: { createdAfter: t1, createdBefore: t3, status: ['PENDING_PAYMENT'] } }))).toEqual(
-      desc([m2Order(c1Checkouts[0]), ...c1Checkouts[1].orders.map((o) => o.id)]),
-    );
-    expect((await list(c1.token, { f: { createdAfter: new Date(Date.now() + 60_000).toISOString() } })).totalCount).toBe(0);
+    expect(
+      idsOf(
+        await list(c1.token, { f: { createdAfter: t1, createdBefore: t3, status: ['PENDING_PAYMENT'] } }),
+      ),
+    ).toEqual(desc([m2Order(c1Checkouts[0]), ...c1Checkouts[1].orders.map((o) => o.id)]));
+    expect(
+      (await list(c1.token, { f: { createdAfter: new Date(Date.now() + 60_000).toISOString() } })).totalCount,
+    ).toBe(0);
     expect(codeOf(await t.gql(LIST, { f: { createdAfter: 'yesterday' } }, c1.token))).toBe('BAD_USER_INPUT');
   });
 
@@ -231,7 +275,8 @@ describe('reading orders', () => {
     for (let i = 1; i < seq.length; i++) expect(BigInt(seq[i]) > BigInt(seq[i - 1])).toBe(true);
     for (const id of seq) expect(decodeOrderId(id).shard).toBe(Number(BigInt(c1.id) % 1024n));
     for (const c of [c2Checkout]) {
-      for (const id of [c.id, ...c.orders.map((o) => o.id)]) expect(decodeOrderId(id).shard).toBe(Number(BigInt(c2.id) % 1024n));
+      for (const id of [c.id, ...c.orders.map((o) => o.id)])
+        expect(decodeOrderId(id).shard).toBe(Number(BigInt(c2.id) % 1024n));
     }
     // the time bits are the creation time (the id is made a moment after the transaction began)
     for (const c of c1Checkouts) {
@@ -284,13 +329,21 @@ describe('an order page costs a fixed number of statements', () => {
       const merchant = await createMerchant(t.gql, admin, `Shop ${m} ${uid()}`);
       merchants.push(merchant);
       const p = await createProduct(t.gql, merchant.token, {
-        variants: Array.from({ length: 10 }, (_, v) => ({ title: `V${v}`, price: `${v + 1}.00`, onHand: 100 })),
+        variants: Array.from({ length: 10 }, (_, v) => ({
+          title: `V${v}`,
+          price: `${v + 1}.00`,
+          onHand: 100,
+        })),
       });
       variants.push(...p.variantIds);
     }
     buyer = await signUpCustomer(t.gql, 'Bulk Buyer');
     // a 50-line cart over five merchants makes five orders of ten lines
-    for (let i = 0; i < CHECKOUTS; i++) await buy(buyer.token, variants.map((variantId) => ({ variantId, quantity: 1 })));
+    for (let i = 0; i < CHECKOUTS; i++)
+      await buy(
+        buyer.token,
+        variants.map((variantId) => ({ variantId, quantity: 1 })),
+      );
   });
 
   test('50 orders of 10 lines cost what 5 orders cost', async () => {
@@ -369,7 +422,9 @@ async function snapshotsOf(token: string, orderIds: string[]) {
 async function snapshotJobsDone() {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const [{ n }] = await sql(`select count(*)::int as n from pgboss.job where name = 'snapshot.write' and state in ('created', 'retry', 'active')`);
+    const [{ n }] = await sql(
+      `select count(*)::int as n from pgboss.job where name = 'snapshot.write' and state in ('created', 'retry', 'active')`,
+    );
     if (n === 0 || Date.now() > deadline) return n as number;
     await sleep(200);
   }
@@ -378,19 +433,37 @@ async function snapshotJobsDone() {
 test('snapshots: one row per distinct content; a price change makes a second one and old orders keep the first', async () => {
   const m = await createMerchant(t.gql, admin);
   const title = `Snapshot Lamp ${uid()}`;
-  const p = await createProduct(t.gql, m.token, { title, variants: [{ title: 'Brass', price: '10.00', onHand: 100 }] });
+  const p = await createProduct(t.gql, m.token, {
+    title,
+    variants: [{ title: 'Brass', price: '10.00', onHand: 100 }],
+  });
   const variantId = p.variantIds[0];
   const buyer = await signUpCustomer(t.gql);
   const before: string[] = [];
-  for (let i = 0; i < 20; i++) before.push((await buy(buyer.token, [{ variantId, quantity: 1 }])).orders[0].id);
+  for (let i = 0; i < 20; i++)
+    before.push((await buy(buyer.token, [{ variantId, quantity: 1 }])).orders[0].id);
 
   const old = await snapshotsOf(buyer.token, before);
   expect(await snapshotJobsDone()).toBe(0);
   const digests = new Set(old.map((ls: any[]) => ls[0].snapshot?.digest));
   expect(digests.size).toBe(1);
   const first = old[0][0].snapshot;
-  expect(first).toMatchObject({ title, data: { productId: p.id, variantId, merchantId: m.id, title, variantTitle: 'Brass', unitPrice: 1000, currency: 'USD' } });
-  const rows = () => sql(`select digest, data from product_snapshot where data->>'variantId' = ? order by created_at`, [variantId]);
+  expect(first).toMatchObject({
+    title,
+    data: {
+      productId: p.id,
+      variantId,
+      merchantId: m.id,
+      title,
+      variantTitle: 'Brass',
+      unitPrice: 1000,
+      currency: 'USD',
+    },
+  });
+  const rows = () =>
+    sql(`select digest, data from product_snapshot where data->>'variantId' = ? order by created_at`, [
+      variantId,
+    ]);
   expect((await rows()).map((r) => r.digest)).toEqual([first.digest]);
 
   await sql('update variant set price = 1250 where id = ?', [variantId]);
@@ -415,7 +488,10 @@ test('snapshots: one row per distinct content; a price change makes a second one
 test('alsoBought: products in the same live orders, most often first; cancelled orders do not count', async () => {
   const m = await createMerchant(t.gql, admin);
   const mk = async (name: string) => {
-    const p = await createProduct(t.gql, m.token, { title: `${name} ${uid()}`, variants: [{ price: '5.00', onHand: 100 }] });
+    const p = await createProduct(t.gql, m.token, {
+      title: `${name} ${uid()}`,
+      variants: [{ price: '5.00', onHand: 100 }],
+    });
     return { id: p.id, variantId: p.variantIds[0] };
   };
   // C is made before B: ordering by id would put C first
@@ -439,7 +515,9 @@ test('alsoBought: products in the same live orders, most often first; cancelled 
 
   const q = `query($id: ID!) { product(id: $id) { alsoBought { id } } }`;
   const also = async (id: string, first?: number) => {
-    const r = await t.gql(first === undefined ? q : q.replace('alsoBought', `alsoBought(first: ${first})`), { id });
+    const r = await t.gql(first === undefined ? q : q.replace('alsoBought', `alsoBought(first: ${first})`), {
+      id,
+    });
     expect(r.errors).toBeUndefined();
     return r.data.product.alsoBought.map((x: { id: string }) => x.id);
   };
@@ -455,7 +533,11 @@ test('alsoBought: products in the same live orders, most often first; cancelled 
     `query($a: ID!, $b: ID!, $e: ID!) { a: product(id: $a) { alsoBought { id } } b: product(id: $b) { alsoBought { id } } e: product(id: $e) { alsoBought { id } } }`,
     { a: a.id, b: b.id, e: e.id },
   );
-  expect(many.data).toEqual({ a: { alsoBought: [{ id: b.id }, { id: c.id }] }, b: { alsoBought: [{ id: a.id }] }, e: { alsoBought: [] } });
+  expect(many.data).toEqual({
+    a: { alsoBought: [{ id: b.id }, { id: c.id }] },
+    b: { alsoBought: [{ id: a.id }] },
+    e: { alsoBought: [] },
+  });
 });
 
 test('keyset pagination with first=3 walks every order newest first exactly once', async () => {

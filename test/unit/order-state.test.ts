@@ -3,7 +3,15 @@ import { decodeOrderId, ORDER_ID_EPOCH_MS, SHARD_COUNT, shardOf } from '../../sr
 import { orderLifecycle, OrderStatus } from '../../src/modules/order/order.state';
 
 const S = OrderStatus;
-const ALL: OrderStatus[] = [S.PENDING_PAYMENT, S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED, S.CANCELLED, S.REFUNDED];
+const ALL: OrderStatus[] = [
+  S.PENDING_PAYMENT,
+  S.PAID,
+  S.SHIPPED,
+  S.DELIVERED,
+  S.COMPLETED,
+  S.CANCELLED,
+  S.REFUNDED,
+];
 
 /** The intended lifecycle, written out independently of the implementation. */
 const ALLOWED: Record<OrderStatus, OrderStatus[]> = {
@@ -48,9 +56,12 @@ describe('order lifecycle', () => {
     expect([...orderLifecycle.sourcesOf(to)].sort()).toEqual([...sources].sort());
   });
 
-  test.each(ALL.map((s) => [s, s === S.CANCELLED || s === S.REFUNDED] as const))('isFinal(%s) = %s', (s, final) => {
-    expect(orderLifecycle.isFinal(s)).toBe(final);
-  });
+  test.each(ALL.map((s) => [s, s === S.CANCELLED || s === S.REFUNDED] as const))(
+    'isFinal(%s) = %s',
+    (s, final) => {
+      expect(orderLifecycle.isFinal(s)).toBe(final);
+    },
+  );
 });
 
 describe('order ids', () => {
@@ -86,16 +97,32 @@ describe('order ids', () => {
     // the largest id fits a signed 64-bit integer (bit 63 stays 0)
     expect(BigInt(make(maxMs, 1023, 4095))).toBe(2n ** 63n - 1n);
 
-    expect(decodeOrderId(make(0, 1023, 0))).toEqual({ createdAt: new Date(ORDER_ID_EPOCH_MS), shard: 1023, sequence: 0 });
-    expect(decodeOrderId(make(0, 0, 4095))).toEqual({ createdAt: new Date(ORDER_ID_EPOCH_MS), shard: 0, sequence: 4095 });
-    expect(decodeOrderId(make(1, 0, 0))).toEqual({ createdAt: new Date(ORDER_ID_EPOCH_MS + 1), shard: 0, sequence: 0 });
+    expect(decodeOrderId(make(0, 1023, 0))).toEqual({
+      createdAt: new Date(ORDER_ID_EPOCH_MS),
+      shard: 1023,
+      sequence: 0,
+    });
+    expect(decodeOrderId(make(0, 0, 4095))).toEqual({
+      createdAt: new Date(ORDER_ID_EPOCH_MS),
+      shard: 0,
+      sequence: 4095,
+    });
+    expect(decodeOrderId(make(1, 0, 0))).toEqual({
+      createdAt: new Date(ORDER_ID_EPOCH_MS + 1),
+      shard: 0,
+      sequence: 0,
+    });
   });
 
   test('a concrete id decodes exactly (beyond 2^53)', () => {
     // 2026-03-01T00:00:00.000Z = 5097600000 ms after the epoch, shard 42, sequence 7
     const id = '21380884070572039';
     expect(id).toBe(make(5_097_600_000, 42, 7));
-    expect(decodeOrderId(id)).toEqual({ createdAt: new Date('2026-03-01T00:00:00.000Z'), shard: 42, sequence: 7 });
+    expect(decodeOrderId(id)).toEqual({
+      createdAt: new Date('2026-03-01T00:00:00.000Z'),
+      shard: 42,
+      sequence: 7,
+    });
   });
 
   test.each([

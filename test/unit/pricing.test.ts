@@ -293,7 +293,7 @@ describe('price: promotions (rule 2)', () => {
     // 10% of 10000 = 1000, then 20% of 9000 = 1800
     expect(r.discount).toBe(2800);
     expect(r.appliedPromotions).toEqual(['p1', 'p2']);
-    // ids compare by code unit, not numerically and not by locale
+    // decimal ids (database ids) compare as numbers; others by code unit, never by locale
     const ids = run({
       lines: [line('a', 10000)],
       promotions: [
@@ -303,7 +303,7 @@ describe('price: promotions (rule 2)', () => {
         promo('a', 'FIXED', 1),
       ],
     });
-    expect(ids.appliedPromotions).toEqual(['10', '9', 'B', 'a']);
+    expect(ids.appliedPromotions).toEqual(['9', '10', 'B', 'a']);
   });
 
   test('order matters with rounding: the id decides which one rounds first', () => {

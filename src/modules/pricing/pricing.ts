@@ -358,9 +358,13 @@ function windowState(
   return null;
 }
 
-/** PERCENT before FIXED, then by id in code-unit order (locale-independent, so the same everywhere). */
+/**
+ * PERCENT before FIXED, then oldest first: ids are compared as numbers when both are decimal
+ * (database ids, so "9" before "10"), otherwise in code-unit order (locale-independent).
+ */
 function promotionOrder(a: PromotionRule, b: PromotionRule): number {
   if (a.kind !== b.kind) return a.kind === 'PERCENT' ? -1 : 1;
+  if (/^\d+$/.test(a.id) && /^\d+$/.test(b.id) && a.id.length !== b.id.length) return a.id.length - b.id.length;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
