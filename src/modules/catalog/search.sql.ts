@@ -190,7 +190,7 @@ export function statsStatement(filter: SearchFilter): Statement {
   const othersHold = c.attributes.length
     ? c.attributes.map((a) => `(left(v.pair, strpos(v.pair, '=') - 1) = ${params.add(a.name)} or ${a.cond})`).join(' and ')
     : 'true';
-  const band = `case ${PRICE_BANDS.map(([lo, hi], i) =>
+  const band = `case ${PRICE_BANDS.map(([, hi], i) =>
     hi === null ? `else ${params.add(bandLabel(PRICE_BANDS[i]))}` : `when p.price_min < ${hi} then ${params.add(bandLabel(PRICE_BANDS[i]))}`,
   ).join(' ')} end`;
   // The filtered set is read once (one index scan), then counted four ways.
