@@ -8,7 +8,7 @@ import { freePort } from '../src/db/embedded';
 import { closedLoop, peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
-const CONCURRENCY = 50;
+const CONCURRENCY = Number(process.env.BENCH_CHECKOUT_CONCURRENCY ?? 50);
 const VARIANTS = 1000;
 const CUSTOMERS = 50;
 
@@ -199,7 +199,7 @@ export async function checkoutBench(serverUrl: string): Promise<void> {
         const i = ac++;
         if (i >= carts.length) return false;
         const c = customers[i % CUSTOMERS];
-        const r = await post(gqlUrl, JSON.stringify({ query: CHECKOUT, variables: { i: { cartId: carts[i], idempotencyKey: `k${i}`, shippingAddress: ADDRESS } } }), c.token);
+        const r = await post(gqlUrl, JSON.stringify({ query: CHECKOUT, variables: { i: { cartId: carts[i], idempotencyKey: `${label.length}-${pick(0)}-${i}`, shippingAddress: ADDRESS } } }), c.token);
         if (r.data?.checkoutCreate?.__typename !== 'Checkout') throw new Error(JSON.stringify(r));
         if (Number.isNaN(sqlPerCheckout)) sqlPerCheckout = r.extensions?.sqlStatements;
         return true;

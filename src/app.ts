@@ -20,8 +20,8 @@ import { EXPIRE_JOB, SNAPSHOT_JOB } from './modules/checkout/checkout.service';
  */
 async function startWorkers(orm: MikroORM, services: Services, config: Config): Promise<void> {
   const em = () => orm.em.fork() as any;
-  await services.jobs.work<{ snapshots: { digest: string; title: string; data: object }[] }>(SNAPSHOT_JOB, (d) =>
-    services.checkout.writeSnapshots(em(), d.snapshots),
+  await services.jobs.workBatch<{ snapshots: { digest: string; title: string; data: object }[] }>(SNAPSHOT_JOB, (batch) =>
+    services.checkout.writeSnapshots(em(), batch.flatMap((d) => d.snapshots)),
   );
   await services.jobs.work<{ checkoutId: string }>(EXPIRE_JOB, async (d) => {
     await services.orders.expireCheckout(em(), d.checkoutId);
@@ -65,7 +65,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     await migrate(orm);
     jobs = new Jobs(url, log, config.jobPollSeconds);
     await jobs.start();
-    const services = createServices(config, jobs);
+    const services = createServices(config, jobs, log);
     const em = orm.em.fork();
 
     const admin = await services.identity.ensureAdmin(em as any, config.adminEmail, config.adminPassword);

@@ -27,6 +27,7 @@ export function ormConfig(opts: OrmOptions): Options<PostgreSqlDriver> {
     discovery: { warnWhenNoEntities: true },
     forceUtcTimezone: true,
     logger: opts.logger ?? (() => undefined),
+    debug: process.env.ORM_DEBUG === '1' ? ['query', 'query-params'] : false,
     // Keeps identity-map bookkeeping small for read-heavy requests.
     serialization: { forceObject: true },
   };

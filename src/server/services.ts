@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Jobs } from '../shared/jobs';
 import { CartService } from '../modules/cart/cart.service';
@@ -11,11 +12,11 @@ import { OrderService } from '../modules/order/order.service';
 import { PricingService } from '../modules/pricing/pricing.service';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
-export function createServices(config: Config, jobs: Jobs) {
+export function createServices(config: Config, jobs: Jobs, log?: Logger) {
   const tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
   const search = new SearchService(config.limits.maxPageSize, config.searchCacheTtlMs);
   const pricing = new PricingService();
-  const orders = new OrderService(pricing, config.limits.maxPageSize);
+  const orders = new OrderService(pricing, config.limits.maxPageSize, log);
   return {
     tokens,
     identity: new IdentityService(tokens),

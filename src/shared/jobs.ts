@@ -43,15 +43,23 @@ export class Jobs {
   }
 
   async work<T extends object>(name: string, handler: JobHandler<T>): Promise<void> {
+    await this.workBatch<T>(name, async (batch) => {
+      for (const data of batch) await handler(data);
+    });
+  }
+
+  /**
+   * Works jobs up to 50 at a time, so a burst (one snapshot job per checkout) costs one statement
+   * per batch. Handlers are idempotent: when a batch fails, all of it is retried.
+   */
+  async workBatch<T extends object>(name: string, handler: (batch: T[]) => Promise<void>): Promise<void> {
     await this.queue(name);
-    await this.boss.work<T>(name, { pollingIntervalSeconds: this.pollingSeconds, batchSize: 1 }, async (jobs) => {
-      for (const job of jobs) {
-        try {
-          await handler(job.data);
-        } catch (err) {
-          this.log.error({ err, job: name }, 'job failed; it will be retried');
-          throw err;
-        }
+    await this.boss.work<T>(name, { pollingIntervalSeconds: this.pollingSeconds, batchSize: 50 }, async (jobs) => {
+      try {
+        await handler(jobs.map((j) => j.data));
+      } catch (err) {
+        this.log.error({ err, job: name }, 'job failed; it will be retried');
+        throw err;
       }
     });
   }

@@ -109,6 +109,7 @@ export class CheckoutService {
 
     const now = new Date();
     const coupon = cart.coupon_code ? await this.pricing.coupon(tx, cart.coupon_code, true) : null;
+    if (cart.coupon_code && !coupon) throw fail(UserError.of(ErrorCode.COUPON_INVALID, `Coupon ${cart.coupon_code} no longer exists`, 'code'));
     const [buyer] = await sqlAll<{ points: number }>(tx, 'select points from app_user where id = $1', [buyerId]);
     if (req.pointsToRedeem > buyer.points) {
       throw fail(UserError.of(ErrorCode.POINTS_INSUFFICIENT, `You have ${buyer.points} points`, 'pointsToRedeem'));
@@ -241,7 +242,8 @@ export class CheckoutService {
   }
 
   /** Stores snapshots once per distinct content (the snapshot job). */
-  async writeSnapshots(em: EntityManager, snapshots: { digest: string; title: string; data: object }[]): Promise<void> {
+  async writeSnapshots(em: EntityManager, all: { digest: string; title: string; data: object }[]): Promise<void> {
+    const snapshots = [...new Map(all.map((s) => [s.digest, s])).values()];
     if (snapshots.length === 0) return;
     await sqlAll(
       em,

@@ -1,8 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
 import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import { canManage, isAdmin, type Principal } from '../../shared/auth';
 import { isId } from '../../shared/ids';
+import { badInput } from '../../shared/errors';
 import { checkPageSize, decodeCursor, encodeCursor } from '../../shared/pagination';
 import { releaseOrderStock } from '../inventory/stock';
 import type { PricingService } from '../pricing/pricing.service';
@@ -42,7 +44,11 @@ export const canSee = (p: Principal | null, o: { buyer_id: string; merchant_id: 
   !!p && (String(o.buyer_id) === p.userId || canManage(p, String(o.merchant_id)) || isAdmin(p));
 
 export class OrderService {
-  constructor(private readonly pricing: PricingService, private readonly maxPageSize: number) {}
+  constructor(
+    private readonly pricing: PricingService,
+    private readonly maxPageSize: number,
+    private readonly log?: Logger,
+  ) {}
 
   /** The first event of new orders (the outbox row of their creation). */
   async recordCreated(em: EntityManager, orders: { orderId: string; buyerId: string; merchantId: string }[]): Promise<void> {
@@ -89,10 +95,11 @@ export class OrderService {
     await sqlAll(tx, 'select id from checkout where id = $1 for update', [order.checkout_id]);
     const moved = await this.transition(tx, orderId, OrderStatus.CANCELLED, { cancelReason: reason });
     if (moved instanceof OrderStateError) return moved;
-    await releaseOrderStock(tx, orderId);
-    if (moved.points_used > 0) await sqlAll(tx, 'update app_user set points = points + $1 where id = $2', [moved.points_used, moved.buyer_id]);
+    // Coupon, then points, then stock: the order in which checkout locks them, so the two never deadlock.
     const [open] = await sqlAll(tx, `select 1 from shop_order where checkout_id = $1 and status <> 'CANCELLED' limit 1`, [order.checkout_id]);
     if (!open) await this.pricing.release(tx, String(order.checkout_id));
+    if (moved.points_used > 0) await sqlAll(tx, 'update app_user set points = points + $1 where id = $2', [moved.points_used, moved.buyer_id]);
+    await releaseOrderStock(tx, orderId);
     return moved;
   }
 
@@ -130,8 +137,13 @@ export class OrderService {
   private async expire(em: EntityManager, ids: string[]): Promise<number> {
     let cancelled = 0;
     for (const id of ids) {
-      const r = await inTransaction(em, (tx) => this.cancelInTransaction(tx, id, 'payment window expired'));
-      if (!(r instanceof OrderStateError)) cancelled++;
+      try {
+        const r = await inTransaction(em, (tx) => this.cancelInTransaction(tx, id, 'payment window expired'));
+        if (!(r instanceof OrderStateError)) cancelled++;
+      } catch (err) {
+        // One order that keeps failing must not hold up the others; the next sweep retries it.
+        this.log?.error({ err, orderId: id }, 'could not expire order');
+      }
     }
     return cancelled;
   }
@@ -163,7 +175,11 @@ export class OrderService {
     const where = conds.length ? `where ${conds.join(' and ')}` : '';
     const countParams = [...params];
     const pageConds = [...conds];
-    if (after) pageConds.push(`id < ${add(decodeCursor(after, ['string'])[0])}::bigint`);
+    if (after) {
+      const [last] = decodeCursor(after, ['string']) as string[];
+      if (!isId(last)) throw badInput('Malformed cursor', 'after');
+      pageConds.push(`id < ${add(last)}::bigint`);
+    }
     const pageWhere = pageConds.length ? `where ${pageConds.join(' and ')}` : '';
     const [rows, [{ n }]] = await Promise.all([
       sqlAll<OrderRow>(em.fork() as EntityManager, `select * from shop_order ${pageWhere} order by id desc limit ${add(first + 1)}`, params, true),
