@@ -36,6 +36,8 @@ export interface Config {
   shipping: { flatFee: number; freeAbove: number | null };
   idempotencyTtlHours: number;
   jobPollSeconds: number;
+  /** How long the list of promotions is reused (0: read on every pricing). */
+  promotionCacheTtlMs: number;
   /** How long search pages, counts and facets are reused (0: never). Catalog writes clear it. */
   searchCacheTtlMs: number;
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxPageSize: number };
@@ -178,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     idempotencyTtlHours: int(env, 'IDEMPOTENCY_TTL_HOURS', 48, 24, 24 * 365),
     jobPollSeconds: int(env, 'JOB_POLL_SECONDS', 1, 1, 60),
+    promotionCacheTtlMs: int(env, 'PROMOTION_CACHE_TTL_MS', 5000, 0, 600_000),
     searchCacheTtlMs: int(env, 'SEARCH_CACHE_TTL_MS', 5000, 0, 3_600_000),
     limits: {
       maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 10, 2, 100),

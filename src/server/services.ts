@@ -15,7 +15,7 @@ import { PricingService } from '../modules/pricing/pricing.service';
 export function createServices(config: Config, jobs: Jobs, log?: Logger) {
   const tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
   const search = new SearchService(config.limits.maxPageSize, config.searchCacheTtlMs);
-  const pricing = new PricingService();
+  const pricing = new PricingService(config.promotionCacheTtlMs);
   const orders = new OrderService(pricing, config.limits.maxPageSize, log);
   return {
     tokens,

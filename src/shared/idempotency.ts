@@ -18,31 +18,35 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-export type Claim = { claimed: true } | { claimed: false; sameRequest: boolean; resultRef: string };
+export type Claim = { claimed: true; resultRef: string } | { claimed: false; sameRequest: boolean; resultRef: string };
 
 /**
  * Claims an idempotency key inside the caller's transaction. The key row commits or rolls back
  * with the work it guards: a concurrent duplicate waits on the unique key until the first
  * transaction ends, then finds its committed result (or, if it rolled back, claims the key itself).
  */
-export async function claimKey(em: EntityManager, callerId: string, scope: string, key: string, requestHash: string): Promise<Claim> {
-  const inserted = await sqlAll(
+export async function claimKey(
+  em: EntityManager,
+  callerId: string,
+  scope: string,
+  key: string,
+  requestHash: string,
+  /** SQL for the result reference, decided when the key is claimed (e.g. a new id from a sequence). */
+  resultRefSql: string,
+): Promise<Claim> {
+  const inserted = await sqlAll<{ result_ref: string }>(
     em,
-    `insert into idempotency_key (caller_id, scope, key, request_hash, result_ref) values ($1, $2, $3, $4, '')
-     on conflict do nothing returning key`,
+    `insert into idempotency_key (caller_id, scope, key, request_hash, result_ref) values ($1, $2, $3, $4, ${resultRefSql})
+     on conflict do nothing returning result_ref`,
     [callerId, scope, key, requestHash],
   );
-  if (inserted.length === 1) return { claimed: true };
+  if (inserted.length === 1) return { claimed: true, resultRef: inserted[0].result_ref };
   const [row] = await sqlAll<{ request_hash: string; result_ref: string }>(
     em,
     'select request_hash, result_ref from idempotency_key where caller_id = $1 and scope = $2 and key = $3',
     [callerId, scope, key],
   );
   return { claimed: false, sameRequest: row.request_hash === requestHash, resultRef: row.result_ref };
-}
-
-export async function completeKey(em: EntityManager, callerId: string, scope: string, key: string, resultRef: string): Promise<void> {
-  await sqlAll(em, 'update idempotency_key set result_ref = $4 where caller_id = $1 and scope = $2 and key = $3', [callerId, scope, key, resultRef]);
 }
 
 /** Keys are kept at least `hours` hours. */

@@ -42,6 +42,16 @@ export class Jobs {
     await this.boss.send(name, data, { startAfter: opts.startAfter, singletonKey: opts.singletonKey, retryLimit: 10, retryBackoff: true, db });
   }
 
+  /** Several jobs in one statement (optionally in `em`'s transaction, as with `send`). */
+  async sendMany(jobs: { name: string; data: object; startAfter?: Date }[], opts: { em?: EntityManager } = {}): Promise<void> {
+    for (const j of jobs) await this.queue(j.name);
+    const db = opts.em ? { executeSql: async (text: string, values: unknown[]) => ({ rows: await sqlAll(opts.em!, text, values) }) } : undefined;
+    await this.boss.insert(
+      jobs.map((j) => ({ name: j.name, data: j.data, startAfter: j.startAfter, retryLimit: 10, retryBackoff: true })),
+      db ? { db } : {},
+    );
+  }
+
   async work<T extends object>(name: string, handler: JobHandler<T>): Promise<void> {
     await this.workBatch<T>(name, async (batch) => {
       for (const data of batch) await handler(data);

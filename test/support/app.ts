@@ -33,6 +33,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     DEMO_DATA: 'false',
     LOG_LEVEL: 'error',
     DB_POOL_SIZE: '10',
+    // Tests change promotions with SQL too; the in-process reuse would hide that for seconds.
+    PROMOTION_CACHE_TTL_MS: '0',
     ...env,
   });
   const app = await startApp(config);

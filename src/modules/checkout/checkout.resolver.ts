@@ -42,8 +42,13 @@ export class CheckoutResolver {
       pointsToRedeem: input.pointsToRedeem ?? 0,
     });
     if (!('checkoutId' in r)) return r;
-    const c = (await ctx.services.orders.findCheckout(ctx.em.fork() as typeof ctx.em, p, r.checkoutId))!;
-    return Object.assign(new CheckoutType(), { id: String(c.id), total: Money.of(Number(c.total), ctx.config.currency), paymentDeadline: c.payment_deadline });
+    // A repeated request returns the first checkout as stored.
+    const c = r.total === undefined ? (await ctx.services.orders.findCheckout(ctx.em, p, r.checkoutId))! : null;
+    return Object.assign(new CheckoutType(), {
+      id: r.checkoutId,
+      total: Money.of(c ? Number(c.total) : r.total!, ctx.config.currency),
+      paymentDeadline: c ? c.payment_deadline : r.paymentDeadline,
+    });
   }
 }
 

@@ -4,11 +4,11 @@ import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import { ErrorCode, UserError } from '../../shared/error-result';
 import { notFound } from '../../shared/errors';
-import { claimKey, completeKey, digest } from '../../shared/idempotency';
+import { claimKey, digest } from '../../shared/idempotency';
 import type { Jobs } from '../../shared/jobs';
 import { StockPolicy } from '../catalog/product.entity';
 import { OutOfStockError } from '../inventory/inventory.errors';
-import { availableOf, recordReservations, takeStock } from '../inventory/stock';
+import { availableOf, takeStock } from '../inventory/stock';
 import type { OrderService } from '../order/order.service';
 import { price } from '../pricing/pricing';
 import type { PricingService } from '../pricing/pricing.service';
@@ -31,7 +31,8 @@ export interface CheckoutRequest {
   pointsToRedeem: number;
 }
 
-export type CheckoutOutcome = { checkoutId: string } | UserError | OutOfStockError;
+/** A new checkout carries its total and deadline; a repeated request carries only the id. */
+export type CheckoutOutcome = { checkoutId: string; total?: number; paymentDeadline?: Date } | UserError | OutOfStockError;
 
 interface CartLineRow {
   variant_id: string;
@@ -72,61 +73,63 @@ export class CheckoutService {
     const address = normalizeAddress(req.shippingAddress);
     const requestHash = digest({ cartId: req.cartId, address, points: req.pointsToRedeem });
     return inTransaction<CheckoutOutcome, CheckoutOutcome>(em, async (tx) => {
-      const claim = await claimKey(tx, buyerId, 'checkout', req.idempotencyKey, requestHash);
+      // The checkout id is drawn with the key, so the key row needs no second write.
+      const claim = await claimKey(tx, buyerId, 'checkout', req.idempotencyKey, requestHash, 'next_order_id($1)::text');
       if (!claim.claimed) {
         if (!claim.sameRequest) {
           throw new Rollback(UserError.of(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was used for a different checkout', 'idempotencyKey'));
         }
         return { checkoutId: claim.resultRef };
       }
-      const checkoutId = await this.place(tx, buyerId, req, address);
-      await completeKey(tx, buyerId, 'checkout', req.idempotencyKey, checkoutId);
-      return { checkoutId };
+      return this.place(tx, claim.resultRef, buyerId, req, address);
     });
   }
 
-  private async place(tx: EntityManager, buyerId: string, req: CheckoutRequest, address: AddressData): Promise<string> {
+  /**
+   * The checkout itself, in as few round trips as the rules allow: one read of cart, lines and
+   * points; one conditional UPDATE per line; one statement writing checkout, orders, lines,
+   * reservations, events and the cart's new status; one for the jobs.
+   */
+  private async place(tx: EntityManager, checkoutId: string, buyerId: string, req: CheckoutRequest, address: AddressData): Promise<CheckoutOutcome> {
     const fail = (e: UserError | OutOfStockError) => new Rollback(e);
-    const [cart] = /^[A-Za-z0-9_-]{22}$/.test(req.cartId)
-      ? await sqlAll<{ id: string; customer_id: string | null; status: string; coupon_code: string | null }>(
+    const rows = /^[A-Za-z0-9_-]{22}$/.test(req.cartId)
+      ? await sqlAll<CartLineRow & { cart_id: string; customer_id: string | null; status: string; coupon_code: string | null; buyer_points: number }>(
           tx,
-          'select id, customer_id, status, coupon_code from cart where id = $1 for update',
-          [req.cartId],
+          `select c.id as cart_id, c.customer_id, c.status, c.coupon_code, (select points from app_user where id = $2) as buyer_points,
+                  cl.variant_id, cl.quantity, v.price, v.sku, v.title as variant_title, v.attributes, v.merchant_id,
+                  p.id as product_id, p.title as product_title, p.description, p.images, p.collections, p.category_id, p.stock_policy
+             from cart c
+             left join cart_line cl on cl.cart_id = c.id
+             left join variant v on v.id = cl.variant_id
+             left join product p on p.id = v.product_id
+            where c.id = $1
+            order by v.id
+              for update of c`,
+          [req.cartId, buyerId],
         )
       : [];
+    const cart = rows[0];
     if (!cart || (cart.customer_id && String(cart.customer_id) !== buyerId)) throw notFound('Cart', req.cartId.slice(0, 40));
     if (cart.status !== 'ACTIVE') throw fail(UserError.of(ErrorCode.CART_EMPTY, 'This cart has already been checked out', 'cartId'));
-
-    const lines = await sqlAll<CartLineRow>(
-      tx,
-      `select cl.variant_id, cl.quantity, v.price, v.sku, v.title as variant_title, v.attributes, v.merchant_id,
-              p.id as product_id, p.title as product_title, p.description, p.images, p.collections, p.category_id, p.stock_policy
-         from cart_line cl join variant v on v.id = cl.variant_id join product p on p.id = v.product_id
-        where cl.cart_id = $1 order by v.id`,
-      [cart.id],
-    );
+    const lines = rows.filter((r) => r.variant_id !== null);
     if (lines.length === 0) throw fail(UserError.of(ErrorCode.CART_EMPTY, 'The cart is empty', 'cartId'));
 
     const now = new Date();
     const coupon = cart.coupon_code ? await this.pricing.coupon(tx, cart.coupon_code, true) : null;
     if (cart.coupon_code && !coupon) throw fail(UserError.of(ErrorCode.COUPON_INVALID, `Coupon ${cart.coupon_code} no longer exists`, 'code'));
-    const [buyer] = await sqlAll<{ points: number }>(tx, 'select points from app_user where id = $1', [buyerId]);
-    if (req.pointsToRedeem > buyer.points) {
-      throw fail(UserError.of(ErrorCode.POINTS_INSUFFICIENT, `You have ${buyer.points} points`, 'pointsToRedeem'));
+    if (req.pointsToRedeem > cart.buyer_points) {
+      throw fail(UserError.of(ErrorCode.POINTS_INSUFFICIENT, `You have ${cart.buyer_points} points`, 'pointsToRedeem'));
     }
     const priced = price({
       lines: lines.map((l) => ({ key: String(l.variant_id), merchantId: String(l.merchant_id), unitPrice: Number(l.price), quantity: l.quantity, collections: l.collections })),
-      promotions: await this.pricing.activePromotions(tx, now),
+      promotions: await this.pricing.activePromotions(tx),
       coupon,
       points: req.pointsToRedeem > 0 ? { points: req.pointsToRedeem, pointValue: this.config.points.valueMinor, maxShareBps: this.config.points.maxShareBps } : null,
       shipping: this.config.shipping,
       now,
     });
 
-    const ids = (await sqlAll<{ id: string }>(tx, 'select next_order_id($1) as id from generate_series(0, $2)', [buyerId, priced.groups.length])).map((r) => String(r.id));
-    const checkoutId = ids[0];
-    const orderIdOf = new Map(priced.groups.map((g, i) => [g.merchantId, ids[i + 1]]));
-
+    // Coupon, points, stock: the lock order every transaction here follows.
     if (coupon) {
       if (!priced.coupon?.applied) throw fail(UserError.of(ErrorCode.COUPON_INVALID, `Coupon ${coupon.code} does not apply to this cart now`, 'code'));
       const exhausted = await this.pricing.checkUsage(tx, coupon, buyerId);
@@ -136,8 +139,7 @@ export class CheckoutService {
       const taken = await sqlAll(tx, 'update app_user set points = points - $1 where id = $2 and points >= $1 returning id', [priced.pointsUsed, buyerId]);
       if (taken.length === 0) throw fail(UserError.of(ErrorCode.POINTS_INSUFFICIENT, 'Not enough points', 'pointsToRedeem'));
     }
-
-    // Stock, in variant id order (the lines are sorted so): all lines or none.
+    // In variant id order (the rows are sorted so): concurrent checkouts never deadlock.
     for (const l of lines) {
       if (!(await takeStock(tx, { variantId: String(l.variant_id), quantity: l.quantity, policy: l.stock_policy }))) {
         throw fail(OutOfStockError.of(String(l.variant_id), l.quantity, await availableOf(tx, String(l.variant_id))));
@@ -145,29 +147,55 @@ export class CheckoutService {
     }
 
     const deadline = new Date(now.getTime() + this.config.paymentWindowSeconds * 1000);
-    await sqlAll(
-      tx,
-      `insert into checkout (id, buyer_id, cart_id, subtotal, discount, points_discount, points_used, shipping_fee, total, coupon_code, shipping_address, payment_deadline)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [checkoutId, buyerId, cart.id, priced.subtotal, priced.discount, priced.pointsDiscount, priced.pointsUsed, priced.shippingFee, priced.total, coupon?.code ?? null, JSON.stringify(address), deadline],
+    const byVariant = new Map(lines.map((l) => [String(l.variant_id), l]));
+    const snapshots = new Map<string, { digest: string; title: string; data: object }>();
+    const orderLines = priced.groups.flatMap((g) =>
+      g.lines.map((pl) => {
+        const l = byVariant.get(pl.key)!;
+        const snapshot = this.snapshotOf(l);
+        snapshots.set(snapshot.digest, snapshot);
+        return { l, pl, digest: snapshot.digest };
+      }),
     );
-    if (coupon && !(await this.pricing.redeem(tx, coupon.code, checkoutId, buyerId))) {
-      throw fail(UserError.of(ErrorCode.COUPON_EXHAUSTED, `Coupon ${coupon.code} has been used up`, 'code'));
-    }
-
     const groups = priced.groups;
     await sqlAll(
       tx,
-      `insert into shop_order (id, checkout_id, buyer_id, merchant_id, status, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline)
-       select id, $1, $2, m, 'PENDING_PAYMENT', s, d, pd, pu, sf, t, $3, $4
-         from unnest($5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::int[], $11::bigint[], $12::bigint[])
-           as u(id, m, s, d, pd, pu, sf, t)`,
+      `with checkout_row as (
+         insert into checkout (id, buyer_id, cart_id, subtotal, discount, points_discount, points_used, shipping_fee, total, coupon_code, shipping_address, payment_deadline)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id
+       ), orders as (
+         insert into shop_order (id, checkout_id, buyer_id, merchant_id, status, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline)
+         select next_order_id($2), (select id from checkout_row), $2, m, 'PENDING_PAYMENT', s, d, pd, pu, sf, t, $11, $12
+           from unnest($13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::int[], $18::bigint[], $19::bigint[]) as u(m, s, d, pd, pu, sf, t)
+         returning id, merchant_id
+       ), lines as (
+         insert into order_line (order_id, buyer_id, variant_id, product_id, sku, title, attributes, stock_policy, quantity, unit_price, subtotal, discount, points_discount, total, snapshot_digest)
+         select o.id, $2, v, p, s, t, a, sp, q, up, st, d, pd, tt, dg
+           from unnest($20::bigint[], $21::bigint[], $22::bigint[], $23::text[], $24::text[], $25::jsonb[], $26::text[], $27::int[], $28::bigint[], $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[], $33::text[])
+                  as u(m, v, p, s, t, a, sp, q, up, st, d, pd, tt, dg)
+           join orders o on o.merchant_id = u.m
+         returning order_id, variant_id, stock_policy, quantity
+       ), reservations as (
+         insert into stock_reservation (variant_id, order_id, quantity, expires_at)
+         select variant_id, order_id, quantity, $12 from lines where stock_policy = 'RESERVE_ON_ORDER'
+       ), events as (
+         insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
+         select id, $2, merchant_id, 1, 'STATUS_CHANGED', 'PENDING_PAYMENT' from orders
+       )
+       update cart set status = 'CONVERTED', updated_at = now() where id = $3`,
       [
         checkoutId,
         buyerId,
+        cart.cart_id,
+        priced.subtotal,
+        priced.discount,
+        priced.pointsDiscount,
+        priced.pointsUsed,
+        priced.shippingFee,
+        priced.total,
+        coupon?.code ?? null,
         JSON.stringify(address),
         deadline,
-        groups.map((g) => orderIdOf.get(g.merchantId)),
         groups.map((g) => g.merchantId),
         groups.map((g) => g.subtotal),
         groups.map((g) => g.discount),
@@ -175,70 +203,55 @@ export class CheckoutService {
         groups.map((g) => g.pointsUsed),
         groups.map((g) => g.shippingFee),
         groups.map((g) => g.total),
+        orderLines.map((r) => r.l.merchant_id),
+        orderLines.map((r) => r.l.variant_id),
+        orderLines.map((r) => r.l.product_id),
+        orderLines.map((r) => r.l.sku),
+        orderLines.map((r) => `${r.l.product_title} (${r.l.variant_title})`),
+        orderLines.map((r) => JSON.stringify(r.l.attributes)),
+        orderLines.map((r) => r.l.stock_policy),
+        orderLines.map((r) => r.l.quantity),
+        orderLines.map((r) => Number(r.l.price)),
+        orderLines.map((r) => r.pl.subtotal),
+        orderLines.map((r) => r.pl.discount),
+        orderLines.map((r) => r.pl.pointsDiscount),
+        orderLines.map((r) => r.pl.total),
+        orderLines.map((r) => r.digest),
       ],
     );
-
-    // Order lines, each pointing at the snapshot of exactly what was sold.
-    const byVariant = new Map(lines.map((l) => [String(l.variant_id), l]));
-    const snapshots = new Map<string, { digest: string; title: string; data: object }>();
-    const rows = groups.flatMap((g) =>
-      g.lines.map((pl) => {
-        const l = byVariant.get(pl.key)!;
-        const data = {
-          productId: String(l.product_id),
-          variantId: String(l.variant_id),
-          merchantId: String(l.merchant_id),
-          categoryId: l.category_id ? String(l.category_id) : null,
-          title: l.product_title,
-          variantTitle: l.variant_title,
-          sku: l.sku,
-          description: l.description,
-          images: l.images,
-          collections: l.collections,
-          attributes: l.attributes,
-          unitPrice: Number(l.price),
-          currency: this.config.currency,
-        };
-        const d = digest(data);
-        snapshots.set(d, { digest: d, title: l.product_title, data });
-        return { orderId: orderIdOf.get(g.merchantId)!, l, pl, digest: d };
-      }),
-    );
-    await sqlAll(
-      tx,
-      `insert into order_line (order_id, buyer_id, variant_id, product_id, sku, title, attributes, stock_policy, quantity, unit_price, subtotal, discount, points_discount, total, snapshot_digest)
-       select o, $1, v, p, s, t, a, sp, q, up, st, d, pd, tt, dg
-         from unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[])
-           as u(o, v, p, s, t, a, sp, q, up, st, d, pd, tt, dg)`,
-      [
-        buyerId,
-        rows.map((r) => r.orderId),
-        rows.map((r) => r.l.variant_id),
-        rows.map((r) => r.l.product_id),
-        rows.map((r) => r.l.sku),
-        rows.map((r) => `${r.l.product_title} (${r.l.variant_title})`),
-        rows.map((r) => JSON.stringify(r.l.attributes)),
-        rows.map((r) => r.l.stock_policy),
-        rows.map((r) => r.l.quantity),
-        rows.map((r) => Number(r.l.price)),
-        rows.map((r) => r.pl.subtotal),
-        rows.map((r) => r.pl.discount),
-        rows.map((r) => r.pl.pointsDiscount),
-        rows.map((r) => r.pl.total),
-        rows.map((r) => r.digest),
-      ],
-    );
-
-    for (const [orderId, reserved] of groupBy(rows.filter((r) => r.l.stock_policy === StockPolicy.RESERVE_ON_ORDER), (r) => r.orderId)) {
-      await recordReservations(tx, orderId, reserved.map((r) => ({ variantId: String(r.l.variant_id), quantity: r.l.quantity })), deadline);
+    // The coupon use refers to the checkout row, so it is taken after it exists.
+    if (coupon && !(await this.pricing.redeem(tx, coupon.code, checkoutId, buyerId))) {
+      throw fail(UserError.of(ErrorCode.COUPON_EXHAUSTED, `Coupon ${coupon.code} has been used up`, 'code'));
     }
-    await this.orders.recordCreated(tx, groups.map((g) => ({ orderId: orderIdOf.get(g.merchantId)!, buyerId, merchantId: g.merchantId })));
-    await sqlAll(tx, `update cart set status = 'CONVERTED', updated_at = now() where id = $1`, [cart.id]);
+    // Written in this transaction: the jobs exist exactly when the checkout does.
+    await this.jobs.sendMany(
+      [
+        { name: SNAPSHOT_JOB, data: { snapshots: [...snapshots.values()] } },
+        { name: EXPIRE_JOB, data: { checkoutId }, startAfter: deadline },
+      ],
+      { em: tx },
+    );
+    return { checkoutId, total: priced.total, paymentDeadline: deadline };
+  }
 
-    // Written in this transaction: they exist exactly when the checkout does.
-    await this.jobs.send(SNAPSHOT_JOB, { snapshots: [...snapshots.values()] }, { em: tx });
-    await this.jobs.send(EXPIRE_JOB, { checkoutId }, { em: tx, startAfter: deadline });
-    return checkoutId;
+  /** What was sold, as stored in the shared snapshot, and its SHA-256 digest. */
+  private snapshotOf(l: CartLineRow): { digest: string; title: string; data: object } {
+    const data = {
+      productId: String(l.product_id),
+      variantId: String(l.variant_id),
+      merchantId: String(l.merchant_id),
+      categoryId: l.category_id ? String(l.category_id) : null,
+      title: l.product_title,
+      variantTitle: l.variant_title,
+      sku: l.sku,
+      description: l.description,
+      images: l.images,
+      collections: l.collections,
+      attributes: l.attributes,
+      unitPrice: Number(l.price),
+      currency: this.config.currency,
+    };
+    return { digest: digest(data), title: l.product_title, data };
   }
 
   /** Stores snapshots once per distinct content (the snapshot job). */
@@ -268,9 +281,4 @@ function normalizeAddress(a: AddressData): AddressData {
   };
 }
 
-function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
-  return m;
-}
 

@@ -29,17 +29,6 @@ export async function availableOf(em: EntityManager, variantId: string): Promise
   return row?.n ?? 0;
 }
 
-/** Records the reservations of an order, expiring with its payment window. */
-export async function recordReservations(em: EntityManager, orderId: string, lines: { variantId: string; quantity: number }[], expiresAt: Date): Promise<void> {
-  if (lines.length === 0) return;
-  await sqlAll(
-    em,
-    `insert into stock_reservation (variant_id, order_id, quantity, expires_at)
-     select v, $1, q, $2 from unnest($3::bigint[], $4::int[]) as u(v, q)`,
-    [orderId, expiresAt, lines.map((l) => l.variantId), lines.map((l) => l.quantity)],
-  );
-}
-
 /**
  * Gives back everything an unpaid order took: its reservations are deleted and un-reserved, and
  * DEDUCT_ON_ORDER units return to stock. Runs once per order, under the order's state change.

@@ -3,6 +3,7 @@ import { sqlAll } from '../../db/sql';
 import { badInput } from '../../shared/errors';
 import { ErrorCode, UserError } from '../../shared/error-result';
 import { parseMoney } from '../../shared/money';
+import { TtlCache } from '../../shared/ttl-cache';
 import type { CouponCreateInput, PromotionCreateInput } from './pricing.inputs';
 import type { CouponRule, PromotionRule } from './pricing';
 
@@ -44,13 +45,21 @@ export const isLive = (r: { startsAt: Date | null; endsAt: Date | null }, now: D
 
 /** Promotions and coupons: what the pure pricing module needs, read from the database. */
 export class PricingService {
-  async activePromotions(em: EntityManager, now = new Date()): Promise<PromotionRule[]> {
-    const rows = await sqlAll(
-      em,
-      `select * from promotion where active and (starts_at is null or starts_at <= $1) and (ends_at is null or ends_at > $1) order by id`,
-      [now],
+  /**
+   * Switched-on promotions that have not ended, reused for a few seconds: every cart read and every
+   * checkout prices with them. Windows are checked by the pricing module at the moment of pricing,
+   * so a promotion still starts and ends on the second; one created in this process shows at once.
+   */
+  private readonly promotions: TtlCache<Promise<PromotionRule[]>>;
+
+  constructor(promotionCacheTtlMs = 5000) {
+    this.promotions = new TtlCache(promotionCacheTtlMs, 1);
+  }
+
+  activePromotions(em: EntityManager): Promise<PromotionRule[]> {
+    return this.promotions.getOrCreate('all', async () =>
+      (await sqlAll(em, `select * from promotion where active and (ends_at is null or ends_at > now()) order by id`)).map(toRule),
     );
-    return rows.map(toRule);
   }
 
   async coupon(em: EntityManager, code: string, forUpdate = false): Promise<CouponRow | null> {
@@ -149,6 +158,7 @@ export class PricingService {
       ],
     );
     const rule = toRule(r);
+    this.promotions.clear();
     return { ...rule, active: r.active && isLive(rule, new Date()) };
   }
 }
