@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Pool } from 'pg';
 import { freePort } from '../src/db/embedded';
+import { CART_READ_SQL, WRITE_CHECKOUT_SQL } from '../src/modules/checkout/checkout.sql';
 import { closedLoop, peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
@@ -62,54 +63,38 @@ async function makeCarts(pool: Pool, n: number, pick: (i: number) => string): Pr
 }
 
 /**
- * The raw-driver baseline: the statements of one checkout (as CheckoutService issues them) in one
- * transaction with `pg`, with no HTTP, GraphQL, ORM or job library. The two job inserts go to a
- * plain table instead of pg-boss's.
+ * The raw-driver baseline: one checkout's statements (the same SQL text as CheckoutService, from
+ * checkout.sql.ts) in one transaction with `pg`, with no HTTP, GraphQL, ORM, pricing module or job
+ * library; the two jobs go to a plain table in one insert.
  */
 async function rawCheckout(pool: Pool, buyerId: string, cartId: string): Promise<void> {
   const c = await pool.connect();
   try {
     await c.query('begin');
     const key = randomBytes(8).toString('hex');
-    await c.query(`insert into idempotency_key (caller_id, scope, key, request_hash, result_ref) values ($1, 'checkout', $2, 'h', '') on conflict do nothing returning key`, [buyerId, key]);
-    await c.query('select id, customer_id, status, coupon_code from cart where id = $1 for update', [cartId]);
-    const lines = (
-      await c.query(
-        `select cl.variant_id, cl.quantity, v.price, v.sku, v.title as variant_title, v.attributes, v.merchant_id,
-                p.id as product_id, p.title as product_title, p.description, p.images, p.collections, p.category_id, p.stock_policy
-           from cart_line cl join variant v on v.id = cl.variant_id join product p on p.id = v.product_id where cl.cart_id = $1 order by v.id`,
-        [cartId],
-      )
-    ).rows;
-    await c.query('select points from app_user where id = $1', [buyerId]);
-    await c.query('select * from promotion where active and (starts_at is null or starts_at <= $1) and (ends_at is null or ends_at > $1) order by id', [new Date()]);
-    const ids = (await c.query('select next_order_id($1) as id from generate_series(0, 1)', [buyerId])).rows.map((r) => r.id);
-    const l = lines[0];
+    const claim = await c.query(
+      `insert into idempotency_key (caller_id, scope, key, request_hash, result_ref) values ($1, 'checkout', $2, 'h', next_order_id($1)::text)
+       on conflict do nothing returning result_ref`,
+      [buyerId, key],
+    );
+    const checkoutId = claim.rows[0].result_ref;
+    const [l] = (await c.query(CART_READ_SQL, [cartId, buyerId])).rows;
+    const deadline = new Date(Date.now() + 3600_000);
+    const price = Number(l.price);
+    const fee = price >= 5000 ? 0 : 499;
+    await c.query(WRITE_CHECKOUT_SQL, [
+      checkoutId, buyerId, cartId, price, 0, 0, 0, fee, price + fee, null, JSON.stringify(ADDRESS), deadline,
+      `{${l.merchant_id}}`, `{${price}}`, '{0}', '{0}', '{0}', `{${fee}}`, `{${price + fee}}`,
+      `{${l.merchant_id}}`, `{${l.variant_id}}`, `{${l.product_id}}`, `{"${l.sku}"}`, `{"${l.product_title} (${l.variant_title})"}`,
+      [JSON.stringify(l.attributes)], `{${l.stock_policy}}`, `{${l.quantity}}`, `{${price}}`, `{${price}}`, '{0}', '{0}', `{${price}}`, '{digest}',
+    ]);
+    await c.query(`insert into bench_job (name, data, start_after) values ('snapshot.write', $1, now()), ('order.expire', $2, $3)`, [
+      JSON.stringify(l),
+      JSON.stringify({ checkoutId }),
+      deadline,
+    ]);
     const taken = await c.query('update variant set reserved = reserved + $1 where id = $2 and on_hand - reserved - sold >= $1 returning id', [l.quantity, l.variant_id]);
     if (taken.rowCount !== 1) throw new Error('out of stock');
-    const deadline = new Date(Date.now() + 3600_000);
-    const total = Number(l.price) + 499;
-    await c.query(
-      `insert into checkout (id, buyer_id, cart_id, subtotal, discount, points_discount, points_used, shipping_fee, total, coupon_code, shipping_address, payment_deadline)
-       values ($1, $2, $3, $4, 0, 0, 0, 499, $5, null, $6, $7)`,
-      [ids[0], buyerId, cartId, l.price, total, JSON.stringify(ADDRESS), deadline],
-    );
-    await c.query(
-      `insert into shop_order (id, checkout_id, buyer_id, merchant_id, status, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline)
-       select id, $1, $2, m, 'PENDING_PAYMENT', $5, 0, 0, 0, 499, $6, $3, $4 from unnest($7::bigint[], $8::bigint[]) as u(id, m)`,
-      [ids[0], buyerId, JSON.stringify(ADDRESS), deadline, l.price, total, [ids[1]], [l.merchant_id]],
-    );
-    await c.query(
-      `insert into order_line (order_id, buyer_id, variant_id, product_id, sku, title, attributes, stock_policy, quantity, unit_price, subtotal, discount, points_discount, total, snapshot_digest)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 0, 0, $10, $11)`,
-      [ids[1], buyerId, l.variant_id, l.product_id, l.sku, l.product_title, JSON.stringify(l.attributes), l.stock_policy, l.quantity, l.price, 'digest'],
-    );
-    await c.query('insert into stock_reservation (variant_id, order_id, quantity, expires_at) values ($1, $2, $3, $4)', [l.variant_id, ids[1], l.quantity, deadline]);
-    await c.query(`insert into order_event (order_id, buyer_id, merchant_id, seq, type, status) values ($1, $2, $3, 1, 'STATUS_CHANGED', 'PENDING_PAYMENT')`, [ids[1], buyerId, l.merchant_id]);
-    await c.query(`update cart set status = 'CONVERTED', updated_at = now() where id = $1`, [cartId]);
-    await c.query(`insert into bench_job (name, data) values ('snapshot.write', $1)`, [JSON.stringify(l)]);
-    await c.query(`insert into bench_job (name, data, start_after) values ('order.expire', $1, $2)`, [JSON.stringify({ checkoutId: ids[0] }), deadline]);
-    await c.query(`update idempotency_key set result_ref = $3 where caller_id = $1 and scope = 'checkout' and key = $2`, [buyerId, key, ids[0]]);
     await c.query('commit');
   } catch (e) {
     await c.query('rollback');
@@ -190,7 +175,7 @@ export async function checkoutBench(serverUrl: string): Promise<void> {
         await rawCheckout(pool, customers[i % CUSTOMERS].id, rawCarts[i]);
         return true;
       });
-      rows.push({ name: `raw pg transaction, ${label}`, ...raw, sqlPerRequest: 18, peakRssMb: '-' });
+      rows.push({ name: `raw pg transaction, ${label}`, ...raw, sqlPerRequest: 7, peakRssMb: '-' });
 
       // This server over HTTP.
       const carts = await makeCarts(pool, 20_000, pick);

@@ -11,6 +11,7 @@ import { OutOfStockError } from '../inventory/inventory.errors';
 import { availableOf, takeStock } from '../inventory/stock';
 import type { OrderService } from '../order/order.service';
 import { price } from '../pricing/pricing';
+import { CART_READ_SQL, WRITE_CHECKOUT_SQL } from './checkout.sql';
 import type { PricingService } from '../pricing/pricing.service';
 
 export interface AddressData {
@@ -95,16 +96,7 @@ export class CheckoutService {
     const rows = /^[A-Za-z0-9_-]{22}$/.test(req.cartId)
       ? await sqlAll<CartLineRow & { cart_id: string; customer_id: string | null; status: string; coupon_code: string | null; buyer_points: number }>(
           tx,
-          `select c.id as cart_id, c.customer_id, c.status, c.coupon_code, (select points from app_user where id = $2) as buyer_points,
-                  cl.variant_id, cl.quantity, v.price, v.sku, v.title as variant_title, v.attributes, v.merchant_id,
-                  p.id as product_id, p.title as product_title, p.description, p.images, p.collections, p.category_id, p.stock_policy
-             from cart c
-             left join cart_line cl on cl.cart_id = c.id
-             left join variant v on v.id = cl.variant_id
-             left join product p on p.id = v.product_id
-            where c.id = $1
-            order by v.id
-              for update of c`,
+          CART_READ_SQL,
           [req.cartId, buyerId],
         )
       : [];
@@ -129,7 +121,7 @@ export class CheckoutService {
       now,
     });
 
-    // Coupon, points, stock: the lock order every transaction here follows.
+    // Coupon, points, then (last) stock: the lock order every transaction here follows.
     if (coupon) {
       if (!priced.coupon?.applied) throw fail(UserError.of(ErrorCode.COUPON_INVALID, `Coupon ${coupon.code} does not apply to this cart now`, 'code'));
       const exhausted = await this.pricing.checkUsage(tx, coupon, buyerId);
@@ -139,13 +131,6 @@ export class CheckoutService {
       const taken = await sqlAll(tx, 'update app_user set points = points - $1 where id = $2 and points >= $1 returning id', [priced.pointsUsed, buyerId]);
       if (taken.length === 0) throw fail(UserError.of(ErrorCode.POINTS_INSUFFICIENT, 'Not enough points', 'pointsToRedeem'));
     }
-    // In variant id order (the rows are sorted so): concurrent checkouts never deadlock.
-    for (const l of lines) {
-      if (!(await takeStock(tx, { variantId: String(l.variant_id), quantity: l.quantity, policy: l.stock_policy }))) {
-        throw fail(OutOfStockError.of(String(l.variant_id), l.quantity, await availableOf(tx, String(l.variant_id))));
-      }
-    }
-
     const deadline = new Date(now.getTime() + this.config.paymentWindowSeconds * 1000);
     const byVariant = new Map(lines.map((l) => [String(l.variant_id), l]));
     const snapshots = new Map<string, { digest: string; title: string; data: object }>();
@@ -160,29 +145,7 @@ export class CheckoutService {
     const groups = priced.groups;
     await sqlAll(
       tx,
-      `with checkout_row as (
-         insert into checkout (id, buyer_id, cart_id, subtotal, discount, points_discount, points_used, shipping_fee, total, coupon_code, shipping_address, payment_deadline)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id
-       ), orders as (
-         insert into shop_order (id, checkout_id, buyer_id, merchant_id, status, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline)
-         select next_order_id($2), (select id from checkout_row), $2, m, 'PENDING_PAYMENT', s, d, pd, pu, sf, t, $11, $12
-           from unnest($13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::int[], $18::bigint[], $19::bigint[]) as u(m, s, d, pd, pu, sf, t)
-         returning id, merchant_id
-       ), lines as (
-         insert into order_line (order_id, buyer_id, variant_id, product_id, sku, title, attributes, stock_policy, quantity, unit_price, subtotal, discount, points_discount, total, snapshot_digest)
-         select o.id, $2, v, p, s, t, a, sp, q, up, st, d, pd, tt, dg
-           from unnest($20::bigint[], $21::bigint[], $22::bigint[], $23::text[], $24::text[], $25::jsonb[], $26::text[], $27::int[], $28::bigint[], $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[], $33::text[])
-                  as u(m, v, p, s, t, a, sp, q, up, st, d, pd, tt, dg)
-           join orders o on o.merchant_id = u.m
-         returning order_id, variant_id, stock_policy, quantity
-       ), reservations as (
-         insert into stock_reservation (variant_id, order_id, quantity, expires_at)
-         select variant_id, order_id, quantity, $12 from lines where stock_policy = 'RESERVE_ON_ORDER'
-       ), events as (
-         insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
-         select id, $2, merchant_id, 1, 'STATUS_CHANGED', 'PENDING_PAYMENT' from orders
-       )
-       update cart set status = 'CONVERTED', updated_at = now() where id = $3`,
+      WRITE_CHECKOUT_SQL,
       [
         checkoutId,
         buyerId,
@@ -231,6 +194,14 @@ export class CheckoutService {
       ],
       { em: tx },
     );
+    // Stock last: a hot variant's row stays locked only from its UPDATE to the commit. In variant id
+    // order (the rows are sorted so), so concurrent checkouts never deadlock.
+    for (const l of lines) {
+      if (!(await takeStock(tx, { variantId: String(l.variant_id), quantity: l.quantity, policy: l.stock_policy }))) {
+        throw fail(OutOfStockError.of(String(l.variant_id), l.quantity, await availableOf(tx, String(l.variant_id))));
+      }
+    }
+
     return { checkoutId, total: priced.total, paymentDeadline: deadline };
   }
 

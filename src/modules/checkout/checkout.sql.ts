@@ -1,0 +1,45 @@
+/**
+ * The two statements that do most of a checkout, shared with the benchmark's raw-driver baseline
+ * so both run exactly the same SQL.
+ */
+
+/** Locks the cart and reads it with its lines, their variants and products, and the buyer's points ($1 cart, $2 buyer). */
+export const CART_READ_SQL = `select c.id as cart_id, c.customer_id, c.status, c.coupon_code, (select points from app_user where id = $2) as buyer_points,
+                  cl.variant_id, cl.quantity, v.price, v.sku, v.title as variant_title, v.attributes, v.merchant_id,
+                  p.id as product_id, p.title as product_title, p.description, p.images, p.collections, p.category_id, p.stock_policy
+             from cart c
+             left join cart_line cl on cl.cart_id = c.id
+             left join variant v on v.id = cl.variant_id
+             left join product p on p.id = v.product_id
+            where c.id = $1
+            order by v.id
+              for update of c`;
+
+/**
+ * Writes the checkout, one order per merchant, the order lines, the reservations of
+ * RESERVE_ON_ORDER lines and the orders' first events, and marks the cart converted. Data-modifying
+ * CTEs: one round trip, and the foreign keys are checked at the end of the statement.
+ */
+export const WRITE_CHECKOUT_SQL = `with checkout_row as (
+         insert into checkout (id, buyer_id, cart_id, subtotal, discount, points_discount, points_used, shipping_fee, total, coupon_code, shipping_address, payment_deadline)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id
+       ), orders as (
+         insert into shop_order (id, checkout_id, buyer_id, merchant_id, status, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline)
+         select next_order_id($2), (select id from checkout_row), $2, m, 'PENDING_PAYMENT', s, d, pd, pu, sf, t, $11, $12
+           from unnest($13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::int[], $18::bigint[], $19::bigint[]) as u(m, s, d, pd, pu, sf, t)
+         returning id, merchant_id
+       ), lines as (
+         insert into order_line (order_id, buyer_id, variant_id, product_id, sku, title, attributes, stock_policy, quantity, unit_price, subtotal, discount, points_discount, total, snapshot_digest)
+         select o.id, $2, v, p, s, t, a, sp, q, up, st, d, pd, tt, dg
+           from unnest($20::bigint[], $21::bigint[], $22::bigint[], $23::text[], $24::text[], $25::jsonb[], $26::text[], $27::int[], $28::bigint[], $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[], $33::text[])
+                  as u(m, v, p, s, t, a, sp, q, up, st, d, pd, tt, dg)
+           join orders o on o.merchant_id = u.m
+         returning order_id, variant_id, stock_policy, quantity
+       ), reservations as (
+         insert into stock_reservation (variant_id, order_id, quantity, expires_at)
+         select variant_id, order_id, quantity, $12 from lines where stock_policy = 'RESERVE_ON_ORDER'
+       ), events as (
+         insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
+         select id, $2, merchant_id, 1, 'STATUS_CHANGED', 'PENDING_PAYMENT' from orders
+       )
+       update cart set status = 'CONVERTED', updated_at = now() where id = $3`;
