@@ -1,9 +1,13 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261123000000_foundation } from './Migration20261123000000_foundation';
 import { Migration20261123010000_carts_orders } from './Migration20261123010000_carts_orders';
+import { Migration20261123020000_ledger } from './Migration20261123020000_ledger';
+import { Migration20261123030000_payments } from './Migration20261123030000_payments';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000000_foundation', class: Migration20261123000000_foundation },
   { name: 'Migration20261123010000_carts_orders', class: Migration20261123010000_carts_orders },
+  { name: 'Migration20261123020000_ledger', class: Migration20261123020000_ledger },
+  { name: 'Migration20261123030000_payments', class: Migration20261123030000_payments },
 ];

@@ -11,6 +11,9 @@ import { startHttp, type RunningHttp } from './server/http';
 import { createMetrics } from './server/metrics';
 import { createServices, type Services } from './server/services';
 import { Jobs } from './shared/jobs';
+import { startSandboxProcess, type SandboxProcess } from './sandbox/process';
+import { paymentReturnPage, paymentWebhook } from './modules/payment/webhook';
+import { REFUND_JOB } from './modules/payment/refund.service';
 import { purgeKeys } from './shared/idempotency';
 import { EXPIRE_JOB, SNAPSHOT_JOB } from './modules/checkout/checkout.service';
 
@@ -33,6 +36,11 @@ async function startWorkers(orm: MikroORM, services: Services, config: Config): 
     await services.cart.purgeStale(em(), config.cart.anonymousTtlDays);
   });
   await services.jobs.every('idempotency.purge', '41 * * * *', () => purgeKeys(em(), config.idempotencyTtlHours));
+  await services.jobs.work<{ refundId: string }>(REFUND_JOB, (d) => services.refunds.execute(em(), d.refundId));
+  await services.jobs.every('payments.reconcile', '* * * * *', async () => {
+    await services.payments.reconcile(em());
+    await services.refunds.retryPending(em());
+  });
 }
 
 export interface App {
@@ -60,12 +68,17 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     url = embedded.url;
   }
   let jobs: Jobs | undefined;
+  let sandbox: SandboxProcess | undefined;
   const orm = await connectOrm({ url, replicaUrls: config.databaseReplicaUrls, poolSize: config.dbPoolSize, logger: (m) => log.info(m.replace(/\x1b\[[0-9;]*m/g, '')) });
   try {
     await migrate(orm);
     jobs = new Jobs(url, log, config.jobPollSeconds);
     await jobs.start();
-    const services = createServices(config, jobs, log);
+    if (!config.paymentProviderUrl) {
+      sandbox = await startSandboxProcess({ apiKey: config.paymentProviderApiKey, webhookSecret: config.paymentWebhookSecret, log: (l) => log.warn({ sandbox: l }) });
+      log.info(`sandbox payment provider at ${sandbox.url}`);
+    }
+    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url);
     const em = orm.em.fork();
 
     const admin = await services.identity.ensureAdmin(em as any, config.adminEmail, config.adminPassword);
@@ -83,7 +96,11 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     }
 
     await startWorkers(orm, services, config);
-    const http = await startHttp({ config, orm, schema: buildAppSchema(), services, log, metrics: createMetrics() });
+    const http = await startHttp({ config, orm, schema: buildAppSchema(), services, log, metrics: createMetrics() }, {
+      '/webhooks/payments': paymentWebhook(orm, services.payments, () => [config.paymentWebhookSecret], log),
+      '/payments/return': paymentReturnPage,
+    });
+    services.paymentSettings.publicUrl ||= `http://127.0.0.1:${http.port}`;
     const app: App = {
       config,
       orm,
@@ -94,6 +111,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       async stop() {
         await http.close();
         await jobs!.stop();
+        await sandbox?.stop();
         await orm.close();
         await embedded?.stop();
       },
@@ -101,6 +119,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     return app;
   } catch (e) {
     await jobs?.stop().catch(() => undefined);
+    await sandbox?.stop();
     await orm.close();
     await embedded?.stop();
     throw e;

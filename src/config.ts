@@ -23,6 +23,15 @@ export interface Config {
   paymentWebhookSecret: string;
   logisticsWebhookSecret: string;
   paymentWindowSeconds: number;
+  /** The card provider; unset: the sandbox provider is started as a child process. */
+  paymentProviderUrl?: string;
+  paymentProviderApiKey: string;
+  /** This server's public base URL (provider callbacks, the shopper's return); default http://127.0.0.1:PORT. */
+  publicUrl?: string;
+  /** Platform fee on every sale, in basis points. */
+  platformFeeBps: number;
+  /** Card payments still pending after this long are asked about at the provider. */
+  paymentPollAfterSeconds: number;
   logLevel: string;
   currency: string;
   lowStockThreshold: number;
@@ -160,6 +169,11 @@ export function loadConfig(env: Env = process.env): Config {
     paymentWebhookSecret: secret(env, 'PAYMENT_WEBHOOK_SECRET', production, dataDir),
     logisticsWebhookSecret: secret(env, 'LOGISTICS_WEBHOOK_SECRET', production, dataDir),
     paymentWindowSeconds: int(env, 'PAYMENT_WINDOW_SECONDS', 1800, 1, 7 * 24 * 3600),
+    paymentProviderUrl: url(env, 'PAYMENT_PROVIDER_URL', ['http:', 'https:']),
+    paymentProviderApiKey: secret(env, 'PAYMENT_PROVIDER_API_KEY', production, dataDir),
+    publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
+    platformFeeBps: int(env, 'PLATFORM_FEE_BPS', 500, 0, 5000),
+    paymentPollAfterSeconds: int(env, 'PAYMENT_POLL_AFTER_SECONDS', 60, 1, 3600),
     logLevel,
     currency,
     lowStockThreshold: int(env, 'LOW_STOCK_THRESHOLD', 5, 0, 1_000_000),

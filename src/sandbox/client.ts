@@ -93,7 +93,10 @@ export class CircuitBreaker {
     }
     if (this.current === 'open') this.set('half-open');
     if (this.probing) {
-      throw new ProviderUnavailableError('circuit_open', 'payment provider circuit is half-open, probe under way');
+      throw new ProviderUnavailableError(
+        'circuit_open',
+        'payment provider circuit is half-open, probe under way',
+      );
     }
     this.probing = true;
   }
@@ -190,56 +193,82 @@ export class SandboxClient {
     );
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    idempotencyKey?: string,
+  ): Promise<T> {
     if (idempotencyKey !== undefined && idempotencyKey.length === 0) {
       throw new TypeError('idempotencyKey must not be empty');
     }
-    const headers: Record<string, string> = { authorization: `Bearer ${this.opts.apiKey}`, accept: 'application/json' };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.opts.apiKey}`,
+      accept: 'application/json',
+    };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
     const payload = body === undefined ? undefined : JSON.stringify(body);
 
     for (let attempt = 0; ; attempt++) {
       this.breaker.acquire();
-      let failure: ProviderUnavailableError;
-      let retryAfterMs = 0;
-      try {
-        const res = await fetch(`${this.baseUrl}${path}`, {
-          method,
-          headers,
-          body: payload,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
-        const text = await res.text();
-        if (!TRANSIENT_STATUS(res.status)) {
-          this.breaker.success();
-          return this.result<T>(res.status, text);
-        }
-        retryAfterMs = Number(res.headers.get('retry-after')) * 1000 || 0;
-        failure = new ProviderUnavailableError(
+      const outcome = await this.send(method, path, headers, payload);
+      if ('text' in outcome) {
+        this.breaker.success();
+        return this.result<T>(outcome.status, outcome.text);
+      }
+      this.breaker.failure();
+      if (attempt >= this.retries) throw outcome.failure;
+      const backoff = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** attempt);
+      // Jitter spreads the retries of many callers; a Retry-After is honoured up to retryMaxMs.
+      const wait = Math.max(
+        backoff * (0.5 + Math.random() * 0.5),
+        Math.min(outcome.retryAfterMs, this.retryMaxMs),
+      );
+      await sleep(wait);
+    }
+  }
+
+  /** One HTTP attempt: an answer to hand back (2xx, 4xx), or a failure worth a retry. */
+  private async send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    payload: string | undefined,
+  ): Promise<{ status: number; text: string } | { failure: ProviderUnavailableError; retryAfterMs: number }> {
+    try {
+      const res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: payload,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      const text = await res.text();
+      if (!TRANSIENT_STATUS(res.status)) return { status: res.status, text };
+      return {
+        failure: new ProviderUnavailableError(
           'server_error',
           `payment provider answered ${res.status} to ${method} ${path}`,
           res.status,
-        );
-      } catch (e) {
-        const timeout = isObject(e) && e.name === 'TimeoutError';
-        failure = new ProviderUnavailableError(
-          timeout ? 'timeout' : 'network',
-          timeout
-            ? `payment provider did not answer ${method} ${path} within ${this.timeoutMs} ms`
-            : `payment provider unreachable for ${method} ${path}: ${String(e)}`,
-          undefined,
-          undefined,
-          { cause: e },
-        );
-      }
-      this.breaker.failure();
-      if (attempt >= this.retries) throw failure;
-      const backoff = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** attempt);
-      // Jitter spreads the retries of many callers; a Retry-After is honoured up to retryMaxMs.
-      const wait = Math.max(backoff * (0.5 + Math.random() * 0.5), Math.min(retryAfterMs, this.retryMaxMs));
-      await sleep(wait);
+        ),
+        retryAfterMs: Number(res.headers.get('retry-after')) * 1000 || 0,
+      };
+    } catch (e) {
+      const timeout = isObject(e) && e.name === 'TimeoutError';
+      const message = timeout
+        ? `payment provider did not answer ${method} ${path} within ${this.timeoutMs} ms`
+        : `payment provider unreachable for ${method} ${path}: ${String(e)}`;
+      const failure = new ProviderUnavailableError(
+        timeout ? 'timeout' : 'network',
+        message,
+        undefined,
+        undefined,
+        {
+          cause: e,
+        },
+      );
+      return { failure, retryAfterMs: 0 };
     }
   }
 
@@ -252,7 +281,9 @@ export class SandboxClient {
     }
     if (status >= 200 && status < 300) {
       if (!isObject(json) || typeof json.id !== 'string') {
-        throw new ProviderProtocolError(`payment provider answered ${status} without a JSON object with an id`);
+        throw new ProviderProtocolError(
+          `payment provider answered ${status} without a JSON object with an id`,
+        );
       }
       return json as T;
     }

@@ -13,7 +13,10 @@ async function main() {
     }
     throw e;
   }
-  const sandbox = await startSandbox({ ...config, onWarning: (message) => console.error(`[sandbox] ${message}`) });
+  const sandbox = await startSandbox({
+    ...config,
+    onWarning: (message) => console.error(`[sandbox] ${message}`),
+  });
   console.log(`sandbox payment provider on ${sandbox.url}`);
 
   let stopping = false;

@@ -9,7 +9,9 @@ const escapeHtml = (s: string) =>
 export function formatAmount(amount: number, currency: string): string {
   let digits = 2;
   try {
-    digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    digits =
+      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ??
+      2;
   } catch {
     // an unknown code: two decimals
   }

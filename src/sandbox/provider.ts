@@ -23,6 +23,8 @@ export class SandboxError extends Error {
     readonly status: number,
     readonly code: ApiErrorCode,
     message: string,
+    /** Sent with the answer (Allow, Retry-After, WWW-Authenticate). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'SandboxError';
@@ -156,7 +158,8 @@ export function parseControls(body: unknown): ControlsUpdate {
       if (typeof v !== 'boolean') throw invalid(`${k} must be a boolean`);
     } else if (COUNTS.includes(k as keyof Controls) || DURATIONS.includes(k as keyof Controls)) {
       if (!Number.isSafeInteger(v) || (v as number) < 0) throw invalid(`${k} must be a non-negative integer`);
-      if (DURATIONS.includes(k as keyof Controls) && (v as number) > 600_000) throw invalid(`${k} is at most 600000`);
+      if (DURATIONS.includes(k as keyof Controls) && (v as number) > 600_000)
+        throw invalid(`${k} is at most 600000`);
     } else if (k === 'duplicateCallbacks') {
       if (!Number.isSafeInteger(v) || (v as number) < 1 || (v as number) > 100) {
         throw invalid('duplicateCallbacks must be an integer from 1 to 100');
@@ -223,14 +226,23 @@ export class SandboxProvider {
    * repeat with a different request a 409. Validation errors (400), unknown payments (404) and
    * server errors are not stored, so a corrected or later retry can still succeed.
    */
-  idempotent(scope: string, key: string, request: unknown, run: () => ApiResult): ApiResult & { replayed: boolean } {
+  idempotent(
+    scope: string,
+    key: string,
+    request: unknown,
+    run: () => ApiResult,
+  ): ApiResult & { replayed: boolean } {
     this.forgetOldResults();
     const id = `${scope}\n${key}`;
     const hash = createHash('sha256').update(canonical(request)).digest('hex');
     const stored = this.idempotency.get(id);
     if (stored) {
       if (stored.hash !== hash) {
-        throw new SandboxError(409, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request');
+        throw new SandboxError(
+          409,
+          'idempotency_key_reused',
+          'this Idempotency-Key was used with a different request',
+        );
       }
       return { ...stored.result, replayed: true };
     }
@@ -316,7 +328,11 @@ export class SandboxProvider {
     if (!isObject(body)) throw invalid('body must be a JSON object');
     const amount = positiveAmount(body.amount);
     if (p.status !== 'SUCCEEDED') {
-      throw new SandboxError(409, 'payment_not_refundable', `payment ${paymentId} is ${p.status}, not SUCCEEDED`);
+      throw new SandboxError(
+        409,
+        'payment_not_refundable',
+        `payment ${paymentId} is ${p.status}, not SUCCEEDED`,
+      );
     }
     if (amount > p.amount - p.refunded) {
       throw new SandboxError(
@@ -386,7 +402,13 @@ export class SandboxProvider {
   }
 
   private refundView(r: Refund): RefundView {
-    return { id: r.id, paymentId: r.paymentId, status: 'SUCCEEDED', amount: r.amount, createdAt: r.createdAt };
+    return {
+      id: r.id,
+      paymentId: r.paymentId,
+      status: 'SUCCEEDED',
+      amount: r.amount,
+      createdAt: r.createdAt,
+    };
   }
 
   private transition(p: Payment, status: PaymentStatus): void {

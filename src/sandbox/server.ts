@@ -59,17 +59,28 @@ const HTML_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   // No form-action: browsers apply it to the redirect after the form, which goes to the shop.
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
 };
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
-function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
+function sendHtml(
+  res: ServerResponse,
+  status: number,
+  html: string,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, { ...HTML_HEADERS, 'content-length': Buffer.byteLength(html), ...headers });
   res.end(html);
@@ -80,16 +91,16 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new SandboxError(413, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES)
+      throw new SandboxError(413, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
 }
 
-async function readJson(req: IncomingMessage, { optional = false } = {}): Promise<unknown> {
+async function readJson(req: IncomingMessage): Promise<unknown> {
   const raw = (await readBody(req)).toString('utf8');
   if (raw.trim() === '') {
-    if (optional) return {};
     throw new SandboxError(400, 'invalid_request', 'a JSON body is required');
   }
   try {
@@ -105,9 +116,8 @@ function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-function methodNotAllowed(allow: string): SandboxError & { allow: string } {
-  return Object.assign(new SandboxError(405, 'method_not_allowed', `use ${allow}`), { allow });
-}
+const methodNotAllowed = (allow: string) =>
+  new SandboxError(405, 'method_not_allowed', `use ${allow}`, { allow });
 
 export function createSandboxHandler(
   provider: SandboxProvider,
@@ -146,11 +156,11 @@ export function createSandboxHandler(
         return { status: 200, body: provider.cancel(id) };
       default: {
         if (method !== 'POST') throw methodNotAllowed('POST');
+        const key = parseIdempotencyKey(req.headers['idempotency-key']);
+        const body = await readJson(req);
         if (provider.takeRefundFailure()) {
           throw new SandboxError(500, 'simulated_failure', 'refund failed (failRefunds control)');
         }
-        const key = parseIdempotencyKey(req.headers['idempotency-key']);
-        const body = await readJson(req);
         provider.get(id); // an unknown payment is a 404, and not stored under the key
         return provider.idempotent(`POST /v1/payments/${id}/refunds`, key, body, () => ({
           status: 201,
@@ -163,38 +173,42 @@ export function createSandboxHandler(
   async function handleApi(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     provider.stats.apiRequests++;
     if (provider.controls.down) {
-      await readBody(req).catch(() => undefined);
-      return sendJson(res, 503, { error: { code: 'unavailable', message: 'the provider is down' } }, { 'retry-after': '1' });
+      throw new SandboxError(503, 'unavailable', 'the provider is down', { 'retry-after': '1' });
     }
     if (!authorized(req)) {
-      return sendJson(res, 401, { error: { code: 'unauthorized', message: 'a valid Bearer API key is required' } }, {
+      throw new SandboxError(401, 'unauthorized', 'a valid Bearer API key is required', {
         'www-authenticate': 'Bearer',
       });
     }
     let result: ApiResult & { replayed?: boolean };
+    let headers: Record<string, string> = {};
     try {
       result = await api(req, path);
+      if (result.replayed) headers = { 'idempotent-replayed': 'true' };
     } catch (e) {
       if (!(e instanceof SandboxError) || e.status >= 500) throw e;
-      const allow = (e as { allow?: string }).allow;
       result = { status: e.status, body: e.body() };
-      if (allow) return sendJson(res, result.status, result.body, { allow });
+      headers = e.headers;
     }
     // The call has had its effect; only the answer is late (a lost response, seen from the caller).
     const delay = provider.takeResponseDelay();
     if (delay > 0) await sleep(delay);
-    sendJson(res, result.status, result.body, result.replayed ? { 'idempotent-replayed': 'true' } : {});
+    sendJson(res, result.status, result.body, headers);
   }
 
   async function handlePage(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     const json = isJson(req);
-    const fail = (status: number, message: string, code: string) =>
-      json ? sendJson(res, status, { error: { code, message } }) : sendHtml(res, status, errorPage(status, message));
-    if (provider.controls.down) return fail(503, 'The payment provider is unavailable. Try again later.', 'unavailable');
+    const fail = (status: number, message: string, code: string, headers: Record<string, string> = {}) =>
+      json
+        ? sendJson(res, status, { error: { code, message } }, headers)
+        : sendHtml(res, status, errorPage(status, message), headers);
+    if (provider.controls.down)
+      return fail(503, 'The payment provider is unavailable. Try again later.', 'unavailable');
     const p = PAYMENT_ID.test(id) ? provider.find(id) : undefined;
     if (!p) return fail(404, 'No such payment.', 'not_found');
     if (req.method === 'GET' || req.method === 'HEAD') return sendHtml(res, 200, paymentPage(p));
-    if (req.method !== 'POST') return sendJson(res, 405, { error: { code: 'method_not_allowed', message: 'use GET or POST' } }, { allow: 'GET, POST' });
+    if (req.method !== 'POST')
+      return fail(405, 'Use GET or POST.', 'method_not_allowed', { allow: 'GET, POST' });
 
     const raw = (await readBody(req)).toString('utf8');
     let action: unknown;
@@ -207,7 +221,8 @@ export function createSandboxHandler(
     } else {
       action = new URLSearchParams(raw).get('action');
     }
-    if (action !== 'pay' && action !== 'decline') return fail(400, 'action must be pay or decline.', 'invalid_request');
+    if (action !== 'pay' && action !== 'decline')
+      return fail(400, 'action must be pay or decline.', 'invalid_request');
     provider.settle(p.id, action);
     const location = returnLocation(p);
     if (location) {
@@ -240,10 +255,9 @@ export function createSandboxHandler(
   return (req, res) => {
     route(req, res).catch((e: unknown) => {
       if (e instanceof SandboxError) {
-        const allow = (e as { allow?: string }).allow;
         // A body too large is not read to its end: the connection is not reused.
-        const headers: Record<string, string> = e.status === 413 ? { connection: 'close' } : {};
-        return sendJson(res, e.status, e.body(), allow ? { ...headers, allow } : headers);
+        const close: Record<string, string> = e.status === 413 ? { connection: 'close' } : {};
+        return sendJson(res, e.status, e.body(), { ...e.headers, ...close });
       }
       opts.onWarning?.(`sandbox request ${req.method} ${req.url} failed: ${String(e)}`);
       sendJson(res, 500, { error: { code: 'internal', message: 'internal error' } });
@@ -265,7 +279,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     now: opts.now,
     onWarning: opts.onWarning,
   });
-  const server = createServer(createSandboxHandler(provider, { apiKey: opts.apiKey, onWarning: opts.onWarning }));
+  const server = createServer(
+    createSandboxHandler(provider, { apiKey: opts.apiKey, onWarning: opts.onWarning }),
+  );
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

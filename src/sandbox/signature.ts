@@ -22,7 +22,11 @@ function hmac(secret: string, timestamp: number, rawBody: string | Uint8Array): 
  * The header value for `rawBody` signed at `nowSeconds`, with one `v1=` per secret (pass the new
  * and the old secret during a rotation so that receivers knowing either accept it).
  */
-export function sign(secret: string | readonly string[], rawBody: string | Uint8Array, nowSeconds: number): string {
+export function sign(
+  secret: string | readonly string[],
+  rawBody: string | Uint8Array,
+  nowSeconds: number,
+): string {
   const secrets = typeof secret === 'string' ? [secret] : secret;
   if (secrets.length === 0 || secrets.some((s) => s.length === 0)) throw new Error('sign: empty secret');
   const t = Math.floor(nowSeconds);

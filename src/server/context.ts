@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { Principal } from '../shared/auth';
 import { catalogLoaders } from '../modules/catalog/catalog.loaders';
 import { orderLoaders } from '../modules/order/order.loaders';
+import { paymentLoaders } from '../modules/payment/payment.loaders';
 import type { Services } from './services';
 
 /** Everything a resolver may use; built afresh for every request (and every subscription event). */
@@ -15,7 +16,7 @@ export interface Context {
 }
 
 export function createLoaders(em: EntityManager) {
-  return { catalog: catalogLoaders(em), order: orderLoaders(em) };
+  return { catalog: catalogLoaders(em), order: orderLoaders(em), payment: paymentLoaders(em) };
 }
 
 export function createContext(root: EntityManager, principal: Principal | null, services: Services, config: Config): Context {

@@ -14,6 +14,14 @@ import { CartLineResolver, CartResolver } from '../modules/cart/cart.resolver';
 import { CheckoutResolver } from '../modules/checkout/checkout.resolver';
 import { CheckoutQueryResolver, OrderLineResolver, OrderResolver } from '../modules/order/order.resolver';
 import { PricingResolver } from '../modules/pricing/pricing.resolver';
+import {
+  AccountResolver,
+  CheckoutPaymentResolver,
+  OrderPaymentResolver,
+  PaymentResolver,
+  RefundResolver,
+  ViewerAccountResolver,
+} from '../modules/payment/payment.resolver';
 import { OrderEventEdge } from '../modules/order/order.types';
 import { Customer } from '../modules/identity/identity.types';
 import { ErrorResult, UserError } from '../shared/error-result';
@@ -27,6 +35,12 @@ export const resolvers = [
   CheckoutQueryResolver,
   OrderResolver,
   OrderLineResolver,
+  PaymentResolver,
+  RefundResolver,
+  ViewerAccountResolver,
+  AccountResolver,
+  CheckoutPaymentResolver,
+  OrderPaymentResolver,
   ProductResolver,
   ProductConnectionResolver,
   CategoryResolver,

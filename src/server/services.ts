@@ -10,13 +10,27 @@ import { TokenService } from '../modules/identity/token';
 import { InventoryService } from '../modules/inventory/inventory.service';
 import { OrderService } from '../modules/order/order.service';
 import { PricingService } from '../modules/pricing/pricing.service';
+import { LedgerService } from '../modules/ledger/ledger.service';
+import { PaymentService, type PaymentSettings } from '../modules/payment/payment.service';
+import { RefundService } from '../modules/payment/refund.service';
+import { SandboxClient } from '../sandbox/client';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
-export function createServices(config: Config, jobs: Jobs, log?: Logger) {
+export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string) {
+  const provider = new SandboxClient({ baseUrl: providerUrl, apiKey: config.paymentProviderApiKey });
+  const ledger = new LedgerService(config.limits.maxPageSize);
+  /** publicUrl is completed by the app once the server listens (PORT=0 picks a port). */
+  const paymentSettings: PaymentSettings = {
+    currency: config.currency,
+    feeBps: config.platformFeeBps,
+    publicUrl: config.publicUrl ?? '',
+    pollAfterSeconds: config.paymentPollAfterSeconds,
+  };
   const tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
   const search = new SearchService(config.limits.maxPageSize, config.searchCacheTtlMs);
   const pricing = new PricingService(config.promotionCacheTtlMs);
   const orders = new OrderService(pricing, config.limits.maxPageSize, log);
+  const refunds = new RefundService(config.platformFeeBps, ledger, orders, provider, jobs, log);
   return {
     tokens,
     identity: new IdentityService(tokens),
@@ -27,6 +41,10 @@ export function createServices(config: Config, jobs: Jobs, log?: Logger) {
     cart: new CartService(pricing, config.cart),
     orders,
     checkout: new CheckoutService(config, pricing, orders, jobs),
+    ledger,
+    refunds,
+    payments: new PaymentService(paymentSettings, ledger, orders, refunds, provider, jobs, log),
+    paymentSettings,
     jobs,
   };
 }

@@ -19,6 +19,7 @@ export enum ErrorCode {
   AFTER_SALE_NOT_ALLOWED = 'AFTER_SALE_NOT_ALLOWED',
   REFUND_EXCEEDS_PAID = 'REFUND_EXCEEDS_PAID',
   QUANTITY_LIMIT_EXCEEDED = 'QUANTITY_LIMIT_EXCEEDED',
+  PAYMENT_PROVIDER_UNAVAILABLE = 'PAYMENT_PROVIDER_UNAVAILABLE',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

@@ -113,7 +113,8 @@ interface LockedAccount {
 const MAX_REFERENCE = 200;
 
 function requireTransaction(em: EntityManager): void {
-  if (!em.getTransactionContext()) throw new Error('The ledger posts only inside a transaction (inTransaction)');
+  if (!em.getTransactionContext())
+    throw new Error('The ledger posts only inside a transaction (inTransaction)');
 }
 
 function checkReference(reference: string, what: string): void {
@@ -123,7 +124,8 @@ function checkReference(reference: string, what: string): void {
 }
 
 function checkPositive(amount: number, what: string): void {
-  if (!Number.isSafeInteger(amount) || amount <= 0) throw new RangeError(`${what} must be a positive integer of minor units, got ${amount}`);
+  if (!Number.isSafeInteger(amount) || amount <= 0)
+    throw new RangeError(`${what} must be a positive integer of minor units, got ${amount}`);
 }
 
 const ENTRY_KINDS = new Set<string>(Object.values(LedgerEntryKind));
@@ -149,7 +151,12 @@ export class LedgerService {
   constructor(private readonly maxPageSize = 100) {}
 
   /** The id of an account, created (empty) on first use. Users and merchants must exist. */
-  async accountOf(em: EntityManager, ownerType: OwnerType, ownerId: string | null, kind: AccountKind): Promise<string> {
+  async accountOf(
+    em: EntityManager,
+    ownerType: OwnerType,
+    ownerId: string | null,
+    kind: AccountKind,
+  ): Promise<string> {
     const ref = { ownerType, ownerId: ownerId === null ? null : String(ownerId), kind };
     const ids = await this.ensureAccounts(em, [ref]);
     return ids.get(accountKey(ref))!;
@@ -184,7 +191,12 @@ export class LedgerService {
        on conflict do nothing`,
       params,
     );
-    const rows = await sqlAll<{ id: string; owner_type: OwnerType; owner_id: string | null; kind: AccountKind }>(
+    const rows = await sqlAll<{
+      id: string;
+      owner_type: OwnerType;
+      owner_id: string | null;
+      kind: AccountKind;
+    }>(
       em,
       `select a.id, a.owner_type, a.owner_id, a.kind from ledger_account a
          join unnest($1::text[], $2::bigint[], $3::text[]) as u(t, o, k)
@@ -206,7 +218,10 @@ export class LedgerService {
   async post(em: EntityManager, input: PostingInput): Promise<PostResult> {
     requireTransaction(em);
     this.validate(input);
-    const accounts = await this.lockAccounts(em, input.lines.map((l) => l.account));
+    const accounts = await this.lockAccounts(
+      em,
+      input.lines.map((l) => l.account),
+    );
 
     // Credits before debits, so no entry's balance_after is below the account's final balance.
     const lines = input.lines
@@ -244,7 +259,8 @@ export class LedgerService {
       [ids, ids.map((id) => delta.get(id)!)],
     );
     // Cannot happen while the rows are locked; if it did, the transaction must not commit.
-    if (changed.length !== ids.length) throw new Error(`ledger: balance update refused for posting ${input.kind} ${input.reference}`);
+    if (changed.length !== ids.length)
+      throw new Error(`ledger: balance update refused for posting ${input.kind} ${input.reference}`);
 
     const running = new Map<string, number>();
     for (const a of accounts.values()) running.set(a.id, a.balance);
@@ -274,13 +290,20 @@ export class LedgerService {
   /** An account's balance in minor units. */
   async balance(em: EntityManager, accountId: string): Promise<number> {
     if (!isId(String(accountId))) throw notFound('Account', String(accountId).slice(0, 40));
-    const [row] = await sqlAll<{ balance: string }>(em, 'select balance from ledger_account where id = $1', [accountId]);
+    const [row] = await sqlAll<{ balance: string }>(em, 'select balance from ledger_account where id = $1', [
+      accountId,
+    ]);
     if (!row) throw notFound('Account', String(accountId));
     return Number(row.balance);
   }
 
   /** An account's entries, newest first, keyset-paginated by id (Relay-style cursors). */
-  async entries(em: EntityManager, accountId: string, first = 20, after?: string | null): Promise<LedgerEntryPage> {
+  async entries(
+    em: EntityManager,
+    accountId: string,
+    first = 20,
+    after?: string | null,
+  ): Promise<LedgerEntryPage> {
     checkPageSize(first, this.maxPageSize);
     if (!isId(String(accountId))) throw notFound('Account', String(accountId).slice(0, 40));
     let before: string | null = null;
@@ -294,8 +317,16 @@ export class LedgerService {
       `select * from ledger_entry where account_id = $1 and ($2::bigint is null or id < $2::bigint) order by id desc limit $3`,
       [accountId, before, first + 1],
     );
-    const edges = rows.slice(0, first).map((r) => ({ cursor: encodeCursor([String((r as any).id)]), node: toEntry(r) }));
-    return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.length ? edges[edges.length - 1].cursor : null } };
+    const edges = rows
+      .slice(0, first)
+      .map((r) => ({ cursor: encodeCursor([String((r as any).id)]), node: toEntry(r) }));
+    return {
+      edges,
+      pageInfo: {
+        hasNextPage: rows.length > first,
+        endCursor: edges.length ? edges[edges.length - 1].cursor : null,
+      },
+    };
   }
 
   /**
@@ -367,7 +398,12 @@ export class LedgerService {
   }
 
   /** An order completed: its sale moves from the merchant's escrow to the merchant's available balance. */
-  releaseEscrow(em: EntityManager, merchantId: string, amount: number, reference: string): Promise<PostResult> {
+  releaseEscrow(
+    em: EntityManager,
+    merchantId: string,
+    amount: number,
+    reference: string,
+  ): Promise<PostResult> {
     checkPositive(amount, 'amount');
     return this.post(em, {
       kind: PostingKind.ESCROW_RELEASE,
@@ -395,10 +431,23 @@ export class LedgerService {
     const lines: PostingLine[] = [];
     for (const p of input.parts) {
       checkPositive(p.amount, 'part amount');
-      if (!Number.isSafeInteger(p.fee) || p.fee < 0 || p.fee > p.amount) throw new RangeError(`fee must be from 0 to the part's amount, got ${p.fee}`);
+      if (!Number.isSafeInteger(p.fee) || p.fee < 0 || p.fee > p.amount)
+        throw new RangeError(`fee must be from 0 to the part's amount, got ${p.fee}`);
       total += p.amount;
-      if (p.amount > p.fee) lines.push({ account: merchantEscrow(p.merchantId), amount: p.amount - p.fee, entryKind: LedgerEntryKind.SALE, reference: p.reference });
-      if (p.fee > 0) lines.push({ account: FEE_REVENUE, amount: p.fee, entryKind: LedgerEntryKind.PLATFORM_FEE, reference: p.reference });
+      if (p.amount > p.fee)
+        lines.push({
+          account: merchantEscrow(p.merchantId),
+          amount: p.amount - p.fee,
+          entryKind: LedgerEntryKind.SALE,
+          reference: p.reference,
+        });
+      if (p.fee > 0)
+        lines.push({
+          account: FEE_REVENUE,
+          amount: p.fee,
+          entryKind: LedgerEntryKind.PLATFORM_FEE,
+          reference: p.reference,
+        });
     }
     checkPositive(total, 'total');
     return this.post(em, {
@@ -414,11 +463,19 @@ export class LedgerService {
       throw new RangeError(`fee must be from 0 to the refund's amount, got ${input.fee}`);
     }
     const from = input.from ?? AccountKind.ESCROW;
-    const merchant = from === AccountKind.ESCROW ? merchantEscrow(input.merchantId) : merchantAvailable(input.merchantId);
+    const merchant =
+      from === AccountKind.ESCROW ? merchantEscrow(input.merchantId) : merchantAvailable(input.merchantId);
     const reference = input.entryReference;
     const lines: PostingLine[] = [];
-    if (input.amount > input.fee) lines.push({ account: merchant, amount: -(input.amount - input.fee), entryKind: LedgerEntryKind.REFUND, reference });
-    if (input.fee > 0) lines.push({ account: FEE_REVENUE, amount: -input.fee, entryKind: LedgerEntryKind.REFUND, reference });
+    if (input.amount > input.fee)
+      lines.push({
+        account: merchant,
+        amount: -(input.amount - input.fee),
+        entryKind: LedgerEntryKind.REFUND,
+        reference,
+      });
+    if (input.fee > 0)
+      lines.push({ account: FEE_REVENUE, amount: -input.fee, entryKind: LedgerEntryKind.REFUND, reference });
     lines.push({ account: payee, amount: input.amount, entryKind: LedgerEntryKind.REFUND, reference });
     return this.post(em, { kind: PostingKind.REFUND, reference: input.reference, lines });
   }
@@ -428,16 +485,21 @@ export class LedgerService {
   private validate(input: PostingInput): void {
     if (!POSTING_KINDS.has(input.kind)) throw new RangeError(`Unknown posting kind ${input.kind}`);
     checkReference(input.reference, 'reference');
-    if (!Array.isArray(input.lines) || input.lines.length < 2) throw new RangeError('A posting has at least two lines');
+    if (!Array.isArray(input.lines) || input.lines.length < 2)
+      throw new RangeError('A posting has at least two lines');
     let sum = 0n;
     for (const l of input.lines) {
       if (!isValidAccount(l.account)) throw new RangeError(`No such account: ${accountKey(l.account)}`);
-      if (!Number.isSafeInteger(l.amount) || l.amount === 0) throw new RangeError(`A line's amount is a non-zero integer of minor units, got ${l.amount}`);
+      if (!Number.isSafeInteger(l.amount) || l.amount === 0)
+        throw new RangeError(`A line's amount is a non-zero integer of minor units, got ${l.amount}`);
       if (!ENTRY_KINDS.has(l.entryKind)) throw new RangeError(`Unknown entry kind ${l.entryKind}`);
       if (l.reference !== undefined) checkReference(l.reference, 'line reference');
       sum += BigInt(l.amount);
     }
-    if (sum !== 0n) throw new RangeError(`Posting ${input.kind} ${input.reference} does not balance: its lines sum to ${sum}`);
+    if (sum !== 0n)
+      throw new RangeError(
+        `Posting ${input.kind} ${input.reference} does not balance: its lines sum to ${sum}`,
+      );
   }
 
   /**
@@ -447,7 +509,13 @@ export class LedgerService {
   private async lockAccounts(em: EntityManager, refs: AccountRef[]): Promise<Map<string, LockedAccount>> {
     const unique = uniqueRefs(refs);
     const lock = async (wanted: AccountRef[]) =>
-      sqlAll<{ id: string; owner_type: OwnerType; owner_id: string | null; kind: AccountKind; balance: string }>(
+      sqlAll<{
+        id: string;
+        owner_type: OwnerType;
+        owner_id: string | null;
+        kind: AccountKind;
+        balance: string;
+      }>(
         em,
         `select a.id, a.owner_type, a.owner_id, a.kind, a.balance from ledger_account a
            join unnest($1::text[], $2::bigint[], $3::text[]) as u(t, o, k)
@@ -459,7 +527,15 @@ export class LedgerService {
     if (rows.length < unique.length) {
       // First use of an account: create it, then lock the new ones (their ids are the newest, so
       // the ascending order still holds, except when another transaction made one at the same time).
-      const found = new Set(rows.map((r) => accountKey({ ownerType: r.owner_type, ownerId: r.owner_id === null ? null : String(r.owner_id), kind: r.kind })));
+      const found = new Set(
+        rows.map((r) =>
+          accountKey({
+            ownerType: r.owner_type,
+            ownerId: r.owner_id === null ? null : String(r.owner_id),
+            kind: r.kind,
+          }),
+        ),
+      );
       const missing = unique.filter((r) => !found.has(accountKey(r)));
       await this.ensureAccounts(em, missing);
       rows = [...rows, ...(await lock(missing))];
@@ -473,9 +549,20 @@ export class LedgerService {
     value: (r: R) => V,
   ): Map<string, V> {
     const map = new Map<string, V>();
-    for (const r of rows) map.set(accountKey({ ownerType: r.owner_type, ownerId: r.owner_id === null ? null : String(r.owner_id), kind: r.kind }), value(r));
+    for (const r of rows)
+      map.set(
+        accountKey({
+          ownerType: r.owner_type,
+          ownerId: r.owner_id === null ? null : String(r.owner_id),
+          kind: r.kind,
+        }),
+        value(r),
+      );
     for (const w of wanted) {
-      if (!map.has(accountKey(w))) throw new RangeError(`No ${w.ownerType.toLowerCase()} ${w.ownerId ?? ''} for account ${accountKey(w)}`);
+      if (!map.has(accountKey(w)))
+        throw new RangeError(
+          `No ${w.ownerType.toLowerCase()} ${w.ownerId ?? ''} for account ${accountKey(w)}`,
+        );
     }
     return map;
   }
@@ -489,7 +576,11 @@ export class LedgerService {
     input: PostingInput,
     lines: { accountId: string; amount: number; entryKind: LedgerEntryKind; reference?: string }[],
   ): Promise<PostResult | null> {
-    const [p] = await sqlAll<{ id: string }>(em, 'select id from ledger_posting where kind = $1 and reference = $2', [input.kind, input.reference]);
+    const [p] = await sqlAll<{ id: string }>(
+      em,
+      'select id from ledger_posting where kind = $1 and reference = $2',
+      [input.kind, input.reference],
+    );
     if (!p) return null;
     const entries = await sqlAll<{ account_id: string; amount: string; kind: string; reference: string }>(
       em,
@@ -498,7 +589,9 @@ export class LedgerService {
     );
     const signature = (xs: string[]) => xs.sort().join('\n');
     const theirs = signature(entries.map((e) => `${e.account_id}|${e.amount}|${e.kind}|${e.reference}`));
-    const ours = signature(lines.map((l) => `${l.accountId}|${l.amount}|${l.entryKind}|${l.reference ?? input.reference}`));
+    const ours = signature(
+      lines.map((l) => `${l.accountId}|${l.amount}|${l.entryKind}|${l.reference ?? input.reference}`),
+    );
     if (theirs !== ours) throw new LedgerConflict(input.kind, input.reference, String(p.id));
     return { posted: false, postingId: String(p.id) };
   }
@@ -507,18 +600,26 @@ export class LedgerService {
 function uniqueRefs(refs: AccountRef[]): AccountRef[] {
   const byKey = new Map<string, AccountRef>();
   for (const r of refs) {
-    const ref = { ownerType: r.ownerType, ownerId: r.ownerId === null ? null : String(r.ownerId), kind: r.kind };
+    const ref = {
+      ownerType: r.ownerType,
+      ownerId: r.ownerId === null ? null : String(r.ownerId),
+      kind: r.kind,
+    };
     if (!isValidAccount(ref)) throw new RangeError(`No such account: ${accountKey(ref)}`);
     byKey.set(accountKey(ref), ref);
   }
   // One fixed order (owner type, owner id, kind), so concurrent creations queue the same way.
   return [...byKey.values()].sort(
     (a, b) =>
-      a.ownerType.localeCompare(b.ownerType) ||
-      Number(BigInt(a.ownerId ?? 0) - BigInt(b.ownerId ?? 0) > 0n) - Number(BigInt(a.ownerId ?? 0) - BigInt(b.ownerId ?? 0) < 0n) ||
-      a.kind.localeCompare(b.kind),
+      compare(a.ownerType, b.ownerType) ||
+      compareIds(a.ownerId ?? '0', b.ownerId ?? '0') ||
+      compare(a.kind, b.kind),
   );
 }
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** Decimal ids without leading zeros: the shorter is the smaller. */
+const compareIds = (a: string, b: string): number => a.length - b.length || compare(a, b);
 
 /** Parallel arrays (owner type, owner id with 0 for the platform, kind) for unnest. */
 const keyArrays = (refs: AccountRef[]): [string[], string[], string[]] => [

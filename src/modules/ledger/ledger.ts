@@ -46,15 +46,31 @@ export interface AccountRef {
   kind: AccountKind;
 }
 
-export const userAvailable = (userId: string): AccountRef => ({ ownerType: OwnerType.USER, ownerId: String(userId), kind: AccountKind.AVAILABLE });
-export const merchantEscrow = (merchantId: string): AccountRef => ({ ownerType: OwnerType.MERCHANT, ownerId: String(merchantId), kind: AccountKind.ESCROW });
+export const userAvailable = (userId: string): AccountRef => ({
+  ownerType: OwnerType.USER,
+  ownerId: String(userId),
+  kind: AccountKind.AVAILABLE,
+});
+export const merchantEscrow = (merchantId: string): AccountRef => ({
+  ownerType: OwnerType.MERCHANT,
+  ownerId: String(merchantId),
+  kind: AccountKind.ESCROW,
+});
 export const merchantAvailable = (merchantId: string): AccountRef => ({
   ownerType: OwnerType.MERCHANT,
   ownerId: String(merchantId),
   kind: AccountKind.AVAILABLE,
 });
-export const FEE_REVENUE: AccountRef = Object.freeze({ ownerType: OwnerType.PLATFORM, ownerId: null, kind: AccountKind.FEE_REVENUE });
-export const PROVIDER_CLEARING: AccountRef = Object.freeze({ ownerType: OwnerType.PLATFORM, ownerId: null, kind: AccountKind.PROVIDER_CLEARING });
+export const FEE_REVENUE: AccountRef = Object.freeze({
+  ownerType: OwnerType.PLATFORM,
+  ownerId: null,
+  kind: AccountKind.FEE_REVENUE,
+});
+export const PROVIDER_CLEARING: AccountRef = Object.freeze({
+  ownerType: OwnerType.PLATFORM,
+  ownerId: null,
+  kind: AccountKind.PROVIDER_CLEARING,
+});
 
 /** Which (owner type, kind) pairs exist; the database has the same rule as a CHECK. */
 export function isValidAccount(ref: AccountRef): boolean {
@@ -62,22 +78,29 @@ export function isValidAccount(ref: AccountRef): boolean {
     case OwnerType.USER:
       return ref.kind === AccountKind.AVAILABLE && isOwnerId(ref.ownerId);
     case OwnerType.MERCHANT:
-      return (ref.kind === AccountKind.AVAILABLE || ref.kind === AccountKind.ESCROW) && isOwnerId(ref.ownerId);
+      return (
+        (ref.kind === AccountKind.AVAILABLE || ref.kind === AccountKind.ESCROW) && isOwnerId(ref.ownerId)
+      );
     case OwnerType.PLATFORM:
-      return (ref.kind === AccountKind.FEE_REVENUE || ref.kind === AccountKind.PROVIDER_CLEARING) && ref.ownerId === null;
+      return (
+        (ref.kind === AccountKind.FEE_REVENUE || ref.kind === AccountKind.PROVIDER_CLEARING) &&
+        ref.ownerId === null
+      );
     default:
       return false;
   }
 }
 
-const isOwnerId = (id: string | null): boolean => id !== null && /^[1-9]\d{0,18}$/.test(String(id)) && BigInt(id) <= 9223372036854775807n;
+const isOwnerId = (id: string | null): boolean =>
+  id !== null && /^[1-9]\d{0,18}$/.test(String(id)) && BigInt(id) <= 9223372036854775807n;
 
 export const accountKey = (ref: AccountRef): string => `${ref.ownerType}:${ref.ownerId ?? ''}:${ref.kind}`;
 
 const BPS = 10_000n;
 
 function checkAmount(amount: number, field: string): bigint {
-  if (!Number.isSafeInteger(amount) || amount < 0) throw new RangeError(`${field} must be a non-negative integer of minor units, got ${amount}`);
+  if (!Number.isSafeInteger(amount) || amount < 0)
+    throw new RangeError(`${field} must be a non-negative integer of minor units, got ${amount}`);
   return BigInt(amount);
 }
 
@@ -87,7 +110,8 @@ function checkAmount(amount: number, field: string): bigint {
  */
 export function splitFee(amount: number, bps: number): { fee: number; net: number } {
   const a = checkAmount(amount, 'amount');
-  if (!Number.isInteger(bps) || bps < 0 || bps > 10_000) throw new RangeError(`bps must be an integer from 0 to 10000, got ${bps}`);
+  if (!Number.isInteger(bps) || bps < 0 || bps > 10_000)
+    throw new RangeError(`bps must be an integer from 0 to 10000, got ${bps}`);
   const fee = Number((a * BigInt(bps)) / BPS);
   return { fee, net: amount - fee };
 }
@@ -99,13 +123,19 @@ export function splitFee(amount: number, bps: number): { fee: number; net: numbe
  * refunded in parts, the fee parts add up to the whole fee exactly when it is refunded in full and
  * never exceed it before, and the merchant's parts never exceed what the merchant got (paid − fee).
  */
-export function refundFeeShare(paid: number, fee: number, refundedBefore: number, amount: number): { fee: number; net: number } {
+export function refundFeeShare(
+  paid: number,
+  fee: number,
+  refundedBefore: number,
+  amount: number,
+): { fee: number; net: number } {
   const p = checkAmount(paid, 'paid');
   const f = checkAmount(fee, 'fee');
   const before = checkAmount(refundedBefore, 'refundedBefore');
   const a = checkAmount(amount, 'amount');
   if (f > p) throw new RangeError(`fee ${fee} exceeds the amount paid ${paid}`);
-  if (before + a > p) throw new RangeError(`refunding ${amount} after ${refundedBefore} exceeds the amount paid ${paid}`);
+  if (before + a > p)
+    throw new RangeError(`refunding ${amount} after ${refundedBefore} exceeds the amount paid ${paid}`);
   if (p === 0n) return { fee: 0, net: 0 };
   const share = Number(((before + a) * f) / p - (before * f) / p);
   return { fee: share, net: amount - share };

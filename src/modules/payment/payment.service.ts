@@ -1,0 +1,335 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import { sqlAll } from '../../db/sql';
+import { inTransaction, Rollback } from '../../db/transaction';
+import { ErrorCode, UserError } from '../../shared/error-result';
+import { notFound } from '../../shared/errors';
+import { claimKey, digest } from '../../shared/idempotency';
+import type { Jobs } from '../../shared/jobs';
+import { ProviderUnavailableError, type SandboxClient } from '../../sandbox/client';
+import type { PaymentEvent } from '../../sandbox/types';
+import { StockPolicy } from '../catalog/product.entity';
+import { takeStock } from '../inventory/stock';
+import { InsufficientFunds, partsWithFee, type LedgerService } from '../ledger/ledger.service';
+import { OrderStateError } from '../order/order.errors';
+import type { OrderService } from '../order/order.service';
+import { OrderStatus } from '../order/order.state';
+import { InsufficientFundsError } from './payment.errors';
+import { paymentLifecycle, PaymentMethod, PaymentStatus } from './payment.state';
+import type { RefundService } from './refund.service';
+
+export interface PaymentRow {
+  id: string;
+  user_id: string;
+  checkout_id: string | null;
+  purpose: 'CHECKOUT' | 'TOP_UP';
+  method: PaymentMethod;
+  status: PaymentStatus;
+  amount: string;
+  refunded: string;
+  provider_ref: string | null;
+  redirect_url: string | null;
+  failure_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+  settled_at: Date | null;
+}
+
+export type PaymentOutcome = PaymentRow | UserError | InsufficientFundsError;
+
+export interface PaymentSettings {
+  currency: string;
+  /** Platform fee in basis points of each order's total. */
+  feeBps: number;
+  /** This server's public base URL: the provider's callbacks and the shopper's return go there. */
+  publicUrl: string;
+  /** Pending card payments older than this are asked about (a lost callback must not lose a payment). */
+  pollAfterSeconds: number;
+}
+
+/**
+ * Payments: card through the provider (hosted page, signed callbacks, polling), or balance from
+ * the buyer's account. Whatever path reports a payment's outcome (callback, poll, repeat of
+ * either), `settle` is the one place orders become PAID, and it runs once per payment.
+ */
+export class PaymentService {
+  constructor(
+    private readonly settings: PaymentSettings,
+    private readonly ledger: LedgerService,
+    private readonly orders: OrderService,
+    private readonly refunds: RefundService,
+    private readonly provider: SandboxClient,
+    private readonly jobs: Jobs,
+    private readonly log: Logger,
+  ) {}
+
+  // ------------------------------------------------------------------ starting a payment
+
+  /** paymentStart: a PENDING card payment with its provider page, or a settled balance payment. */
+  async start(em: EntityManager, buyerId: string, checkoutId: string, method: PaymentMethod, key: string): Promise<PaymentOutcome> {
+    const outcome = await inTransaction<PaymentOutcome, PaymentOutcome>(em, async (tx) => {
+      const claim = await claimKey(tx, buyerId, 'payment', key, digest({ checkoutId, method }), 'next_order_id($1)::text');
+      if (!claim.claimed) {
+        if (!claim.sameRequest) throw new Rollback(UserError.of(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was used for a different payment', 'idempotencyKey'));
+        return (await this.find(tx, claim.resultRef))!;
+      }
+      const [checkout] = /^\d{1,19}$/.test(checkoutId)
+        ? await sqlAll<{ buyer_id: string; payment_deadline: Date }>(tx, 'select buyer_id, payment_deadline from checkout where id = $1 for update', [checkoutId])
+        : [];
+      if (!checkout || String(checkout.buyer_id) !== buyerId) throw notFound('Checkout', checkoutId.slice(0, 40));
+      const open = await sqlAll<{ id: string; total: string; status: OrderStatus }>(tx, 'select id, total, status from shop_order where checkout_id = $1 order by id', [checkoutId]);
+      const payable = open.filter((o) => o.status === OrderStatus.PENDING_PAYMENT);
+      if (payable.length === 0) {
+        throw new Rollback(
+          open.some((o) => o.status === OrderStatus.PAID)
+            ? UserError.of(ErrorCode.ORDER_STATE_INVALID, 'This checkout is paid', 'checkoutId')
+            : UserError.of(ErrorCode.PAYMENT_WINDOW_EXPIRED, 'The orders of this checkout were cancelled', 'checkoutId'),
+        );
+      }
+      if (checkout.payment_deadline.getTime() <= Date.now()) {
+        throw new Rollback(UserError.of(ErrorCode.PAYMENT_WINDOW_EXPIRED, 'The payment window of this checkout has closed', 'checkoutId'));
+      }
+      const amount = payable.reduce((s, o) => s + Number(o.total), 0);
+      const [payment] = await sqlAll<PaymentRow>(
+        tx,
+        `insert into payment (id, user_id, checkout_id, purpose, method, amount) values ($1, $2, $3, 'CHECKOUT', $4, $5) returning *`,
+        [claim.resultRef, buyerId, checkoutId, method, amount],
+      );
+      await sqlAll(
+        tx,
+        'insert into payment_order (payment_id, order_id, amount) select $1, o, a from unnest($2::bigint[], $3::bigint[]) as u(o, a)',
+        [payment.id, payable.map((o) => o.id), payable.map((o) => Number(o.total))],
+      );
+      if (method === PaymentMethod.BALANCE) {
+        try {
+          return await this.settleInTransaction(tx, payment.id);
+        } catch (e) {
+          if (e instanceof InsufficientFunds) throw new Rollback(InsufficientFundsError.of(e.balance, this.settings.currency));
+          throw e;
+        }
+      }
+      return payment;
+    });
+    if ('status' in outcome && outcome.method === PaymentMethod.CARD && outcome.status === PaymentStatus.PENDING && !outcome.provider_ref) {
+      return this.openAtProvider(em, outcome);
+    }
+    return outcome;
+  }
+
+  /** accountTopUp: a card payment that credits the user's balance when it succeeds. */
+  async topUp(em: EntityManager, userId: string, amount: number, key: string): Promise<PaymentOutcome> {
+    const payment = await inTransaction<PaymentRow, PaymentOutcome>(em, async (tx) => {
+      const claim = await claimKey(tx, userId, 'top-up', key, digest({ amount }), 'next_order_id($1)::text');
+      if (!claim.claimed) {
+        if (!claim.sameRequest) throw new Rollback(UserError.of(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was used for a different top-up', 'idempotencyKey'));
+        return (await this.find(tx, claim.resultRef))!;
+      }
+      const [row] = await sqlAll<PaymentRow>(
+        tx,
+        `insert into payment (id, user_id, purpose, method, amount) values ($1, $2, 'TOP_UP', 'CARD', $3) returning *`,
+        [claim.resultRef, userId, amount],
+      );
+      return row;
+    });
+    if ('status' in payment && payment.status === PaymentStatus.PENDING && !payment.provider_ref) return this.openAtProvider(em, payment);
+    return payment;
+  }
+
+  /**
+   * Creates the payment at the provider, after the payment row committed, with the payment id as
+   * the provider's idempotency key: a retry (of the request, or of paymentStart with the same
+   * key) never creates a second provider payment.
+   */
+  private async openAtProvider(em: EntityManager, payment: PaymentRow): Promise<PaymentOutcome> {
+    try {
+      const created = await this.provider.createPayment(
+        {
+          amount: Number(payment.amount),
+          currency: this.settings.currency,
+          reference: String(payment.id),
+          returnUrl: `${this.settings.publicUrl}/payments/${payment.id}/return`,
+          callbackUrl: `${this.settings.publicUrl}/webhooks/payments`,
+        },
+        { idempotencyKey: `payment-${payment.id}` },
+      );
+      const [row] = await sqlAll<PaymentRow>(
+        em.fork() as EntityManager,
+        'update payment set provider_ref = $2, redirect_url = $3, updated_at = now() where id = $1 returning *',
+        [payment.id, created.id, created.redirectUrl],
+      );
+      return row;
+    } catch (e) {
+      if (e instanceof ProviderUnavailableError) {
+        return UserError.of(ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, 'The card payment provider is not answering; try again with the same idempotency key');
+      }
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------ outcomes
+
+  /**
+   * A provider event, from the signed callback. Each event id is recorded once, in the same
+   * transaction as its effect: a duplicate (or a concurrent copy) finds it and changes nothing.
+   */
+  async handleEvent(em: EntityManager, event: PaymentEvent): Promise<'processed' | 'duplicate' | 'ignored'> {
+    return inTransaction(em, async (tx) => {
+      const payment = /^\d{1,19}$/.test(event.reference) ? await this.find(tx, event.reference) : null;
+      const inserted = await sqlAll(
+        tx,
+        'insert into provider_event (id, payment_id, type, payload) values ($1, $2, $3, $4) on conflict do nothing returning id',
+        [event.id, payment?.id ?? null, event.type, JSON.stringify(event)],
+      );
+      if (inserted.length === 0) return 'duplicate';
+      if (!payment) return 'ignored';
+      if (event.type === 'refund.succeeded') {
+        await this.refunds.confirm(tx, event.refundId ?? '');
+        return 'processed';
+      }
+      await this.apply(tx, payment.id, event.type === 'payment.succeeded' ? PaymentStatus.SUCCEEDED : event.type === 'payment.failed' ? PaymentStatus.FAILED : PaymentStatus.CANCELLED);
+      return 'processed';
+    });
+  }
+
+  /** Moves a payment to the provider's status (from a callback or a poll); a no-op when not allowed. */
+  private async apply(tx: EntityManager, paymentId: string, to: PaymentStatus): Promise<void> {
+    const [p] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1 for update', [paymentId]);
+    if (!p || !paymentLifecycle.can(p.status, to)) return;
+    if (to === PaymentStatus.SUCCEEDED) {
+      await this.settleInTransaction(tx, paymentId);
+      return;
+    }
+    await sqlAll(tx, 'update payment set status = $2, failure_reason = $3, updated_at = now() where id = $1', [paymentId, to, to === PaymentStatus.FAILED ? 'declined' : 'cancelled']);
+  }
+
+  /**
+   * A payment succeeded: in one transaction, its orders that can still be paid become PAID, their
+   * reserved stock becomes sold (DEDUCT_ON_PAYMENT stock is taken now), the ledger records the
+   * sale, and the share of orders that cannot be paid any more (cancelled, expired, stock gone) is
+   * refunded. Runs once per payment: the payment row is locked and must not be settled already.
+   */
+  async settleInTransaction(tx: EntityManager, paymentId: string): Promise<PaymentRow> {
+    const [payment] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1 for update', [paymentId]);
+    if (!paymentLifecycle.can(payment.status, PaymentStatus.SUCCEEDED)) return payment;
+    if (payment.purpose === 'TOP_UP') {
+      await this.ledger.topUp(tx, String(payment.user_id), Number(payment.amount), `payment:${payment.id}`);
+      const [row] = await sqlAll<PaymentRow>(tx, `update payment set status = 'SUCCEEDED', settled_at = now(), updated_at = now() where id = $1 returning *`, [paymentId]);
+      return row;
+    }
+    // Same lock order as cancellation: checkout, then its orders.
+    await sqlAll(tx, 'select id from checkout where id = $1 for update', [payment.checkout_id]);
+    const covered = await sqlAll<{ order_id: string; amount: string; merchant_id: string }>(
+      tx,
+      'select po.order_id, po.amount, o.merchant_id from payment_order po join shop_order o on o.id = po.order_id where po.payment_id = $1 order by po.order_id',
+      [paymentId],
+    );
+    const paid: typeof covered = [];
+    const unpaid: typeof covered = [];
+    for (const o of covered) {
+      if (!(await this.takePaymentStock(tx, o.order_id))) {
+        await this.orders.cancelInTransaction(tx, o.order_id, 'stock ran out before payment');
+        unpaid.push(o);
+        continue;
+      }
+      const moved = await this.orders.transition(tx, o.order_id, OrderStatus.PAID);
+      (moved instanceof OrderStateError ? unpaid : paid).push(o);
+    }
+    if (paid.length) await this.convertReservations(tx, paid.map((o) => o.order_id));
+    await sqlAll(tx, `update payment set status = 'SUCCEEDED', settled_at = now(), updated_at = now() where id = $1`, [paymentId]);
+    if (paid.length) {
+      const input = {
+        buyerId: String(payment.user_id),
+        reference: `payment:${payment.id}`,
+        parts: partsWithFee(paid.map((o) => ({ merchantId: String(o.merchant_id), amount: Number(o.amount), reference: `order:${o.order_id}` })), this.settings.feeBps),
+      };
+      if (payment.method === PaymentMethod.BALANCE) await this.ledger.purchaseWithBalance(tx, input);
+      else await this.ledger.purchaseWithCard(tx, input);
+    }
+    // No money is kept for an order that cannot be paid: its share goes back at once.
+    for (const o of unpaid) {
+      if (Number(o.amount) > 0) await this.refunds.createUnpaid(tx, payment, o.order_id, Number(o.amount));
+    }
+    const [row] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1', [paymentId]);
+    return row;
+  }
+
+  /** DEDUCT_ON_PAYMENT lines take their stock now; false (nothing taken) when one cannot. */
+  private async takePaymentStock(tx: EntityManager, orderId: string): Promise<boolean> {
+    const lines = await sqlAll<{ variant_id: string; quantity: number }>(
+      tx,
+      `select variant_id, quantity from order_line where order_id = $1 and stock_policy = 'DEDUCT_ON_PAYMENT' order by variant_id`,
+      [orderId],
+    );
+    for (const l of lines) {
+      if (!(await takeStock(tx, { variantId: String(l.variant_id), quantity: l.quantity, policy: StockPolicy.DEDUCT_ON_ORDER }))) {
+        // Undo the takes of this order's earlier lines: its other lines stay available to others.
+        await sqlAll(
+          tx,
+          `update variant v set sold = v.sold - ol.quantity from order_line ol
+            where ol.order_id = $1 and ol.stock_policy = 'DEDUCT_ON_PAYMENT' and ol.variant_id < $2 and v.id = ol.variant_id`,
+          [orderId, l.variant_id],
+        );
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Paid orders' reservations become sold stock. */
+  private async convertReservations(tx: EntityManager, orderIds: string[]): Promise<void> {
+    await sqlAll(
+      tx,
+      `with released as (delete from stock_reservation where order_id = any($1::bigint[]) returning variant_id, quantity),
+            per_variant as (select variant_id, sum(quantity)::int as q from released group by variant_id)
+       update variant v set reserved = v.reserved - p.q, sold = v.sold + p.q from per_variant p where v.id = p.variant_id`,
+      [orderIds],
+    );
+  }
+
+  // ------------------------------------------------------------------ reconciliation
+
+  /**
+   * Asks the provider about card payments still pending after `pollAfterSeconds` (a callback may
+   * have been lost), and cancels at the provider those whose payment window has closed.
+   */
+  async reconcile(em: EntityManager, limit = 200): Promise<number> {
+    const due = await sqlAll<PaymentRow & { deadline: Date | null }>(
+      em,
+      `select p.*, c.payment_deadline as deadline from payment p left join checkout c on c.id = p.checkout_id
+        where p.status = 'PENDING' and p.method = 'CARD' and p.created_at < now() - make_interval(secs => $1)
+        order by p.created_at limit $2`,
+      [this.settings.pollAfterSeconds, limit],
+    );
+    let changed = 0;
+    for (const p of due) {
+      try {
+        changed += (await this.reconcileOne(em, p)) ? 1 : 0;
+      } catch (err) {
+        this.log.warn({ err, paymentId: p.id }, 'could not reconcile payment; next poll retries');
+      }
+    }
+    return changed;
+  }
+
+  private async reconcileOne(em: EntityManager, p: PaymentRow & { deadline: Date | null }): Promise<boolean> {
+    const expired = p.deadline !== null && p.deadline.getTime() <= Date.now();
+    if (!p.provider_ref) {
+      if (!expired) return false;
+      await inTransaction(em, (tx) => this.apply(tx, p.id, PaymentStatus.CANCELLED));
+      return true;
+    }
+    let remote = await this.provider.getPayment(p.provider_ref);
+    if (remote.status === 'PENDING' && expired) remote = await this.provider.cancelPayment(p.provider_ref).catch(() => this.provider.getPayment(p.provider_ref!));
+    if (remote.status === 'PENDING') return false;
+    await inTransaction(em, (tx) => this.apply(tx, p.id, remote.status as PaymentStatus));
+    return true;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  async find(em: EntityManager, id: string): Promise<PaymentRow | null> {
+    if (!/^\d{1,19}$/.test(id)) return null;
+    const [row] = await sqlAll<PaymentRow>(em, 'select * from payment where id = $1', [id]);
+    return row ?? null;
+  }
+}
