@@ -140,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     .filter(Boolean);
   replicas.forEach((r, i) => url({ [`DATABASE_REPLICA_URLS[${i}]`]: r }, `DATABASE_REPLICA_URLS[${i}]`, ['postgres:', 'postgresql:']));
   if (production && !databaseUrl) throw new ConfigError('DATABASE_URL', 'is required when NODE_ENV=production');
+  const paymentProviderUrl = url(env, 'PAYMENT_PROVIDER_URL', ['http:', 'https:']);
 
   const adminEmail = str(env, 'ADMIN_EMAIL') ?? 'admin@example.com';
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(adminEmail)) throw new ConfigError('ADMIN_EMAIL', 'is not an email address');
@@ -154,7 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent`);
   }
 
-  return {
+  const config: Config = {
     nodeEnv,
     production,
     port: int(env, 'PORT', 4000, 0, 65535),
@@ -169,7 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
     paymentWebhookSecret: secret(env, 'PAYMENT_WEBHOOK_SECRET', production, dataDir),
     logisticsWebhookSecret: secret(env, 'LOGISTICS_WEBHOOK_SECRET', production, dataDir),
     paymentWindowSeconds: int(env, 'PAYMENT_WINDOW_SECONDS', 1800, 1, 7 * 24 * 3600),
-    paymentProviderUrl: url(env, 'PAYMENT_PROVIDER_URL', ['http:', 'https:']),
+    paymentProviderUrl,
     paymentProviderApiKey: secret(env, 'PAYMENT_PROVIDER_API_KEY', production, dataDir),
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     platformFeeBps: int(env, 'PLATFORM_FEE_BPS', 500, 0, 5000),
@@ -204,4 +205,9 @@ export function loadConfig(env: Env = process.env): Config {
     },
     exposeSqlStats: bool(env, 'EXPOSE_SQL_STATS', !production),
   };
+  // Checked after the secrets, so a missing secret is named first.
+  if (production && !paymentProviderUrl) {
+    throw new ConfigError('PAYMENT_PROVIDER_URL', 'is required when NODE_ENV=production (the sandbox provider is for development)');
+  }
+  return config;
 }

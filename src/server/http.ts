@@ -230,7 +230,8 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, () => resolve());
+    // A deep accept queue: bursts of new connections (flash sales, load tests) are queued, not reset.
+    server.listen({ port: config.port, backlog: 4096 }, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
 

@@ -12,6 +12,9 @@ const SECRETS = {
   JWT_SECRET: 'e2e-jwt-secret-0123456789abcdef',
   PAYMENT_WEBHOOK_SECRET: 'e2e-payment-secret-0123456789',
   LOGISTICS_WEBHOOK_SECRET: 'e2e-logistics-secret-012345678',
+  // Production takes a real provider (none answers here; these tests make no payment).
+  PAYMENT_PROVIDER_URL: 'http://127.0.0.1:9',
+  PAYMENT_PROVIDER_API_KEY: 'e2e-provider-api-key-012345678',
 };
 
 const letters = (n: number) => Array.from(randomBytes(n), (b) => String.fromCharCode(97 + (b % 26))).join('');

@@ -15,6 +15,7 @@ const SECRETS = {
   JWT_SECRET: 'jwt-secret-0123456789abcdef',
   PAYMENT_WEBHOOK_SECRET: 'payment-secret-0123456789',
   LOGISTICS_WEBHOOK_SECRET: 'logistics-secret-0123456789',
+  PAYMENT_PROVIDER_API_KEY: 'provider-api-key-0123456789',
 };
 
 /** The ConfigError that loadConfig throws for `env`, or a failure when it accepts it. */
@@ -96,12 +97,18 @@ describe('defaults', () => {
     });
   });
 
+  test('production without PAYMENT_PROVIDER_URL is refused: the sandbox provider is for development', () => {
+    const e = failure({ DATA_DIR: tempDir(), NODE_ENV: 'production', DATABASE_URL: 'postgres://db/shop', ...SECRETS });
+    expect(e.message).toMatch(/^Invalid configuration: PAYMENT_PROVIDER_URL is required when NODE_ENV=production/);
+  });
+
   test('production with everything set is accepted and hides SQL statistics', () => {
     const dir = tempDir();
     const c = loadConfig({
       DATA_DIR: dir,
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://db/shop',
+      PAYMENT_PROVIDER_URL: 'https://provider.example.com',
       ...SECRETS,
     });
     expect(c).toMatchObject({
@@ -240,6 +247,7 @@ describe('generated secrets', () => {
       JWT_SECRET: first.jwtSecret,
       PAYMENT_WEBHOOK_SECRET: first.paymentWebhookSecret,
       LOGISTICS_WEBHOOK_SECRET: first.logisticsWebhookSecret,
+      PAYMENT_PROVIDER_API_KEY: first.paymentProviderApiKey,
     });
     for (const s of [first.jwtSecret, first.paymentWebhookSecret, first.logisticsWebhookSecret])
       expect(s).toMatch(/^[0-9a-f]{64}$/);
@@ -265,7 +273,7 @@ describe('generated secrets', () => {
     const c = loadConfig({ DATA_DIR: dir, JWT_SECRET: SECRETS.JWT_SECRET });
     expect(c.jwtSecret).toBe(SECRETS.JWT_SECRET);
     const stored = JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8'));
-    expect(Object.keys(stored).sort()).toEqual(['LOGISTICS_WEBHOOK_SECRET', 'PAYMENT_WEBHOOK_SECRET']);
+    expect(Object.keys(stored).sort()).toEqual(['LOGISTICS_WEBHOOK_SECRET', 'PAYMENT_PROVIDER_API_KEY', 'PAYMENT_WEBHOOK_SECRET']);
     expect(JSON.stringify(stored)).not.toContain(SECRETS.JWT_SECRET);
   });
 

@@ -1,0 +1,136 @@
+/**
+ * The money and stock invariants, as SQL (no application code): usable from an integration test
+ * (through the app's connection) and from an e2e test (a plain `pg` client on the server's
+ * database). Each check is one statement, so it reads one snapshot and is exact even while
+ * payments, callbacks and refunds are being processed. Every query returns the offending rows;
+ * `moneyProblems` returns them labelled, and an empty list means everything holds.
+ */
+
+export type Query = (sql: string) => Promise<any[]>;
+
+const PAID_STATES = `('PAID', 'SHIPPED', 'DELIVERED', 'COMPLETED', 'REFUNDED')`;
+const SETTLED = `('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')`;
+
+/** The ledger's own invariants (LedgerService.checkInvariants), replicated. */
+export const LEDGER_CHECKS: Record<string, string> = {
+  'posting does not sum to zero or has fewer than two entries': `
+    select p.id, p.kind, p.reference, count(e.id)::int as n, coalesce(sum(e.amount), 0)::bigint as total
+      from ledger_posting p left join ledger_entry e on e.posting_id = p.id
+     group by p.id having coalesce(sum(e.amount), 0) <> 0 or count(e.id) < 2`,
+  'account balance is not the sum of its entries': `
+    select a.id, a.kind, a.balance, coalesce(sum(e.amount), 0)::bigint as total
+      from ledger_account a left join ledger_entry e on e.account_id = a.id
+     group by a.id having a.balance <> coalesce(sum(e.amount), 0)`,
+  'entry balance_after is not the running sum': `
+    select * from (
+      select e.id, e.account_id, e.balance_after,
+             sum(e.amount) over (partition by e.account_id order by e.id) as expected
+        from ledger_entry e) r
+     where balance_after <> expected`,
+  'user, merchant or fee balance below zero': `
+    select a.id, a.owner_type, a.owner_id, a.kind, a.balance from ledger_account a
+     where a.kind <> 'PROVIDER_CLEARING'
+       and (a.balance < 0 or exists (select 1 from ledger_entry e where e.account_id = a.id and e.balance_after < 0))`,
+  'the balances of all accounts do not sum to zero': `
+    select total from (select coalesce(sum(balance), 0)::bigint as total from ledger_account) t where total <> 0`,
+};
+
+/** How payments, refunds, orders, the ledger and stock must agree with each other. */
+export const PAYMENT_CHECKS: Record<string, string> = {
+  'payment refunded outside 0..amount, or not the sum of its refunds': `
+    select p.id, p.amount, p.refunded, coalesce(sum(r.amount), 0)::bigint as refunds
+      from payment p left join refund r on r.payment_id = p.id
+     group by p.id
+    having p.refunded < 0 or p.refunded > p.amount or p.refunded <> coalesce(sum(r.amount), 0)`,
+  'payment status does not match what was refunded': `
+    select id, status, amount, refunded from payment
+     where not case status
+       when 'REFUNDED' then refunded = amount
+       when 'PARTIALLY_REFUNDED' then refunded > 0 and refunded < amount
+       else refunded = 0 end`,
+  'a paid order has not exactly one PURCHASE, or it is not from a settled payment of the order': `
+    select o.id, o.status, array_agg(distinct p.reference) filter (where p.id is not null) as purchases
+      from shop_order o
+      left join ledger_entry e on e.reference = 'order:' || o.id
+      left join ledger_posting p on p.id = e.posting_id and p.kind = 'PURCHASE'
+     where o.status in ${PAID_STATES}
+     group by o.id
+    having count(distinct p.id) <> 1
+        or not exists (select 1 from payment_order po join payment pay on pay.id = po.payment_id
+                        where po.order_id = o.id and pay.status in ${SETTLED}
+                          and 'payment:' || pay.id = min(p.reference))`,
+  'an unpaid or cancelled order has a PURCHASE': `
+    select o.id, o.status, p.reference from shop_order o
+      join ledger_entry e on e.reference = 'order:' || o.id
+      join ledger_posting p on p.id = e.posting_id and p.kind = 'PURCHASE'
+     where o.status not in ${PAID_STATES}`,
+  'a settled payment kept money for an order it did not pay (its share is not refunded in full)': `
+    select pay.id as payment_id, po.order_id, po.amount,
+           (select coalesce(sum(r.amount), 0) from refund r where r.payment_id = pay.id and r.order_id = po.order_id)::bigint as refunded
+      from payment pay join payment_order po on po.payment_id = pay.id
+     where pay.status in ${SETTLED}
+       and not exists (select 1 from ledger_posting lp join ledger_entry e on e.posting_id = lp.id
+                        where lp.kind = 'PURCHASE' and lp.reference = 'payment:' || pay.id and e.reference = 'order:' || po.order_id)
+       and po.amount <> (select coalesce(sum(r.amount), 0) from refund r where r.payment_id = pay.id and r.order_id = po.order_id)`,
+  'refunds of an order exceed its share of the payment': `
+    select po.payment_id, po.order_id, po.amount, sum(r.amount)::bigint as refunded
+      from payment_order po join refund r on r.payment_id = po.payment_id and r.order_id = po.order_id
+     group by po.payment_id, po.order_id, po.amount having sum(r.amount) > po.amount`,
+  'an order is REFUNDED exactly when its paying payment refunded its share': `
+    select o.id, o.status, po.amount, (select coalesce(sum(r.amount), 0) from refund r
+                                        where r.payment_id = po.payment_id and r.order_id = o.id)::bigint as refunded
+      from shop_order o
+      join ledger_entry e on e.reference = 'order:' || o.id
+      join ledger_posting lp on lp.id = e.posting_id and lp.kind = 'PURCHASE'
+      join payment_order po on po.order_id = o.id and 'payment:' || po.payment_id = lp.reference
+     where (o.status = 'REFUNDED') <> (po.amount = (select coalesce(sum(r.amount), 0) from refund r
+                                                     where r.payment_id = po.payment_id and r.order_id = o.id))
+     group by o.id, o.status, po.payment_id, po.amount`,
+  "a user's balance is not top-ups less balance payments kept": `
+    select u.id, coalesce(a.balance, 0) as balance, x.expected from app_user u
+      left join ledger_account a on a.owner_type = 'USER' and a.owner_id = u.id and a.kind = 'AVAILABLE'
+      cross join lateral (
+        select (coalesce(sum(p.amount) filter (where p.purpose = 'TOP_UP' and p.status = 'SUCCEEDED'), 0)
+              - coalesce(sum(p.amount - p.refunded) filter (where p.purpose = 'CHECKOUT' and p.method = 'BALANCE' and p.status in ${SETTLED}), 0))::bigint as expected
+          from payment p where p.user_id = u.id) x
+     where coalesce(a.balance, 0) <> x.expected`,
+  'the provider clearing account is not what card payments kept': `
+    select coalesce((select balance from ledger_account where kind = 'PROVIDER_CLEARING'), 0) as balance, x.expected
+      from (select (-coalesce(sum(p.amount) filter (where p.purpose = 'TOP_UP' and p.status = 'SUCCEEDED'), 0)
+                    - coalesce(sum(p.amount - p.refunded) filter (where p.purpose = 'CHECKOUT' and p.status in ${SETTLED}), 0))::bigint as expected
+              from payment p where p.method = 'CARD') x
+     where coalesce((select balance from ledger_account where kind = 'PROVIDER_CLEARING'), 0) <> x.expected`,
+  'a posting was made twice for one payment or refund': `
+    select kind, reference, count(*)::int as n from ledger_posting group by kind, reference having count(*) > 1`,
+};
+
+export const STOCK_CHECKS: Record<string, string> = {
+  'variant on_hand - reserved - sold < 0': `
+    select id, on_hand, reserved, sold from variant where on_hand - reserved - sold < 0 or reserved < 0 or sold < 0`,
+  'variant reserved is not the sum of its reservations': `
+    select v.id, v.reserved, coalesce(sum(r.quantity), 0)::int as held
+      from variant v left join stock_reservation r on r.variant_id = v.id
+     group by v.id having v.reserved <> coalesce(sum(r.quantity), 0)`,
+  'a reservation belongs to an order that is not awaiting payment': `
+    select r.id, r.order_id, o.status from stock_reservation r join shop_order o on o.id = r.order_id
+     where o.status <> 'PENDING_PAYMENT'`,
+  'variant sold is not the units of its paid orders (plus DEDUCT_ON_ORDER units awaiting payment)': `
+    select v.id, v.sold, coalesce(x.units, 0) as units from variant v
+      left join (select ol.variant_id, sum(ol.quantity)::int as units from order_line ol join shop_order o on o.id = ol.order_id
+                  where o.status in ${PAID_STATES} or (o.status = 'PENDING_PAYMENT' and ol.stock_policy = 'DEDUCT_ON_ORDER')
+                  group by ol.variant_id) x on x.variant_id = v.id
+     where v.sold <> coalesce(x.units, 0)`,
+};
+
+/** Every check that fails, with its offending rows (at most 5 each). */
+export async function moneyProblems(
+  query: Query,
+  checks: Record<string, string> = { ...LEDGER_CHECKS, ...PAYMENT_CHECKS, ...STOCK_CHECKS },
+): Promise<{ check: string; rows: any[] }[]> {
+  const out: { check: string; rows: any[] }[] = [];
+  for (const [check, sql] of Object.entries(checks)) {
+    const rows = await query(`select * from (${sql}) q limit 5`);
+    if (rows.length) out.push({ check, rows });
+  }
+  return out;
+}
