@@ -147,7 +147,7 @@ export class PaymentService {
           amount: Number(payment.amount),
           currency: this.settings.currency,
           reference: String(payment.id),
-          returnUrl: `${this.settings.publicUrl}/payments/${payment.id}/return`,
+          returnUrl: `${this.settings.publicUrl}/payments/return`,
           callbackUrl: `${this.settings.publicUrl}/webhooks/payments`,
         },
         { idempotencyKey: `payment-${payment.id}` },
