@@ -23,6 +23,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 const ORDER_CANCEL = `mutation($o: ID!) { orderCancel(orderId: $o) { __typename ... on Order { status } ... on ErrorResult { errorCode } } }`;
+const ORDER_REFUND = `mutation($o: ID!, $a: String!, $k: String!) { orderRefund(orderId: $o, amount: $a, reason: "test", idempotencyKey: $k) { __typename ... on Order { status } ... on ErrorResult { errorCode message } } }`;
 const INVENTORY_SET = `mutation($v: ID!, $n: Int!) { inventorySet(variantId: $v, onHand: $n) { onHand reserved sold available } }`;
 
 interface Shop {
@@ -265,7 +266,7 @@ class World {
         'PLATFORM:-:FEE_REVENUE:PLATFORM_FEE:150',
         'PLATFORM:-:FEE_REVENUE:PLATFORM_FEE:400',
         'PLATFORM:-:PROVIDER_CLEARING:PURCHASE:-5500',
-      ],
+      ].sort(),
     ]);
     expect(await this.postingsOf(paymentId)).toEqual([`PURCHASE payment:${paymentId}`]);
     expect(await this.escrow(s.mA.id)).toBe(3600);
@@ -280,10 +281,8 @@ class World {
   async expectRefundedAtProvider(paymentId: string, total: number): Promise<PaymentView> {
     await eventually(async () => (await this.refunds(paymentId)).every((r) => r.status === 'SUCCEEDED'));
     const ref = await this.providerRef(paymentId);
-    const remote = await eventually(async () => {
-      const v = await this.providerPayment(ref);
-      return v.refunded === total ? v : null;
-    });
+    let remote!: PaymentView;
+    await eventually(async () => (remote = await this.providerPayment(ref)).refunded === total);
     expect(remote).toMatchObject({ status: 'SUCCEEDED', amount: 5500, refunded: total });
     const refunds = await this.refunds(paymentId);
     expect(refunds.reduce((sum, r) => sum + r.amount, 0)).toBe(total);
@@ -449,7 +448,7 @@ describe('card payments: callbacks', () => {
       expect(await w.providerEvents(p.id)).toEqual(['payment.succeeded', 'payment.failed', 'payment.cancelled']);
     });
 
-    test('provider events released newest first (reorder): payment.failed for a declined payment, then the retry pays', async () => {
+    test('callbacks held back (reorder) and released late: a declined attempt ends FAILED, the paid retry SUCCEEDED', async () => {
       const s = await w.shop();
       const first = await w.startCard(s);
       await w.control({ reorder: true });
@@ -691,6 +690,45 @@ describe('card payments: polling (PAYMENT_POLL_AFTER_SECONDS=1)', () => {
     await w.reconcile();
     await w.expectPaidOnce(s, p.id);
     expect(await w.providerEvents(p.id)).toEqual([]);
+  });
+
+  test('reordered on one payment: refund.succeeded arrives before payment.succeeded; the late success does not undo the refund', async () => {
+    const s = await w.shop();
+    const p = await w.startCard(s);
+    const startedAt = Date.now();
+    await w.control({ reorder: true });
+    expect(await completeOnProviderPage(p.redirectUrl)).toBe(303);
+    expect((await w.control()).stats.deliveries.held).toBe(1);
+    // The success is held at the provider; polling learns it.
+    await sleep(Math.max(0, 1500 - (Date.now() - startedAt)));
+    await w.reconcile();
+    await w.expectPaidOnce(s, p.id);
+
+    // B's order is refunded in full; the provider's refund.succeeded is held behind the success.
+    const refund = await w.gql(ORDER_REFUND, { o: s.orderB, a: '15.00', k: `refund-${hex()}` }, w.admin);
+    expect(refund.data.orderRefund).toEqual({ __typename: 'Order', status: 'REFUNDED' });
+    await w.expectRefundedAtProvider(p.id, 1500);
+    await eventually(async () => (await w.control()).stats.deliveries.held === 2);
+    expect(await w.providerEvents(p.id)).toEqual([]);
+
+    // Released newest first: refund.succeeded, then payment.succeeded.
+    await w.control({ reorder: false });
+    await w.providerIdle();
+    expect(await w.providerEvents(p.id)).toEqual(['refund.succeeded', 'payment.succeeded']);
+    expect(await w.payment(p.id)).toMatchObject({ status: 'PARTIALLY_REFUNDED', amount: 5500, refunded: 1500, settled: true });
+    expect(await w.orderStatuses(s)).toEqual(['PAID', 'REFUNDED']);
+    expect(await w.orderHistories(s)).toEqual([
+      ['PENDING_PAYMENT', 'PAID'],
+      ['PENDING_PAYMENT', 'PAID', 'REFUNDED'],
+    ]);
+    const [r] = await w.refunds(p.id);
+    expect(r).toMatchObject({ order_id: s.orderB, amount: 1500, status: 'SUCCEEDED' });
+    const [{ id: refundId }] = await w.sql('select id::text from refund where payment_id = $1', [p.id]);
+    expect(await w.postingsOf(p.id)).toEqual([`PURCHASE payment:${p.id}`, `REFUND refund:${refundId}`]);
+    expect(await w.escrow(s.mA.id)).toBe(3600);
+    expect(await w.escrow(s.mB.id)).toBe(0);
+    expect(await w.variant(s.vB)).toEqual({ on_hand: 5, reserved: 0, sold: 1 });
+    expect(await w.invariants()).toEqual([]);
   });
 
   test('at the deadline a payment still pending at the provider is cancelled there, and here', async () => {

@@ -186,17 +186,23 @@ export class PaymentService {
         await this.refunds.confirm(tx, event.refundId ?? '');
         return 'processed';
       }
-      await this.apply(tx, payment.id, event.type === 'payment.succeeded' ? PaymentStatus.SUCCEEDED : event.type === 'payment.failed' ? PaymentStatus.FAILED : PaymentStatus.CANCELLED);
+      // A signed event must still match the payment it names.
+      if (payment.provider_ref && (event.paymentId !== payment.provider_ref || event.amount !== Number(payment.amount))) {
+        this.log.warn({ eventId: event.id, paymentId: payment.id }, 'provider event does not match its payment; ignored');
+        return 'ignored';
+      }
+      const to = event.type === 'payment.succeeded' ? PaymentStatus.SUCCEEDED : event.type === 'payment.failed' ? PaymentStatus.FAILED : PaymentStatus.CANCELLED;
+      await this.apply(tx, payment.id, to, new Date(event.occurredAt));
       return 'processed';
     });
   }
 
   /** Moves a payment to the provider's status (from a callback or a poll); a no-op when not allowed. */
-  private async apply(tx: EntityManager, paymentId: string, to: PaymentStatus): Promise<void> {
+  private async apply(tx: EntityManager, paymentId: string, to: PaymentStatus, at: Date): Promise<void> {
     const [p] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1 for update', [paymentId]);
     if (!p || !paymentLifecycle.can(p.status, to)) return;
     if (to === PaymentStatus.SUCCEEDED) {
-      await this.settleInTransaction(tx, paymentId);
+      await this.settleInTransaction(tx, paymentId, Number.isNaN(at.getTime()) ? new Date() : at);
       return;
     }
     await sqlAll(tx, 'update payment set status = $2, failure_reason = $3, updated_at = now() where id = $1', [paymentId, to, to === PaymentStatus.FAILED ? 'declined' : 'cancelled']);
@@ -207,8 +213,10 @@ export class PaymentService {
    * reserved stock becomes sold (DEDUCT_ON_PAYMENT stock is taken now), the ledger records the
    * sale, and the share of orders that cannot be paid any more (cancelled, expired, stock gone) is
    * refunded. Runs once per payment: the payment row is locked and must not be settled already.
+   * `paidAt` is when the provider took the money: paid after the window closed, the orders are
+   * cancelled and the money returned, even if the expiry job has not run yet.
    */
-  async settleInTransaction(tx: EntityManager, paymentId: string): Promise<PaymentRow> {
+  async settleInTransaction(tx: EntityManager, paymentId: string, paidAt = new Date()): Promise<PaymentRow> {
     const [payment] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1 for update', [paymentId]);
     if (!paymentLifecycle.can(payment.status, PaymentStatus.SUCCEEDED)) return payment;
     if (payment.purpose === 'TOP_UP') {
@@ -217,15 +225,26 @@ export class PaymentService {
       return row;
     }
     // Same lock order as cancellation: checkout, then its orders.
-    await sqlAll(tx, 'select id from checkout where id = $1 for update', [payment.checkout_id]);
-    const covered = await sqlAll<{ order_id: string; amount: string; merchant_id: string }>(
+    const [checkout] = await sqlAll<{ payment_deadline: Date }>(tx, 'select payment_deadline from checkout where id = $1 for update', [payment.checkout_id]);
+    const late = paidAt.getTime() > new Date(checkout.payment_deadline).getTime();
+    const covered = await sqlAll<{ order_id: string; amount: string; merchant_id: string; status: OrderStatus }>(
       tx,
-      'select po.order_id, po.amount, o.merchant_id from payment_order po join shop_order o on o.id = po.order_id where po.payment_id = $1 order by po.order_id',
+      'select po.order_id, po.amount, o.merchant_id, o.status from payment_order po join shop_order o on o.id = po.order_id where po.payment_id = $1 order by po.order_id',
       [paymentId],
     );
     const paid: typeof covered = [];
     const unpaid: typeof covered = [];
     for (const o of covered) {
+      // An order that cannot be paid any more (cancelled, paid by another payment) takes no stock.
+      if (o.status !== OrderStatus.PENDING_PAYMENT) {
+        unpaid.push(o);
+        continue;
+      }
+      if (late) {
+        await this.orders.cancelInTransaction(tx, o.order_id, 'payment window expired');
+        unpaid.push(o);
+        continue;
+      }
       if (!(await this.takePaymentStock(tx, o.order_id))) {
         await this.orders.cancelInTransaction(tx, o.order_id, 'stock ran out before payment');
         unpaid.push(o);
@@ -312,16 +331,16 @@ export class PaymentService {
   }
 
   private async reconcileOne(em: EntityManager, p: PaymentRow & { deadline: Date | null }): Promise<boolean> {
-    const expired = p.deadline !== null && p.deadline.getTime() <= Date.now();
+    const expired = p.deadline !== null && new Date(p.deadline).getTime() <= Date.now();
     if (!p.provider_ref) {
       if (!expired) return false;
-      await inTransaction(em, (tx) => this.apply(tx, p.id, PaymentStatus.CANCELLED));
+      await inTransaction(em, (tx) => this.apply(tx, p.id, PaymentStatus.CANCELLED, new Date()));
       return true;
     }
     let remote = await this.provider.getPayment(p.provider_ref);
     if (remote.status === 'PENDING' && expired) remote = await this.provider.cancelPayment(p.provider_ref).catch(() => this.provider.getPayment(p.provider_ref!));
     if (remote.status === 'PENDING') return false;
-    await inTransaction(em, (tx) => this.apply(tx, p.id, remote.status as PaymentStatus));
+    await inTransaction(em, (tx) => this.apply(tx, p.id, remote.status as PaymentStatus, new Date(remote.updatedAt)));
     return true;
   }
 

@@ -60,7 +60,7 @@ export class RefundService {
         tx,
         `select p.*, po.amount as order_amount, o.merchant_id, o.status as order_status
            from payment p join payment_order po on po.payment_id = p.id join shop_order o on o.id = po.order_id
-          where po.order_id = $1 and p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED')
+          where po.order_id = $1 and p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')
           order by p.settled_at limit 1
           for update of p`,
         [orderId],
