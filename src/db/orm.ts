@@ -44,6 +44,21 @@ export async function connectOrm(opts: OrmOptions): Promise<MikroORM<PostgreSqlD
   return orm;
 }
 
+/** Any fixed number: the advisory lock that lets one process at a time migrate. */
+const MIGRATION_LOCK = 724_301;
+
+/**
+ * Applies pending migrations. Processes starting together (a scaled-out deployment) take turns on
+ * a PostgreSQL advisory lock: the first migrates, the others then find nothing pending.
+ */
 export async function migrate(orm: MikroORM): Promise<void> {
-  await orm.getMigrator().up();
+  const knex = (orm.em.getDriver().getConnection('write') as unknown as { getKnex(): any }).getKnex();
+  const conn = await knex.client.acquireConnection();
+  try {
+    await conn.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await orm.getMigrator().up();
+  } finally {
+    await conn.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await knex.client.releaseConnection(conn);
+  }
 }

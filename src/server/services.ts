@@ -25,6 +25,7 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
     feeBps: config.platformFeeBps,
     publicUrl: config.publicUrl ?? '',
     pollAfterSeconds: config.paymentPollAfterSeconds,
+    windowSeconds: config.paymentWindowSeconds,
   };
   const tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
   const search = new SearchService(config.limits.maxPageSize, config.searchCacheTtlMs);

@@ -6,6 +6,12 @@ import { sqlAll } from '../db/sql';
 export type JobHandler<T> = (data: T) => Promise<void>;
 
 /**
+ * Every job here is short. A job whose worker died (a crashed process) is handed to another worker
+ * after `expireInSeconds`, not after pg-boss's default 15 minutes.
+ */
+const JOB_DEFAULTS = { retryLimit: 10, retryBackoff: true, expireInSeconds: 120 } as const;
+
+/**
  * Background jobs in PostgreSQL (pg-boss): every server process works every queue with
  * SKIP LOCKED, so no node is special and a crashed node's jobs are picked up by the others.
  */
@@ -26,9 +32,22 @@ export class Jobs {
     await this.boss.stop({ graceful: true, timeout: 10_000, wait: true });
   }
 
+  /**
+   * Creates a queue once. Processes starting together may race to create the same queue (its
+   * table partition): the loser's deadlock or duplicate error is retried, then finds it made.
+   */
   private async queue(name: string): Promise<void> {
     if (this.queues.has(name)) return;
-    await this.boss.createQueue(name);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!(await this.boss.getQueue(name))) await this.boss.createQueue(name);
+        break;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (attempt >= 5 || !code || !['40P01', '23505', '42P07', '42710'].includes(code)) throw err;
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 200));
+      }
+    }
     this.queues.add(name);
   }
 
@@ -39,7 +58,7 @@ export class Jobs {
   async send(name: string, data: object, opts: { em?: EntityManager; startAfter?: Date; singletonKey?: string } = {}): Promise<void> {
     await this.queue(name);
     const db = opts.em ? { executeSql: async (text: string, values: unknown[]) => ({ rows: await sqlAll(opts.em!, text, values) }) } : undefined;
-    await this.boss.send(name, data, { startAfter: opts.startAfter, singletonKey: opts.singletonKey, retryLimit: 10, retryBackoff: true, db });
+    await this.boss.send(name, data, { startAfter: opts.startAfter, singletonKey: opts.singletonKey, ...JOB_DEFAULTS, db });
   }
 
   /** Several jobs in one statement (optionally in `em`'s transaction, as with `send`). */
@@ -47,7 +66,7 @@ export class Jobs {
     for (const j of jobs) await this.queue(j.name);
     const db = opts.em ? { executeSql: async (text: string, values: unknown[]) => ({ rows: await sqlAll(opts.em!, text, values) }) } : undefined;
     await this.boss.insert(
-      jobs.map((j) => ({ name: j.name, data: j.data, startAfter: j.startAfter, retryLimit: 10, retryBackoff: true })),
+      jobs.map((j) => ({ name: j.name, data: j.data, startAfter: j.startAfter, ...JOB_DEFAULTS })),
       db ? { db } : {},
     );
   }

@@ -59,6 +59,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Its own process group (with the embedded PostgreSQL it spawns), like a command started in a terminal. */
   processGroup?: boolean;
+  /** Defaults to a free port; a restart passes the previous one (callbacks and pages keep their URLs). */
+  port?: number;
 }
 
 interface Tracked {
@@ -133,7 +135,7 @@ function spawnServer(env: Record<string, string>, dataDir: string, group = false
 /** Starts the server and waits until GET /healthz answers 200. */
 export async function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? makeDataDir();
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const env = childEnv({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...opts.env });
   const p = spawnServer(env, dataDir, opts.processGroup);
   const origin = `http://127.0.0.1:${port}`;

@@ -50,16 +50,6 @@ export class OrderService {
     private readonly log?: Logger,
   ) {}
 
-  /** The first event of new orders (the outbox row of their creation). */
-  async recordCreated(em: EntityManager, orders: { orderId: string; buyerId: string; merchantId: string }[]): Promise<void> {
-    await sqlAll(
-      em,
-      `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
-       select o, b, m, 1, $4, $5 from unnest($1::bigint[], $2::bigint[], $3::bigint[]) as u(o, b, m)`,
-      [orders.map((o) => o.orderId), orders.map((o) => o.buyerId), orders.map((o) => o.merchantId), OrderEventKind.STATUS_CHANGED, OrderStatus.PENDING_PAYMENT],
-    );
-  }
-
   /**
    * Moves an order to `to` if its current status allows it: one conditional UPDATE, so of two
    * racing moves (a payment and a cancellation) exactly one wins. Records the event in the same

@@ -45,6 +45,8 @@ export interface PaymentSettings {
   publicUrl: string;
   /** Pending card payments older than this are asked about (a lost callback must not lose a payment). */
   pollAfterSeconds: number;
+  /** A top-up's payment window (a checkout payment has its checkout's deadline). */
+  windowSeconds: number;
 }
 
 /**
@@ -314,10 +316,10 @@ export class PaymentService {
   async reconcile(em: EntityManager, limit = 200): Promise<number> {
     const due = await sqlAll<PaymentRow & { deadline: Date | null }>(
       em,
-      `select p.*, c.payment_deadline as deadline from payment p left join checkout c on c.id = p.checkout_id
+      `select p.*, coalesce(c.payment_deadline, p.created_at + make_interval(secs => $3)) as deadline from payment p left join checkout c on c.id = p.checkout_id
         where p.status = 'PENDING' and p.method = 'CARD' and p.created_at < now() - make_interval(secs => $1)
         order by p.created_at limit $2`,
-      [this.settings.pollAfterSeconds, limit],
+      [this.settings.pollAfterSeconds, limit, this.settings.windowSeconds],
     );
     let changed = 0;
     for (const p of due) {
