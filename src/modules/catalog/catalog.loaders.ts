@@ -1,25 +1,27 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
-import { Category } from './category.entity';
-import { Merchant } from './merchant.entity';
-import { Product } from './product.entity';
-import { Variant } from './variant.entity';
+import { toCategory, toMerchant, toProduct, toVariant } from './catalog.rows';
+import { PRODUCT_COLUMNS } from './search.sql';
+import type { Variant } from './variant.entity';
 
-/** Request-scoped batch loaders: one statement per kind per tick, whatever the page size. */
+/**
+ * Request-scoped batch loaders: one statement per kind per tick, whatever the page size. They read
+ * the primary: a mutation's answer must show what it just wrote.
+ */
 export function catalogLoaders(em: EntityManager) {
-  const byId = <T extends { id: string }>(entity: new () => T) =>
+  const byId = <T>(table: string, map: (r: Record<string, any>) => T, columns = '*') =>
     new DataLoader<string, T | null>(async (ids) => {
-      const rows = (await em.find(entity as any, { id: { $in: [...ids] } } as any)) as T[];
-      const map = new Map(rows.map((r) => [String(r.id), r]));
-      return ids.map((id) => map.get(id) ?? null);
+      const rows = await sqlAll<Record<string, any>>(em, `select ${columns} from ${table} p where id = any($1::bigint[])`, [ids]);
+      const found = new Map(rows.map((r) => [String(r.id), map(r)]));
+      return ids.map((id) => found.get(id) ?? null);
     });
 
   return {
-    merchant: byId(Merchant),
-    category: byId(Category),
-    product: byId(Product),
-    variant: byId(Variant),
+    merchant: byId('merchant', toMerchant),
+    category: byId('category', toCategory),
+    product: byId('product', toProduct, PRODUCT_COLUMNS),
+    variant: byId('variant', toVariant),
     /** Products most often in the same (not cancelled) orders as each product, best first. */
     alsoBought: new DataLoader<string, string[]>(async (productIds) => {
       const rows = await sqlAll<{ src: string; product_id: string }>(
@@ -43,9 +45,9 @@ export function catalogLoaders(em: EntityManager) {
       return productIds.map((id) => grouped.get(id)!);
     }),
     variantsByProduct: new DataLoader<string, Variant[]>(async (productIds) => {
-      const rows = await em.find(Variant, { productId: { $in: [...productIds] } }, { orderBy: { id: 'asc' } });
+      const rows = await sqlAll<Record<string, any>>(em, 'select * from variant where product_id = any($1::bigint[]) order by id', [productIds]);
       const grouped = new Map<string, Variant[]>(productIds.map((id) => [id, []]));
-      for (const v of rows) grouped.get(String(v.productId))?.push(v);
+      for (const r of rows) grouped.get(String(r.product_id))?.push(toVariant(r));
       return productIds.map((id) => grouped.get(id)!);
     }),
   };

@@ -2,7 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import { checkPageSize } from '../../shared/pagination';
 import { TtlCache } from '../../shared/ttl-cache';
-import { Product } from './product.entity';
+import type { Product } from './product.entity';
+import { toProduct } from './catalog.rows';
 import {
   pageStatement,
   shapeStats,
@@ -77,7 +78,7 @@ export class SearchService {
     let stats: Promise<SearchStats> | undefined;
     const items = rows.slice(0, first).map((row) => {
       const { sort_key, ...columns } = row;
-      return { product: em.map(Product, columns), cursor: page.cursorOf({ id: String(row.id), sort_key }) };
+      return { product: toProduct(columns), cursor: page.cursorOf({ id: String(row.id), sort_key }) };
     });
     return {
       items,
