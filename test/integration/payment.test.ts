@@ -35,6 +35,9 @@ test('a card payment on the provider page pays every order of the checkout and c
   expect(v).toEqual({ reserved: 0, sold: 2 });
   const [escrow] = await sql(`select balance from ledger_account where owner_type = 'MERCHANT' and owner_id = ? and kind = 'ESCROW'`, [m.id]);
   expect(Number(escrow.balance)).toBe(3600); // 40.00 less a 10% fee
+  // The merchant sees it too.
+  const seen = await t.gql(`{ viewer { escrow { balance { amount } } account { balance { amount } } } }`, {}, m.token);
+  expect(seen.data.viewer).toEqual({ escrow: { balance: { amount: '36.00' } }, account: { balance: { amount: '0.00' } } });
   expect(await t.app.services.ledger.checkInvariants(t.app.orm.em.fork() as any)).toEqual([]);
 });
 

@@ -10,7 +10,7 @@ import { parseMoney } from '../../shared/money';
 import { Money } from '../../shared/types';
 import { Viewer } from '../identity/identity.types';
 import { Role, type User } from '../identity/user.entity';
-import { userAvailable } from '../ledger/ledger';
+import { merchantAvailable, merchantEscrow, userAvailable, type AccountRef } from '../ledger/ledger';
 import { CheckoutType, OrderType } from '../order/order.types';
 import { PaymentMethod } from './payment.state';
 import { AccountType, LedgerEntryConnection, PaymentResult, PaymentType, toPayment } from './payment.types';
@@ -74,10 +74,24 @@ export class RefundResolver {
 
 @Resolver(() => Viewer)
 export class ViewerAccountResolver {
-  @FieldResolver(() => AccountType, { description: "The user's balance on the ledger." })
-  async account(@Root() user: User, @Ctx() ctx: Context): Promise<AccountType> {
-    const a = await ctx.services.ledger.findAccount(ctx.em, userAvailable(String(user.id)));
-    return Object.assign(new AccountType(), { id: a ? String(a.id) : `user:${user.id}`, balance: Money.of(a?.balance ?? 0, ctx.config.currency) });
+  @FieldResolver(() => AccountType, { description: "The user's balance on the ledger; for MERCHANT users, the shop's available balance." })
+  account(@Root() user: User, @Ctx() ctx: Context): Promise<AccountType> {
+    const ref = user.merchantId ? merchantAvailable(String(user.merchantId)) : userAvailable(String(user.id));
+    return this.accountOf(ctx, ref, `user:${user.id}`);
+  }
+
+  @FieldResolver(() => AccountType, {
+    nullable: true,
+    description: "MERCHANT users: the shop's sales held in escrow until their orders complete (net of the platform fee).",
+  })
+  escrow(@Root() user: User, @Ctx() ctx: Context): Promise<AccountType> | null {
+    return user.merchantId ? this.accountOf(ctx, merchantEscrow(String(user.merchantId)), `escrow:${user.merchantId}`) : null;
+  }
+
+  private async accountOf(ctx: Context, ref: AccountRef, placeholder: string): Promise<AccountType> {
+    const a = await ctx.services.ledger.findAccount(ctx.em, ref);
+    // An account appears with its first entry; until then it is an empty one.
+    return Object.assign(new AccountType(), { id: a ? String(a.id) : placeholder, balance: Money.of(a?.balance ?? 0, ctx.config.currency) });
   }
 }
 
