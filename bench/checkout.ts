@@ -13,8 +13,8 @@ const CONCURRENCY = Number(process.env.BENCH_CHECKOUT_CONCURRENCY ?? 50);
 const VARIANTS = 1000;
 const CUSTOMERS = 50;
 
-const CHECKOUT = `mutation($i: CheckoutInput!) { checkoutCreate(input: $i) { __typename ... on Checkout { id } ... on ErrorResult { errorCode message } } }`;
-const ADDRESS = { name: 'Bench Buyer', line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
+export const CHECKOUT = `mutation($i: CheckoutInput!) { checkoutCreate(input: $i) { __typename ... on Checkout { id } ... on ErrorResult { errorCode message } } }`;
+export const ADDRESS = { name: 'Bench Buyer', line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
 
 const withDatabase = (url: string, name: string) => {
   const u = new URL(url);
@@ -23,7 +23,7 @@ const withDatabase = (url: string, name: string) => {
 };
 
 /** A fresh, migrated database for one benchmark run. */
-async function freshDatabase(serverUrl: string, name: string): Promise<string> {
+export async function freshDatabase(serverUrl: string, name: string): Promise<string> {
   const c = new Client({ connectionString: serverUrl });
   await c.connect();
   await c.query(`drop database if exists ${name} with (force)`);
@@ -35,7 +35,7 @@ async function freshDatabase(serverUrl: string, name: string): Promise<string> {
 }
 
 /** One merchant with VARIANTS single-variant products of practically unlimited stock. */
-async function seedVariants(pool: Pool): Promise<string[]> {
+export async function seedVariants(pool: Pool): Promise<string[]> {
   const [{ id: merchant }] = (await pool.query(`insert into merchant (name) values ('Bench Shop') returning id`)).rows;
   const products = (
     await pool.query(
@@ -52,7 +52,7 @@ async function seedVariants(pool: Pool): Promise<string[]> {
 }
 
 /** `n` anonymous one-line carts, each for the variant `pick(i)` chooses. */
-async function makeCarts(pool: Pool, n: number, pick: (i: number) => string): Promise<string[]> {
+export async function makeCarts(pool: Pool, n: number, pick: (i: number) => string): Promise<string[]> {
   const ids = Array.from({ length: n }, () => randomBytes(16).toString('base64url'));
   await pool.query('insert into cart (id) select unnest($1::text[])', [ids]);
   await pool.query('insert into cart_line (cart_id, variant_id, quantity) select c, v, 1 from unnest($1::text[], $2::bigint[]) as u(c, v)', [
@@ -67,7 +67,7 @@ async function makeCarts(pool: Pool, n: number, pick: (i: number) => string): Pr
  * checkout.sql.ts) in one transaction with `pg`, with no HTTP, GraphQL, ORM, pricing module or job
  * library; the two jobs go to a plain table in one insert.
  */
-async function rawCheckout(pool: Pool, buyerId: string, cartId: string): Promise<void> {
+export async function rawCheckout(pool: Pool, buyerId: string, cartId: string): Promise<string> {
   const c = await pool.connect();
   try {
     await c.query('begin');
@@ -96,6 +96,7 @@ async function rawCheckout(pool: Pool, buyerId: string, cartId: string): Promise
     const taken = await c.query('update variant set reserved = reserved + $1 where id = $2 and on_hand - reserved - sold >= $1 returning id', [l.quantity, l.variant_id]);
     if (taken.rowCount !== 1) throw new Error('out of stock');
     await c.query('commit');
+    return checkoutId;
   } catch (e) {
     await c.query('rollback');
     throw e;

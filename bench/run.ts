@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded';
 import { checkoutBench } from './checkout';
 import { ROOT } from './lib';
+import { paymentBench } from './payment';
 import { searchBench } from './search';
 
 /**
  * `npm run bench`: each benchmark against a baseline measured in the same run on the same machine.
  *
- * Env: BENCH_ONLY (search | checkout), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
+ * Env: BENCH_ONLY (search | checkout | payment), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
  * BENCH_CONNECTIONS (20, search), BENCH_DATABASE_URL (a server whose `postgres` database the
  * benchmarks may use and create databases in; else an embedded PostgreSQL in .data/bench, whose
  * seeded catalog is reused by later runs).
@@ -29,6 +30,7 @@ async function main() {
   try {
     if (!only || only === 'search') await searchBench(url);
     if (!only || only === 'checkout') await checkoutBench(url);
+    if (!only || only === 'payment') await paymentBench(url);
   } finally {
     await stop();
   }
