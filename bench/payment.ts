@@ -67,11 +67,11 @@ async function rawPay(pool: Pool, buyerId: string, checkoutId: string): Promise<
     await c.query('select po.order_id, po.amount, o.merchant_id, o.status from payment_order po join shop_order o on o.id = po.order_id where po.payment_id = $1 order by po.order_id', [paymentId]);
     const o = orders[0];
     await c.query(`select variant_id, quantity from order_line where order_id = $1 and stock_policy = 'DEDUCT_ON_PAYMENT' order by variant_id`, [o.id]);
-    await c.query(`update shop_order set status = 'PAID', version = version + 1, updated_at = now() where id = $1 and status = any($2::text[]) returning *`, [o.id, ['PENDING_PAYMENT']]);
+    const { rows: [paid] } = await c.query(`update shop_order set status = 'PAID', version = version + 1, event_seq = event_seq + 1, updated_at = now() where id = $1 and status = any($2::text[]) returning *`, [o.id, ['PENDING_PAYMENT']]);
     await c.query(
       `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
-       values ($1, $2, $3, (select coalesce(max(seq), 0) + 1 from order_event where order_id = $1), 'STATUS_CHANGED', 'PAID')`,
-      [o.id, buyerId, o.merchant_id],
+       values ($1, $2, $3, $4, 'STATUS_CHANGED', 'PAID')`,
+      [o.id, buyerId, o.merchant_id, paid.event_seq],
     );
     await c.query(
       `with released as (delete from stock_reservation where order_id = any($1::bigint[]) returning variant_id, quantity),

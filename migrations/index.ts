@@ -3,6 +3,7 @@ import { Migration20261123000000_foundation } from './Migration20261123000000_fo
 import { Migration20261123010000_carts_orders } from './Migration20261123010000_carts_orders';
 import { Migration20261123020000_ledger } from './Migration20261123020000_ledger';
 import { Migration20261123030000_payments } from './Migration20261123030000_payments';
+import { Migration20261130000000_outbox_fulfillment } from './Migration20261130000000_outbox_fulfillment';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123010000_carts_orders', class: Migration20261123010000_carts_orders },
   { name: 'Migration20261123020000_ledger', class: Migration20261123020000_ledger },
   { name: 'Migration20261123030000_payments', class: Migration20261123030000_payments },
+  { name: 'Migration20261130000000_outbox_fulfillment', class: Migration20261130000000_outbox_fulfillment },
 ];

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config';
 import type { Principal } from '../shared/auth';
 import { catalogLoaders } from '../modules/catalog/catalog.loaders';
+import { fulfillmentLoaders } from '../modules/fulfillment/fulfillment.loaders';
 import { orderLoaders } from '../modules/order/order.loaders';
 import { paymentLoaders } from '../modules/payment/payment.loaders';
 import type { Services } from './services';
@@ -16,7 +17,7 @@ export interface Context {
 }
 
 export function createLoaders(em: EntityManager) {
-  return { catalog: catalogLoaders(em), order: orderLoaders(em), payment: paymentLoaders(em) };
+  return { catalog: catalogLoaders(em), order: orderLoaders(em), payment: paymentLoaders(em), fulfillment: fulfillmentLoaders(em) };
 }
 
 export function createContext(root: EntityManager, principal: Principal | null, services: Services, config: Config): Context {

@@ -24,8 +24,8 @@ export const WRITE_CHECKOUT_SQL = `with checkout_row as (
          insert into checkout (id, buyer_id, cart_id, subtotal, discount, points_discount, points_used, shipping_fee, total, coupon_code, shipping_address, payment_deadline)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id
        ), orders as (
-         insert into shop_order (id, checkout_id, buyer_id, merchant_id, status, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline)
-         select next_order_id($2), (select id from checkout_row), $2, m, 'PENDING_PAYMENT', s, d, pd, pu, sf, t, $11, $12
+         insert into shop_order (id, checkout_id, buyer_id, merchant_id, status, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline, event_seq)
+         select next_order_id($2), (select id from checkout_row), $2, m, 'PENDING_PAYMENT', s, d, pd, pu, sf, t, $11, $12, 1
            from unnest($13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::int[], $18::bigint[], $19::bigint[]) as u(m, s, d, pd, pu, sf, t)
          returning id, merchant_id
        ), lines as (

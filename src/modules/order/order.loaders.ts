@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import type { OrderRow } from './order.service';
+import type { OrderEventRow } from '../events/order-events';
 
 const groupRows = <R>(keys: readonly string[], rows: R[], keyOf: (r: R) => string): R[][] => {
   const m = new Map<string, R[]>(keys.map((k) => [k, []]));
@@ -22,13 +23,6 @@ export interface OrderLineRow {
   snapshot_digest: string;
 }
 
-export interface OrderEventRow {
-  id: string;
-  order_id: string;
-  type: string;
-  status: string;
-  created_at: Date;
-}
 
 /** Request-scoped batch loaders for order detail: a constant number of statements per page. */
 export function orderLoaders(em: EntityManager) {
@@ -37,7 +31,7 @@ export function orderLoaders(em: EntityManager) {
       groupRows(ids, await sqlAll<OrderLineRow>(em, 'select * from order_line where order_id = any($1::bigint[]) order by id', [ids]), (r) => String(r.order_id)),
     ),
     eventsByOrder: new DataLoader<string, OrderEventRow[]>(async (ids) =>
-      groupRows(ids, await sqlAll<OrderEventRow>(em, 'select * from order_event where order_id = any($1::bigint[]) order by id', [ids]), (r) => String(r.order_id)),
+      groupRows(ids, await sqlAll<OrderEventRow>(em, 'select * from order_event where order_id = any($1::bigint[]) order by order_id, seq', [ids]), (r) => String(r.order_id)),
     ),
     ordersByCheckout: new DataLoader<string, OrderRow[]>(async (ids) =>
       groupRows(ids, await sqlAll<OrderRow>(em, 'select * from shop_order where checkout_id = any($1::bigint[]) order by id', [ids]), (r) => String(r.checkout_id)),

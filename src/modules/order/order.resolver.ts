@@ -7,7 +7,8 @@ import { MerchantType } from '../catalog/catalog.types';
 import type { Merchant } from '../catalog/merchant.entity';
 import { Customer } from '../identity/identity.types';
 import { OrderStateError } from './order.errors';
-import type { OrderEventRow, OrderLineRow } from './order.loaders';
+import type { OrderLineRow } from './order.loaders';
+import type { OrderEventRow } from '../events/order-events';
 import type { OrderRow } from './order.service';
 import { OrderStatus } from './order.state';
 import {
@@ -45,13 +46,15 @@ export function toOrder(r: OrderRow, currency: string): OrderObject {
   });
 }
 
-const toEvent = (e: OrderEventRow): OrderEventType =>
+export const toEvent = (e: OrderEventRow): OrderEventType =>
   Object.assign(new OrderEventType(), {
     id: String(e.id),
     orderId: String(e.order_id),
     type: e.type as OrderEventKind,
     status: e.status as OrderStatus,
     occurredAt: e.created_at,
+    shipmentId: e.shipment_id ? String(e.shipment_id) : null,
+    afterSaleId: e.after_sale_id ? String(e.after_sale_id) : null,
   });
 
 @Resolver(() => OrderType)

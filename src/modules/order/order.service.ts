@@ -11,6 +11,7 @@ import type { PricingService } from '../pricing/pricing.service';
 import { OrderStateError } from './order.errors';
 import { orderLifecycle, OrderStatus } from './order.state';
 import { OrderEventKind } from './order.types';
+import { insertEvent } from '../events/order-events';
 
 /** An order row as stored (amounts in minor units). */
 export interface OrderRow {
@@ -29,6 +30,9 @@ export interface OrderRow {
   payment_deadline: Date | null;
   cancel_reason: string | null;
   version: number;
+  event_seq: number;
+  delivered_at: Date | null;
+  completed_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -58,7 +62,10 @@ export class OrderService {
   async transition(em: EntityManager, orderId: string, to: OrderStatus, extra: { cancelReason?: string } = {}): Promise<OrderRow | OrderStateError> {
     const [row] = await sqlAll<OrderRow>(
       em,
-      `update shop_order set status = $2, version = version + 1, updated_at = now(), cancel_reason = coalesce($4, cancel_reason)
+      `update shop_order set status = $2, version = version + 1, event_seq = event_seq + 1, updated_at = now(),
+              cancel_reason = coalesce($4, cancel_reason),
+              delivered_at = case when $2 = 'DELIVERED' then now() else delivered_at end,
+              completed_at = case when $2 = 'COMPLETED' then now() else completed_at end
         where id = $1 and status = any($3::text[]) returning *`,
       [orderId, to, orderLifecycle.sourcesOf(to), extra.cancelReason ?? null],
     );
@@ -66,12 +73,7 @@ export class OrderService {
       const [current] = await sqlAll<{ status: OrderStatus }>(em, 'select status from shop_order where id = $1', [orderId]);
       return OrderStateError.of(current.status, to);
     }
-    await sqlAll(
-      em,
-      `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
-       values ($1, $2, $3, (select coalesce(max(seq), 0) + 1 from order_event where order_id = $1), $4, $5)`,
-      [orderId, row.buyer_id, row.merchant_id, OrderEventKind.STATUS_CHANGED, to],
-    );
+    await insertEvent(em, { orderId, type: OrderEventKind.STATUS_CHANGED, buyerId: row.buyer_id, merchantId: row.merchant_id, status: to, seq: row.event_seq });
     return row;
   }
 

@@ -67,6 +67,9 @@ export class OrderEventType {
   @Field(() => OrderEventKind) type!: OrderEventKind;
   @Field(() => OrderStatus, { description: 'The order status after the event.' }) status!: OrderStatus;
   @Field(() => GraphQLDateTime) occurredAt!: Date;
+  /** The shipment or after-sale the event is about (resolved by their modules). */
+  shipmentId!: string | null;
+  afterSaleId!: string | null;
 }
 
 @ObjectType('OrderEventEdge')

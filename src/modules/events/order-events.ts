@@ -1,0 +1,58 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sqlAll } from '../../db/sql';
+import { OrderEventKind } from '../order/order.types';
+
+/** An order event as stored in the outbox (`order_event`). */
+export interface OrderEventRow {
+  id: string;
+  order_id: string;
+  buyer_id: string;
+  merchant_id: string;
+  /** 1, 2, 3… per order: the order's events in the order they committed. */
+  seq: number;
+  /** The relay's publication position; null until the relay has seen the event. */
+  pos: string | null;
+  type: OrderEventKind;
+  /** The order's status after the event. */
+  status: string;
+  shipment_id: string | null;
+  after_sale_id: string | null;
+  created_at: Date;
+}
+
+export interface OrderEventInput {
+  orderId: string;
+  type: OrderEventKind;
+  shipmentId?: string | null;
+  afterSaleId?: string | null;
+}
+
+/**
+ * Writes an event of an order in the caller's transaction (the outbox). The UPDATE takes the
+ * order row's lock and the order's next event number, so the events of one order are numbered
+ * in commit order whatever runs concurrently; the relay publishes them after the commit.
+ * Order status changes go through OrderService.transition, which numbers its event the same way.
+ */
+export async function recordOrderEvent(tx: EntityManager, input: OrderEventInput): Promise<OrderEventRow> {
+  const [order] = await sqlAll<{ buyer_id: string; merchant_id: string; status: string; event_seq: number }>(
+    tx,
+    'update shop_order set event_seq = event_seq + 1 where id = $1 returning buyer_id, merchant_id, status, event_seq',
+    [input.orderId],
+  );
+  if (!order) throw new Error(`order ${input.orderId} does not exist`);
+  return insertEvent(tx, { ...input, buyerId: order.buyer_id, merchantId: order.merchant_id, status: order.status, seq: order.event_seq });
+}
+
+/** Inserts an event whose number the caller took with `event_seq = event_seq + 1` on the order row. */
+export async function insertEvent(
+  tx: EntityManager,
+  e: OrderEventInput & { buyerId: string; merchantId: string; status: string; seq: number },
+): Promise<OrderEventRow> {
+  const [row] = await sqlAll<OrderEventRow>(
+    tx,
+    `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status, shipment_id, after_sale_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+    [e.orderId, e.buyerId, e.merchantId, e.seq, e.type, e.status, e.shipmentId ?? null, e.afterSaleId ?? null],
+  );
+  return row;
+}
