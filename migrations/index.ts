@@ -4,6 +4,8 @@ import { Migration20261123010000_carts_orders } from './Migration20261123010000_
 import { Migration20261123020000_ledger } from './Migration20261123020000_ledger';
 import { Migration20261123030000_payments } from './Migration20261123030000_payments';
 import { Migration20261130000000_outbox_fulfillment } from './Migration20261130000000_outbox_fulfillment';
+import { Migration20261130020000_after_sale } from './Migration20261130020000_after_sale';
+import { Migration20261130030000_order_completion } from './Migration20261130030000_order_completion';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -12,4 +14,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123020000_ledger', class: Migration20261123020000_ledger },
   { name: 'Migration20261123030000_payments', class: Migration20261123030000_payments },
   { name: 'Migration20261130000000_outbox_fulfillment', class: Migration20261130000000_outbox_fulfillment },
+  { name: 'Migration20261130020000_after_sale', class: Migration20261130020000_after_sale },
+  { name: 'Migration20261130030000_order_completion', class: Migration20261130030000_order_completion },
 ];

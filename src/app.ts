@@ -16,6 +16,11 @@ import { paymentReturnPage, paymentWebhook } from './modules/payment/webhook';
 import { REFUND_JOB } from './modules/payment/refund.service';
 import { purgeKeys } from './shared/idempotency';
 import { EXPIRE_JOB, SNAPSHOT_JOB } from './modules/checkout/checkout.service';
+import { AUTO_COMPLETE_JOB } from './modules/fulfillment/completion.service';
+import { logisticsWebhook } from './modules/fulfillment/logistics.webhook';
+import { LocalEventBus, RedisEventBus, type EventBus } from './modules/events/event-bus';
+import { OutboxRelay } from './modules/events/relay';
+import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -41,6 +46,22 @@ async function startWorkers(orm: MikroORM, services: Services, config: Config): 
     await services.payments.reconcile(em());
     await services.refunds.retryPending(em());
   });
+  await services.jobs.work<{ orderId: string }>(AUTO_COMPLETE_JOB, async (d) => {
+    await services.fulfillment.completeDue(em(), d.orderId);
+  });
+  await services.jobs.every('orders.auto-complete-overdue', '* * * * *', async () => {
+    await services.fulfillment.completeOverdue(em());
+  });
+  await services.jobs.work<{ afterSaleId: string }>(REVIEW_JOB, async (d) => {
+    await services.afterSales.autoApprove(em(), d.afterSaleId);
+  });
+  await services.jobs.every('aftersale.sweep', '* * * * *', async () => {
+    await services.afterSales.sweep(em());
+  });
+  // A delivered replacement completes its exchange, in the carrier event's transaction.
+  services.fulfillment.onShipmentDelivered(async (tx, shipment) => {
+    if (shipment.kind === 'EXCHANGE') await services.afterSales.onShipmentDelivered(tx, String(shipment.id));
+  });
 }
 
 export interface App {
@@ -50,7 +71,17 @@ export interface App {
   http: RunningHttp;
   url: string;
   log: Logger;
+  relay: OutboxRelay;
+  bus: EventBus;
   stop(): Promise<void>;
+}
+
+/** Redis fans events out to every process when REDIS_URL is set; otherwise this process only. */
+async function createEventBus(config: Config, log: Logger): Promise<EventBus> {
+  if (!config.redisUrl) return new LocalEventBus();
+  const bus = new RedisEventBus(config.redisUrl, log);
+  await bus.start();
+  return bus;
 }
 
 export const DEMO_PRODUCTS = 1200;
@@ -69,6 +100,8 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
   }
   let jobs: Jobs | undefined;
   let sandbox: SandboxProcess | undefined;
+  let bus: EventBus | undefined;
+  let relay: OutboxRelay | undefined;
   const orm = await connectOrm({ url, replicaUrls: config.databaseReplicaUrls, poolSize: config.dbPoolSize, logger: (m) => log.info(m.replace(/\x1b\[[0-9;]*m/g, '')) });
   try {
     await migrate(orm);
@@ -78,7 +111,8 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       sandbox = await startSandboxProcess({ apiKey: config.paymentProviderApiKey, webhookSecret: config.paymentWebhookSecret, log: (l) => log.warn({ sandbox: l }) });
       log.info(`sandbox payment provider at ${sandbox.url}`);
     }
-    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url);
+    bus = await createEventBus(config, log);
+    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus);
     const em = orm.em.fork();
 
     const admin = await services.identity.ensureAdmin(em as any, config.adminEmail, config.adminPassword);
@@ -96,9 +130,12 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     }
 
     await startWorkers(orm, services, config);
+    relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
+    await relay.start();
     const http = await startHttp({ config, orm, schema: buildAppSchema(), services, log, metrics: createMetrics() }, {
       '/webhooks/payments': paymentWebhook(orm, services.payments, () => [config.paymentWebhookSecret], log),
       '/payments/return': paymentReturnPage,
+      '/webhooks/logistics': logisticsWebhook(orm, services.fulfillment, () => [config.logisticsWebhookSecret], log),
     });
     services.paymentSettings.publicUrl ||= `http://127.0.0.1:${http.port}`;
     const app: App = {
@@ -108,8 +145,12 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       http,
       log,
       url: `http://127.0.0.1:${http.port}/graphql`,
+      relay,
+      bus,
       async stop() {
         await http.close();
+        await relay!.stop();
+        await bus!.close();
         await jobs!.stop();
         await sandbox?.stop();
         await orm.close();
@@ -118,6 +159,8 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     };
     return app;
   } catch (e) {
+    await relay?.stop();
+    await bus?.close();
     await jobs?.stop().catch(() => undefined);
     await sandbox?.stop();
     await orm.close();

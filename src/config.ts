@@ -39,8 +39,13 @@ export interface Config {
   demoData: boolean;
   dbPoolSize: number;
   cart: { maxLineQuantity: number; maxLines: number; anonymousTtlDays: number };
-  /** Loyalty points: value of one point in minor units, and the largest share of a total they may pay. */
-  points: { valueMinor: number; maxShareBps: number };
+  /**
+   * Loyalty points: value of one point in minor units, the largest share of a total they may pay,
+   * and how many are awarded per whole currency unit of what an order kept when it completes.
+   */
+  points: { valueMinor: number; maxShareBps: number; perCurrencyUnit: number };
+  /** A delivered order completes (escrow released, points awarded) this long after delivery unless the buyer confirms first. */
+  orderAutoCompleteSeconds: number;
   /** Flat shipping fee per merchant order, free from `freeAbove` (goods after discounts). */
   shipping: { flatFee: number; freeAbove: number | null };
   idempotencyTtlHours: number;
@@ -52,6 +57,14 @@ export interface Config {
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxPageSize: number };
   /** Report SQL statements per request in `extensions.sqlStatements` (tests and benchmarks). */
   exposeSqlStats: boolean;
+  /**
+   * After-sale: how long the merchant has to review a request before it is approved automatically
+   * (AFTER_SALE_REVIEW_HOURS, or AFTER_SALE_REVIEW_SECONDS when set, which wins), and for how many
+   * days after delivery a request may be made (AFTER_SALE_WINDOW_DAYS).
+   */
+  afterSale: { reviewSeconds: number; windowDays: number };
+  /** The outbox relay's backstop poll (NOTIFY wakes it at once); also how soon a new relay takes over. */
+  eventRelayPollMs: number;
 }
 
 export class ConfigError extends Error {
@@ -188,7 +201,9 @@ export function loadConfig(env: Env = process.env): Config {
     points: {
       valueMinor: int(env, 'POINT_VALUE_MINOR', 1, 1, 1_000_000),
       maxShareBps: int(env, 'POINTS_MAX_SHARE_PERCENT', 50, 0, 100) * 100,
+      perCurrencyUnit: int(env, 'POINTS_PER_CURRENCY_UNIT', 1, 0, 1000),
     },
+    orderAutoCompleteSeconds: int(env, 'ORDER_AUTO_COMPLETE_SECONDS', 7 * 24 * 3600, 1, 365 * 24 * 3600),
     shipping: {
       flatFee: amount(env, 'SHIPPING_FEE', '4.99')!,
       freeAbove: amount(env, 'FREE_SHIPPING_ABOVE', '50.00'),
@@ -204,6 +219,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxPageSize: int(env, 'MAX_PAGE_SIZE', 100, 1, 1000),
     },
     exposeSqlStats: bool(env, 'EXPOSE_SQL_STATS', !production),
+    afterSale: {
+      // Both are validated; the seconds (for tests and demos) win when set.
+      reviewSeconds: int(env, 'AFTER_SALE_REVIEW_SECONDS', int(env, 'AFTER_SALE_REVIEW_HOURS', 24, 1, 30 * 24) * 3600, 1, 30 * 24 * 3600),
+      windowDays: int(env, 'AFTER_SALE_WINDOW_DAYS', 14, 1, 365),
+    },
+    eventRelayPollMs: int(env, 'EVENT_RELAY_POLL_MS', 1000, 50, 60_000),
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config';
 import type { Principal } from '../shared/auth';
+import { afterSaleLoaders } from '../modules/aftersale/aftersale.loaders';
 import { catalogLoaders } from '../modules/catalog/catalog.loaders';
 import { fulfillmentLoaders } from '../modules/fulfillment/fulfillment.loaders';
 import { orderLoaders } from '../modules/order/order.loaders';
@@ -17,7 +18,7 @@ export interface Context {
 }
 
 export function createLoaders(em: EntityManager) {
-  return { catalog: catalogLoaders(em), order: orderLoaders(em), payment: paymentLoaders(em), fulfillment: fulfillmentLoaders(em) };
+  return { catalog: catalogLoaders(em), order: orderLoaders(em), payment: paymentLoaders(em), fulfillment: fulfillmentLoaders(em), afterSale: afterSaleLoaders(em) };
 }
 
 export function createContext(root: EntityManager, principal: Principal | null, services: Services, config: Config): Context {

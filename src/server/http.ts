@@ -3,7 +3,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, parse, type OperationDefinitionNode, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -61,6 +61,17 @@ function readBody(req: IncomingMessage): Promise<string> {
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(JSON.stringify(body));
+}
+
+/** Whether the operation to run is a subscription (a document that does not parse is left to graphql-ws). */
+function isSubscription(query: string, operationName?: string | null): boolean {
+  try {
+    const ops = parse(query).definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops[0];
+    return op?.operation === 'subscription';
+  } catch {
+    return false;
+  }
 }
 
 const invalidToken = () =>
@@ -216,6 +227,12 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        // Every subscription follows someone's orders: without credentials the socket is closed (4401).
+        if (ctx.extra.principal || !isSubscription(payload.query, payload.operationName)) return;
+        ctx.extra.socket.close(4401, 'Unauthorized');
+        return [new GraphQLError('Sign in first', { extensions: { code: 'UNAUTHENTICATED' } })];
       },
       onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
       context: (ctx) => createContext(orm.em as any, ctx.extra.principal ?? null, services, config),

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { GraphQLSchema, printSchema, lexicographicSortSchema } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import { buildSchemaSync } from 'type-graphql';
+import { buildSchemaSync, type PubSub } from 'type-graphql';
 import {
   CategoryResolver,
   MerchantResolver,
@@ -23,10 +23,19 @@ import {
   ViewerAccountResolver,
 } from '../modules/payment/payment.resolver';
 import { OrderEventEdge } from '../modules/order/order.types';
+import {
+  FulfillmentResolver,
+  OrderEventShipmentResolver,
+  OrderShipmentsResolver,
+  ShipmentEventsResolver,
+} from '../modules/fulfillment/fulfillment.resolver';
+import { OrderEventsResolver } from '../modules/events/events.resolver';
 import { Customer } from '../modules/identity/identity.types';
+import { AfterSaleResolver, OrderAfterSaleResolver, OrderEventAfterSaleResolver } from '../modules/aftersale/aftersale.resolver';
 import { ErrorResult, UserError } from '../shared/error-result';
 
 export const resolvers = [
+  OrderEventsResolver,
   IdentityResolver,
   CartResolver,
   CartLineResolver,
@@ -46,9 +55,25 @@ export const resolvers = [
   CategoryResolver,
   MerchantResolver,
   VariantResolver,
+  FulfillmentResolver,
+  OrderShipmentsResolver,
+  ShipmentEventsResolver,
+  OrderEventShipmentResolver,
+  AfterSaleResolver,
+  OrderAfterSaleResolver,
+  OrderEventAfterSaleResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;
+
+const noTopics: PubSub = {
+  publish: () => {
+    throw new Error('type-graphql topics are not used');
+  },
+  subscribe: () => {
+    throw new Error('type-graphql topics are not used');
+  },
+};
 
 /** The executable schema (built once per process). */
 export function buildAppSchema(): GraphQLSchema {
@@ -57,6 +82,8 @@ export function buildAppSchema(): GraphQLSchema {
     // Customer is how merchants see buyers on orders; listed so clients can rely on it already.
     orphanedTypes: [ErrorResult, UserError, Customer, OrderEventEdge],
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
+    // Subscriptions stream from the outbox (modules/events), not from type-graphql topics.
+    pubSub: noTopics,
     validate: { forbidUnknownValues: false },
     emitSchemaFile: false,
   }));

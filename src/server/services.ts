@@ -13,10 +13,14 @@ import { PricingService } from '../modules/pricing/pricing.service';
 import { LedgerService } from '../modules/ledger/ledger.service';
 import { PaymentService, type PaymentSettings } from '../modules/payment/payment.service';
 import { RefundService } from '../modules/payment/refund.service';
+import { AfterSaleService } from '../modules/aftersale/aftersale.service';
 import { SandboxClient } from '../sandbox/client';
+import { FulfillmentService } from '../modules/fulfillment/fulfillment.service';
+import type { EventBus } from '../modules/events/event-bus';
+import { EventsService } from '../modules/events/events.service';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
-export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string) {
+export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
   const provider = new SandboxClient({ baseUrl: providerUrl, apiKey: config.paymentProviderApiKey });
   const ledger = new LedgerService(config.limits.maxPageSize);
   /** publicUrl is completed by the app once the server listens (PORT=0 picks a port). */
@@ -33,6 +37,7 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
   const orders = new OrderService(pricing, config.limits.maxPageSize, log);
   const refunds = new RefundService(config.platformFeeBps, ledger, orders, provider, jobs, log);
   return {
+    afterSales: new AfterSaleService(config.afterSale, refunds, jobs, log),
     tokens,
     identity: new IdentityService(tokens),
     catalog: new CatalogService(() => search.invalidate()),
@@ -47,6 +52,8 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
     payments: new PaymentService(paymentSettings, ledger, orders, refunds, provider, jobs, log),
     paymentSettings,
     jobs,
+    fulfillment: new FulfillmentService(orders, ledger, jobs, { autoCompleteSeconds: config.orderAutoCompleteSeconds, pointsPerCurrencyUnit: config.points.perCurrencyUnit }, log),
+    events: new EventsService(bus),
   };
 }
 

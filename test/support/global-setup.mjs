@@ -5,7 +5,8 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
@@ -35,6 +36,8 @@ export default async function globalSetup() {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 
+  process.env.TEST_REDIS_URL = process.env.REDIS_URL ?? (await startRedis());
+  delete process.env.REDIS_URL;
   process.env.TEST_PG_URL = baseUrl;
   process.env.TEST_PG_TEMPLATE = template;
   delete process.env.DATABASE_URL;
@@ -44,4 +47,30 @@ export function withDatabase(url, name) {
   const u = new URL(url);
   u.pathname = `/${name}`;
   return u.toString();
+}
+
+/**
+ * A real Redis for the suites that fan events out across processes: redis-server from PATH on a
+ * free port, in memory only. Missing redis-server fails the run (DESIGN.md: no skipped suites).
+ */
+async function startRedis() {
+  const port = await new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await new Promise((resolve, reject) => {
+    child.once('error', (err) => reject(new Error(`redis-server could not start (install it: apt-get install redis-server): ${err.message}`)));
+    child.once('spawn', resolve);
+  });
+  globalThis.__REDIS__ = child;
+  const url = `redis://127.0.0.1:${port}`;
+  // Ready when it accepts a connection.
+  const { Redis } = require('ioredis');
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: (n) => (n > 50 ? null : 100) });
+  await probe.connect();
+  await probe.quit();
+  return url;
 }

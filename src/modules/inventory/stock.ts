@@ -48,3 +48,18 @@ export async function releaseOrderStock(em: EntityManager, orderId: string): Pro
     [orderId],
   );
 }
+
+/**
+ * Units of paid orders that came back (an after-sale return) become available again: `sold`
+ * goes down by each quantity. The caller makes sure this runs once per return.
+ */
+export async function returnSoldStock(em: EntityManager, items: { variantId: string; quantity: number }[]): Promise<void> {
+  if (items.length === 0) return;
+  await sqlAll(
+    em,
+    `update variant v set sold = v.sold - u.q
+       from (select variant_id, sum(q)::int as q from unnest($1::bigint[], $2::int[]) as t(variant_id, q) group by variant_id) u
+      where v.id = u.variant_id`,
+    [items.map((i) => i.variantId), items.map((i) => i.quantity)],
+  );
+}

@@ -51,43 +51,70 @@ export class RefundService {
    */
   async refundOrder(em: EntityManager, callerId: string, orderId: string, amount: number, reason: string, key: string): Promise<RefundRow | UserError> {
     return inTransaction<RefundRow, RefundRow | UserError>(em, async (tx) => {
-      const claim = await claimKey(tx, callerId, 'refund', key, digest({ orderId, amount, reason }), 'next_order_id($1)::text');
-      if (!claim.claimed) {
-        if (!claim.sameRequest) throw new Rollback(UserError.of(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was used for a different refund', 'idempotencyKey'));
-        return (await sqlAll<RefundRow>(tx, 'select * from refund where id = $1', [claim.resultRef]))[0];
-      }
-      const [p] = await sqlAll<PaymentRow & { order_amount: string; merchant_id: string; order_status: OrderStatus }>(
-        tx,
-        `select p.*, po.amount as order_amount, o.merchant_id, o.status as order_status
-           from payment p join payment_order po on po.payment_id = p.id join shop_order o on o.id = po.order_id
-          where po.order_id = $1 and p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')
-          order by p.settled_at limit 1
-          for update of p`,
-        [orderId],
-      );
-      const exceeds = (m: string) => new Rollback(UserError.of(ErrorCode.REFUND_EXCEEDS_PAID, m, 'amount'));
-      if (!p || p.order_status === OrderStatus.CANCELLED) throw exceeds('Nothing was paid for this order');
-      const [{ before }] = await sqlAll<{ before: number }>(tx, 'select coalesce(sum(amount), 0)::bigint as before from refund where order_id = $1 and payment_id = $2', [orderId, p.id]);
-      const paid = Number(p.order_amount);
-      if (Number(before) + amount > paid) throw exceeds(`At most ${((paid - Number(before)) / 100).toFixed(2)} can still be refunded for this order`);
-
-      const refund = await this.insert(tx, p, orderId, amount, reason, claim.resultRef);
-      const fee = refundFeeShare(paid, splitFee(paid, this.feeBps).fee, Number(before), amount);
-      const input = {
-        reference: `refund:${refund.id}`,
-        buyerId: String(p.user_id),
-        merchantId: String(p.merchant_id),
-        amount,
-        fee: fee.fee,
-        // After completion the sale left escrow for the merchant's balance.
-        from: p.order_status === OrderStatus.COMPLETED ? AccountKind.AVAILABLE : AccountKind.ESCROW,
-        entryReference: `order:${orderId}`,
-      } as const;
-      if (p.method === PaymentMethod.BALANCE) await this.ledger.refundToBalance(tx, input);
-      else await this.ledger.refundToCard(tx, input);
-      if (Number(before) + amount === paid) await this.orders.transition(tx, orderId, OrderStatus.REFUNDED);
-      return refund;
+      const r = await this.refundOrderInTransaction(tx, callerId, orderId, amount, reason, key);
+      if (r instanceof UserError) throw new Rollback(r);
+      return r;
     });
+  }
+
+  /**
+   * refundOrder inside the caller's transaction (after-sale: the approval or receipt and its refund
+   * commit together). A UserError means nothing was refunded, but the caller must roll back: the
+   * idempotency key may already be written.
+   */
+  async refundOrderInTransaction(tx: EntityManager, callerId: string, orderId: string, amount: number, reason: string, key: string): Promise<RefundRow | UserError> {
+    const claim = await claimKey(tx, callerId, 'refund', key, digest({ orderId, amount, reason }), 'next_order_id($1)::text');
+    if (!claim.claimed) {
+      if (!claim.sameRequest) return UserError.of(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was used for a different refund', 'idempotencyKey');
+      return (await sqlAll<RefundRow>(tx, 'select * from refund where id = $1', [claim.resultRef]))[0];
+    }
+    // The order row first (as completion and after-sale do): a completion that released the escrow
+    // has committed before the status below is read, so the refund draws from the right account.
+    await sqlAll(tx, 'select id from shop_order where id = $1 for update', [orderId]);
+    const [p] = await sqlAll<PaymentRow & { order_amount: string; merchant_id: string; order_status: OrderStatus }>(
+      tx,
+      `select p.*, po.amount as order_amount, o.merchant_id, o.status as order_status
+         from payment p join payment_order po on po.payment_id = p.id join shop_order o on o.id = po.order_id
+        where po.order_id = $1 and p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')
+        order by p.settled_at limit 1
+        for update of p`,
+      [orderId],
+    );
+    const exceeds = (m: string) => UserError.of(ErrorCode.REFUND_EXCEEDS_PAID, m, 'amount');
+    if (!p || p.order_status === OrderStatus.CANCELLED) return exceeds('Nothing was paid for this order');
+    const [{ before }] = await sqlAll<{ before: number }>(tx, 'select coalesce(sum(amount), 0)::bigint as before from refund where order_id = $1 and payment_id = $2', [orderId, p.id]);
+    const paid = Number(p.order_amount);
+    if (Number(before) + amount > paid) return exceeds(`At most ${((paid - Number(before)) / 100).toFixed(2)} can still be refunded for this order`);
+
+    const refund = await this.insert(tx, p, orderId, amount, reason, claim.resultRef);
+    const fee = refundFeeShare(paid, splitFee(paid, this.feeBps).fee, Number(before), amount);
+    const input = {
+      reference: `refund:${refund.id}`,
+      buyerId: String(p.user_id),
+      merchantId: String(p.merchant_id),
+      amount,
+      fee: fee.fee,
+      // After completion the sale left escrow for the merchant's balance.
+      from: p.order_status === OrderStatus.COMPLETED ? AccountKind.AVAILABLE : AccountKind.ESCROW,
+      entryReference: `order:${orderId}`,
+    } as const;
+    if (p.method === PaymentMethod.BALANCE) await this.ledger.refundToBalance(tx, input);
+    else await this.ledger.refundToCard(tx, input);
+    if (Number(before) + amount === paid) await this.orders.transition(tx, orderId, OrderStatus.REFUNDED);
+    return refund;
+  }
+
+  /** What can still be refunded on an order: its share of the settled payment less its refunds (0 when unpaid). */
+  async refundableInTransaction(tx: EntityManager, orderId: string): Promise<number> {
+    const [row] = await sqlAll<{ left: string }>(
+      tx,
+      `select po.amount - coalesce((select sum(r.amount) from refund r where r.order_id = po.order_id and r.payment_id = p.id), 0) as left
+         from payment p join payment_order po on po.payment_id = p.id
+        where po.order_id = $1 and p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')
+        order by p.settled_at limit 1`,
+      [orderId],
+    );
+    return row ? Number(row.left) : 0;
   }
 
   /**

@@ -8,7 +8,8 @@ import type { PaymentService } from './payment.service';
 const MAX_BODY = 64 * 1024;
 const EVENT_TYPES = new Set(['payment.succeeded', 'payment.failed', 'payment.cancelled', 'refund.succeeded']);
 
-function rawBody(req: IncomingMessage): Promise<string | null> {
+/** The request body as received (the bytes the signature covers); null when it exceeds 64 KiB. */
+export function rawBody(req: IncomingMessage): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -21,7 +22,7 @@ function rawBody(req: IncomingMessage): Promise<string | null> {
   });
 }
 
-const answer = (res: ServerResponse, status: number, body: object) => {
+export const answer = (res: ServerResponse, status: number, body: object) => {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 };

@@ -1,0 +1,118 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { OrderEventRow } from './order-events';
+
+/** An order event as it travels from the relay to every process's subscribers. */
+export interface PublishedEvent {
+  id: string;
+  orderId: string;
+  buyerId: string;
+  merchantId: string;
+  seq: number;
+  pos: number;
+  type: string;
+  status: string;
+  shipmentId: string | null;
+  afterSaleId: string | null;
+  occurredAt: string;
+}
+
+export const toPublished = (r: OrderEventRow): PublishedEvent => ({
+  id: String(r.id),
+  orderId: String(r.order_id),
+  buyerId: String(r.buyer_id),
+  merchantId: String(r.merchant_id),
+  seq: Number(r.seq),
+  pos: Number(r.pos),
+  type: r.type,
+  status: r.status,
+  shipmentId: r.shipment_id ? String(r.shipment_id) : null,
+  afterSaleId: r.after_sale_id ? String(r.after_sale_id) : null,
+  occurredAt: new Date(r.created_at).toISOString(),
+});
+
+export interface BusListener {
+  /** Batches arrive in publication order. */
+  onEvents(batch: PublishedEvent[]): void;
+  /** Messages may have been lost (the pub/sub connection dropped): catch up from the database. */
+  onGap(): void;
+}
+
+/**
+ * The pub/sub between the outbox relay and the subscribers. It is only a fast path: the outbox is
+ * the record, so a lost message costs a catch-up read, never an event.
+ */
+export interface EventBus {
+  publish(batch: PublishedEvent[]): Promise<void>;
+  listen(listener: BusListener): void;
+  close(): Promise<void>;
+}
+
+/** One process (the embedded default): the relay hands batches straight to the listeners. */
+export class LocalEventBus implements EventBus {
+  private readonly listeners: BusListener[] = [];
+
+  async publish(batch: PublishedEvent[]): Promise<void> {
+    for (const l of this.listeners) l.onEvents(batch);
+  }
+
+  listen(listener: BusListener): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.length = 0;
+  }
+}
+
+const CHANNEL = 'commerce:order-events';
+
+/**
+ * Many processes: the relay (on whichever process leads) publishes each batch once to one Redis
+ * channel; every process subscribes once and dispatches to its own sockets. After a reconnect the
+ * listeners catch up from the database, since Redis pub/sub keeps nothing for absent subscribers.
+ */
+export class RedisEventBus implements EventBus {
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+  private readonly listeners: BusListener[] = [];
+  private subscribed = false;
+
+  constructor(url: string, private readonly log: Logger) {
+    const opts = { maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false };
+    this.pub = new Redis(url, opts);
+    this.sub = new Redis(url, opts);
+    for (const c of [this.pub, this.sub]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+    this.sub.on('message', (_channel: string, message: string) => {
+      let batch: PublishedEvent[];
+      try {
+        batch = JSON.parse(message);
+      } catch {
+        return;
+      }
+      for (const l of this.listeners) l.onEvents(batch);
+    });
+    this.sub.on('ready', () => {
+      // ioredis subscribes again by itself; what was published meanwhile is read from the outbox.
+      if (this.subscribed) for (const l of this.listeners) l.onGap();
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.sub.subscribe(CHANNEL);
+    this.subscribed = true;
+  }
+
+  async publish(batch: PublishedEvent[]): Promise<void> {
+    await this.pub.publish(CHANNEL, JSON.stringify(batch));
+  }
+
+  listen(listener: BusListener): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.length = 0;
+    await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
+  }
+}
