@@ -132,7 +132,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     await startWorkers(orm, services, config);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
     await relay.start();
-    const http = await startHttp({ config, orm, schema: buildAppSchema(), services, log, metrics: createMetrics() }, {
+    const http = await startHttp({ config, orm, schema: buildAppSchema(), services, log, metrics: createMetrics({ subscriptions: () => services.events.subscriptions, relayLeader: () => relay!.isLeader() }) }, {
       '/webhooks/payments': paymentWebhook(orm, services.payments, () => [config.paymentWebhookSecret], log),
       '/payments/return': paymentReturnPage,
       '/webhooks/logistics': logisticsWebhook(orm, services.fulfillment, () => [config.logisticsWebhookSecret], log),

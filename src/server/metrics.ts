@@ -1,9 +1,33 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Live readings of the event machinery, taken when /metrics is scraped. */
+export interface LiveSources {
+  subscriptions(): number;
+  relayLeader(): boolean;
+}
 
 /** Prometheus metrics served at GET /metrics. */
-export function createMetrics() {
+export function createMetrics(live?: LiveSources) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  if (live) {
+    new Gauge({
+      name: 'order_event_subscriptions',
+      help: 'Live orderEvents and merchantOrderEvents subscriptions on this process',
+      registers: [registry],
+      collect() {
+        this.set(live.subscriptions());
+      },
+    });
+    new Gauge({
+      name: 'outbox_relay_leader',
+      help: '1 when this process relays order events',
+      registers: [registry],
+      collect() {
+        this.set(live.relayLeader() ? 1 : 0);
+      },
+    });
+  }
   return {
     registry,
     requests: new Counter({

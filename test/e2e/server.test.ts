@@ -139,6 +139,9 @@ describe('development server on DATABASE_URL', () => {
     // An operation that fails validation has no resolved name: it is counted as anonymous.
     expect(text).toMatch(/^graphql_operations_total\{operation="anonymous",outcome="error"\} [1-9]\d*$/m);
     expect(text).toMatch(/^http_request_duration_seconds_count\{route="\/graphql"\} \d+$/m);
+    // The only process on its database relays the events; no one is subscribed.
+    expect(text).toMatch(/^outbox_relay_leader 1$/m);
+    expect(text).toMatch(/^order_event_subscriptions 0$/m);
     for (const name of [
       'process_cpu_user_seconds_total',
       'process_resident_memory_bytes',

@@ -115,6 +115,7 @@ export class EventStream implements AsyncIterableIterator<PublishedEvent> {
       if (this.ready.length) return { value: this.ready.shift()!, done: false };
       if (this.failure) {
         const err = this.failure;
+        this.failure = undefined; // thrown once; the stream is over after it
         await this.return();
         throw err;
       }
