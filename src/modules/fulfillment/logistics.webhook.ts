@@ -1,8 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import { verify } from '../../sandbox/signature';
-import { answer, rawBody } from '../payment/webhook';
+import { signedWebhook } from '../../server/signed-webhook';
 import type { FulfillmentService } from './fulfillment.service';
 import { ShipmentStatus } from './fulfillment.types';
 import type { CarrierEvent } from './tracking.service';
@@ -30,36 +28,19 @@ export function parseCarrierEvent(v: any, nowMs = Date.now()): CarrierEvent | nu
 }
 
 /**
- * POST /webhooks/logistics: carriers' signed tracking events. The signature (HMAC over timestamp
- * and raw body, ±300 s, several `v1=` allowed) is checked before anything is parsed. Answers:
- * 200 `{ status: applied | recorded | duplicate }`; 400 not a logistics event; 401 bad or missing
- * signature; 404 unknown carrier + tracking number (nothing is stored, so the carrier's retry
- * succeeds once the merchant has entered the number); 500 failure (the carrier retries).
+ * POST /webhooks/logistics: carriers' signed tracking events. Answers 200 `{ status: applied |
+ * recorded | duplicate }`, or 404 for an unknown carrier + tracking number (nothing is stored, so
+ * the carrier's retry succeeds once the merchant has entered the number).
  */
 export function logisticsWebhook(orm: MikroORM, fulfillment: FulfillmentService, secrets: () => string[], log: Logger) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (req.method !== 'POST') return answer(res, 405, { error: 'POST only' });
-    const body = await rawBody(req);
-    if (body === null) return answer(res, 413, { error: 'body too large' });
-    const header = req.headers['x-signature'];
-    if (!verify(secrets(), Array.isArray(header) ? header[0] : header, body, Math.floor(Date.now() / 1000))) {
-      return answer(res, 401, { error: 'bad or missing signature' });
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return answer(res, 400, { error: 'malformed JSON' });
-    }
-    const event = parseCarrierEvent(parsed);
-    if (!event) return answer(res, 400, { error: 'not a logistics event' });
-    try {
+  return signedWebhook<CarrierEvent>({
+    name: 'logistics',
+    secrets,
+    log,
+    parse: (json) => parseCarrierEvent(json),
+    handle: async (event) => {
       const outcome = await fulfillment.handleCarrierEvent(orm.em.fork() as any, event);
-      if (outcome === 'unknown') return answer(res, 404, { error: 'unknown carrier and tracking number' });
-      answer(res, 200, { status: outcome });
-    } catch (err) {
-      log.error({ err, eventId: event.id }, 'logistics event failed; the carrier will retry');
-      answer(res, 500, { error: 'try again' });
-    }
-  };
+      return outcome === 'unknown' ? { status: outcome, http: 404, error: 'unknown carrier and tracking number' } : { status: outcome };
+    },
+  });
 }
