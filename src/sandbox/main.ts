@@ -30,6 +30,8 @@ async function main() {
   };
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
+  // Started by the server (an IPC channel): it ends with the server, also when that is killed.
+  if (process.send) process.on('disconnect', () => void shutdown());
 }
 
 main().catch((err) => {

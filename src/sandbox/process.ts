@@ -29,8 +29,10 @@ export async function startSandboxProcess(env: { apiKey: string; webhookSecret: 
       SANDBOX_API_KEY: env.apiKey,
       SANDBOX_WEBHOOK_SECRET: env.webhookSecret,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // The IPC channel closes when this process dies, however it dies: the sandbox then stops too.
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
+  child.channel?.unref();
   child.stderr!.on('data', (d) => env.log(String(d).trim()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the sandbox payment provider did not start')), 15_000);
