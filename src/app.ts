@@ -149,7 +149,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       bus,
       async stop() {
         await http.close();
-        await relay!.stop();
+        await app.relay.stop(); // the relay in use (a test may have replaced it)
         await bus!.close();
         await jobs!.stop();
         await sandbox?.stop();
