@@ -7,7 +7,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
  * order as the same graphql-ws `next` message this server's subscriptions send.
  * Control messages `{ count: true }` are answered with the number of subscribers.
  */
-const wss = new WebSocketServer({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0), backlog: 4096, perMessageDeflate: false });
+const wss = new WebSocketServer({
+  host: '127.0.0.1',
+  port: Number(process.env.PORT ?? 0),
+  backlog: 4096,
+  perMessageDeflate: false,
+});
 const owners = new Map<string, WebSocket>();
 
 wss.on('connection', (socket, req) => {
@@ -19,7 +24,9 @@ wss.on('connection', (socket, req) => {
         socket.send(JSON.stringify({ count: owners.size }));
         return;
       }
-      owners.get(m.orderId)?.send(JSON.stringify({ id: '1', type: 'next', payload: { data: { orderEvents: m.event } } }));
+      owners
+        .get(m.orderId)
+        ?.send(JSON.stringify({ id: '1', type: 'next', payload: { data: { orderEvents: m.event } } }));
     });
     return;
   }
@@ -36,3 +43,6 @@ wss.on('connection', (socket, req) => {
 
 wss.on('listening', () => console.log(`listening ${(wss.address() as { port: number }).port}`));
 process.on('SIGTERM', () => wss.close(() => process.exit(0)));
+// Never outlive the benchmark that started this server, however it ended.
+const parent = process.ppid;
+setInterval(() => process.ppid !== parent && process.exit(0), 1000).unref();

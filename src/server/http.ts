@@ -3,7 +3,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, parse, type OperationDefinitionNode, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, parse, type DocumentNode, type OperationDefinitionNode, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -63,15 +63,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
-/** Whether the operation to run is a subscription (a document that does not parse is left to graphql-ws). */
-function isSubscription(query: string, operationName?: string | null): boolean {
-  try {
-    const ops = parse(query).definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-    const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops[0];
-    return op?.operation === 'subscription';
-  } catch {
-    return false;
-  }
+/** Whether the operation to run is a subscription. */
+function isSubscription(document: DocumentNode, operationName?: string | null): boolean {
+  const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops[0];
+  return op?.operation === 'subscription';
 }
 
 const invalidToken = () =>
@@ -209,10 +205,28 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
 
   // graphql-ws on the same path; the same limits; the token comes in connection_init.
   const wss = new WebSocketServer({ server, path: '/graphql' });
+  const wsRules = [...specifiedRules, ...rules, ...(config.production ? [NoSchemaIntrospectionCustomRule] : [])];
+  // Clients subscribe with a handful of query texts: each is parsed and validated once, and its
+  // document shared by every subscription that sends it (5,000 trackers, one validation).
+  const documents = new Map<string, DocumentNode>();
+  const prepare = (query: string): DocumentNode | readonly GraphQLError[] => {
+    const known = documents.get(query);
+    if (known) return known;
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch (e) {
+      return [e as GraphQLError];
+    }
+    const errors = validate(schema, document, wsRules);
+    if (errors.length) return errors;
+    if (documents.size >= 1000) documents.delete(documents.keys().next().value!);
+    documents.set(query, document);
+    return document;
+  };
   const ws = useServer<Record<string, unknown> | undefined, { principal?: Principal | null; expiryTimer?: NodeJS.Timeout }>(
     {
       schema,
-      validate: (s, doc) => validate(s, doc, [...specifiedRules, ...rules, ...(config.production ? [NoSchemaIntrospectionCustomRule] : [])]),
       onConnect: async (ctx) => {
         const auth = ctx.connectionParams?.authorization;
         try {
@@ -229,10 +243,14 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
         }
       },
       onSubscribe: (ctx, _id, payload) => {
+        const document = prepare(payload.query);
+        if (!('kind' in document)) return document;
         // Every subscription follows someone's orders: without credentials the socket is closed (4401).
-        if (ctx.extra.principal || !isSubscription(payload.query, payload.operationName)) return;
-        ctx.extra.socket.close(4401, 'Unauthorized');
-        return [new GraphQLError('Sign in first', { extensions: { code: 'UNAUTHENTICATED' } })];
+        if (!ctx.extra.principal && isSubscription(document, payload.operationName)) {
+          ctx.extra.socket.close(4401, 'Unauthorized');
+          return [new GraphQLError('Sign in first', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
+        return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
       context: (ctx) => createContext(orm.em as any, ctx.extra.principal ?? null, services, config),

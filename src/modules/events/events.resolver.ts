@@ -20,11 +20,18 @@ const toEventType = (e: PublishedEvent): OrderEventType =>
 
 /**
  * Each event is resolved with a fresh EntityManager and fresh loaders, so a long-lived
- * subscription never serves data cached from an earlier event.
+ * subscription never serves data cached from an earlier event. Both are made only when a field
+ * needs them: most events select plain fields, and thousands of idle subscriptions should not each
+ * keep a session and a set of loaders alive between their events.
  */
-function freshContext(ctx: Context): void {
-  ctx.em = ctx.em.fork() as Context['em'];
-  ctx.loaders = createLoaders(ctx.em);
+function freshContext(ctx: Context & { root?: Context['em'] }): void {
+  const root = (ctx.root ??= ctx.em);
+  let em: Context['em'] | undefined;
+  let loaders: Context['loaders'] | undefined;
+  Object.defineProperties(ctx, {
+    em: { configurable: true, get: () => (em ??= root.fork() as Context['em']) },
+    loaders: { configurable: true, get: () => (loaders ??= createLoaders(ctx.em)) },
+  });
 }
 
 @Resolver(() => OrderEventType)
