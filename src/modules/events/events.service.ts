@@ -67,9 +67,12 @@ export class EventsService {
   /** The order's buyer, its merchant and admins; anyone else: NOT_FOUND, and no event. */
   async orderStream(em: EntityManager, principal: Principal | null, orderId: string, after: string | null): Promise<EventStream> {
     const p = authorize(principal);
-    const [order] = isId(orderId) ? await sqlAll<{ buyer_id: string; merchant_id: string }>(em, 'select buyer_id, merchant_id from shop_order where id = $1', [orderId]) : [];
+    const [order] = isId(orderId)
+      ? await sqlAll<{ buyer_id: string; merchant_id: string; event_seq: number }>(em, 'select buyer_id, merchant_id, event_seq from shop_order where id = $1', [orderId])
+      : [];
     if (!order || !canSee(p, order)) throw notFound('Order', orderId.slice(0, 40));
-    let last: number | null = null;
+    // Without a cursor: everything after this moment (so a lost message is noticed from the start).
+    let last = Number(order.event_seq);
     if (after != null) {
       const cursor = await this.cursor(em, after);
       if (!cursor || String(cursor.order_id) !== orderId) throw badInput('`after` is not an event of this order', 'after');
@@ -81,7 +84,8 @@ export class EventsService {
   /** Every event of the signed-in merchant's orders, new orders included. */
   async merchantStream(em: EntityManager, principal: Principal | null, after: string | null): Promise<EventStream> {
     const p = authorizeMerchant(principal);
-    let last: number | null = null;
+    const [relay] = await sqlAll<{ assigned_pos: string }>(em, 'select assigned_pos from outbox_relay');
+    let last = Number(relay.assigned_pos);
     if (after != null) {
       let cursor = await this.cursor(em, after);
       if (!cursor || String(cursor.merchant_id) !== p.merchantId) throw badInput('`after` is not an event of this shop', 'after');
@@ -102,7 +106,7 @@ export class EventsService {
     return row ?? null;
   }
 
-  private open(em: EntityManager, scope: StreamScope, last: number | null): EventStream {
+  private open(em: EntityManager, scope: StreamScope, last: number): EventStream {
     const read: OutboxReader = (s, after) =>
       'orderId' in s
         ? sqlAll<OrderEventRow>(em.fork() as EntityManager, 'select * from order_event where order_id = $1 and seq > $2 order by seq limit $3', [s.orderId, after, REPLAY_PAGE])

@@ -53,7 +53,6 @@ export class OutboxRelay {
     });
     client.on('notification', () => this.wake());
     await client.connect();
-    await client.query('listen order_event');
     this.client = client;
   }
 
@@ -83,6 +82,8 @@ export class OutboxRelay {
       const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [RELAY_LOCK]);
       if (!rows[0].ok) return;
       this.leader = true;
+      // Only the leader listens: the other processes are not woken by every commit.
+      await client.query('listen order_event');
       this.log.info('this process now relays order events');
       await this.republishUnconfirmed(client);
     }
