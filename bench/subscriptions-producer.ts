@@ -4,6 +4,7 @@ import { Pool, type PoolClient } from 'pg';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { recordOrderEvent } from '../src/modules/events/order-events';
+import { OutboxSignal } from '../src/modules/events/outbox-signal';
 import { OrderEventKind } from '../src/modules/order/order.types';
 
 /**
@@ -92,8 +93,9 @@ async function init(c: Extract<ProducerCommand, { cmd: 'init' }>): Promise<void>
   orders = c.orders;
   pool = c.pool;
   if (c.mode === 'ours') {
-    const p = new Pool({ connectionString: c.dbUrl, max: c.pool });
+    const p = new Pool({ connectionString: c.dbUrl, max: c.pool + 1 });
     db = p;
+    const signal = new OutboxSignal(() => p.query('notify order_event'));
     produceOne = async (i) => {
       const client = await p.connect();
       try {
@@ -103,7 +105,9 @@ async function init(c: Extract<ProducerCommand, { cmd: 'init' }>): Promise<void>
           type: OrderEventKind.SHIPMENT_UPDATED,
         });
         await client.query('commit');
-        return [String(row.id), Number(row.seq), now()];
+        const committedAt = now();
+        signal.ping(); // as the server's writers do after a commit that wrote events
+        return [String(row.id), Number(row.seq), committedAt];
       } catch (e) {
         await client.query('rollback').catch(() => undefined);
         throw e;

@@ -20,6 +20,7 @@ import { AUTO_COMPLETE_JOB } from './modules/fulfillment/completion.service';
 import { logisticsWebhook } from './modules/fulfillment/logistics.webhook';
 import { LocalEventBus, RedisEventBus, type EventBus } from './modules/events/event-bus';
 import { OutboxRelay } from './modules/events/relay';
+import { OutboxSignal, onEventsCommitted } from './modules/events/outbox-signal';
 import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
 
 /**
@@ -132,6 +133,8 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     await startWorkers(orm, services, config);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
     await relay.start();
+    const signal = new OutboxSignal(() => orm.em.getConnection().execute('notify order_event'));
+    onEventsCommitted(() => signal.ping());
     const http = await startHttp({ config, orm, schema: buildAppSchema(), services, log, metrics: createMetrics({ subscriptions: () => services.events.subscriptions, relayLeader: () => relay!.isLeader() }) }, {
       '/webhooks/payments': paymentWebhook(orm, services.payments, () => [config.paymentWebhookSecret], log),
       '/payments/return': paymentReturnPage,

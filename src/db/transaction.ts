@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { eventsCommitted, trackEventWrites } from '../modules/events/outbox-signal';
 
 /** Thrown inside a transaction to roll it back and hand `result` (an expected failure) to the caller. */
 export class Rollback<R> extends Error {
@@ -19,7 +20,9 @@ const codeOf = (e: unknown): string | undefined => (e as { code?: string })?.cod
 export async function inTransaction<T, R = never>(em: EntityManager, fn: (tx: EntityManager) => Promise<T>): Promise<T | R> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await em.fork().transactional((tx) => fn(tx as EntityManager));
+      const { result, wroteEvents } = await trackEventWrites(() => em.fork().transactional((tx) => fn(tx as EntityManager)));
+      if (wroteEvents) eventsCommitted();
+      return result;
     } catch (e) {
       if (e instanceof Rollback) return e.result as R;
       const code = codeOf(e);

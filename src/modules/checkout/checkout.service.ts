@@ -12,6 +12,7 @@ import { availableOf, takeStock } from '../inventory/stock';
 import type { OrderService } from '../order/order.service';
 import { price } from '../pricing/pricing';
 import { CART_READ_SQL, WRITE_CHECKOUT_SQL } from './checkout.sql';
+import { markEventsWritten } from '../events/outbox-signal';
 import type { PricingService } from '../pricing/pricing.service';
 
 export interface AddressData {
@@ -143,6 +144,7 @@ export class CheckoutService {
       }),
     );
     const groups = priced.groups;
+    markEventsWritten(); // the orders' first events
     await sqlAll(
       tx,
       WRITE_CHECKOUT_SQL,

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import { OrderEventKind } from '../order/order.types';
+import { markEventsWritten } from './outbox-signal';
 
 /** An order event as stored in the outbox (`order_event`). */
 export interface OrderEventRow {
@@ -48,6 +49,7 @@ export async function insertEvent(
   tx: EntityManager,
   e: OrderEventInput & { buyerId: string; merchantId: string; status: string; seq: number },
 ): Promise<OrderEventRow> {
+  markEventsWritten();
   const [row] = await sqlAll<OrderEventRow>(
     tx,
     `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status, shipment_id, after_sale_id)

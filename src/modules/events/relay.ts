@@ -11,8 +11,8 @@ const BATCH = 1000;
  * Numbers committed events with their publication position and hands them to the pub/sub.
  *
  * One process leads (a PostgreSQL session advisory lock: it dies with the connection, so a
- * crashed leader is replaced within a poll interval). The leader is woken by NOTIFY (sent at
- * commit by a trigger on order_event) and polls as a backstop. Events of one order are inserted
+ * crashed leader is replaced within a poll interval). The leader is woken by NOTIFY order_event
+ * (sent by writers after their commit: outbox-signal.ts) and polls as a backstop. Events of one order are inserted
  * while holding the order's row lock, so taking visible events in id order keeps each order's
  * events in their commit order. Positions are saved before publishing and the published position
  * after: a leader that dies between the two leaves a range the next leader publishes again, and
