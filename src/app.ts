@@ -151,13 +151,21 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       relay,
       bus,
       async stop() {
-        await http.close();
-        await app.relay.stop(); // the relay in use (a test may have replaced it)
-        await bus!.close();
-        await jobs!.stop();
-        await sandbox?.stop();
-        await orm.close();
-        await embedded?.stop();
+        // Each step timed: a slow shutdown names the part that held it up.
+        const steps: Record<string, number> = {};
+        const step = async (name: string, fn: () => Promise<unknown> | undefined) => {
+          const started = Date.now();
+          await fn();
+          steps[name] = Date.now() - started;
+        };
+        await step('http', () => http.close());
+        await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
+        await step('bus', () => bus!.close());
+        await step('jobs', () => jobs!.stop());
+        await step('sandbox', () => sandbox?.stop());
+        await step('orm', () => orm.close());
+        await step('postgres', () => embedded?.stop());
+        log.info({ steps }, 'stopped');
       },
     };
     return app;

@@ -110,7 +110,8 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      // In-flight requests get 5 s to finish at shutdown (they are short; clients retry the rest).
+      ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: 5_000 }),
       // No HTTP cache hints are set; the plugin would still visit every resolved field.
       ApolloServerPluginCacheControlDisabled(),
       config.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ footer: false }),
