@@ -53,6 +53,9 @@ export class OutboxRelay {
     });
     client.on('notification', () => this.wake());
     await client.connect();
+    // Recording the published position need not wait for a flush (losing it only means some events
+    // are published again); numbering does (see assign).
+    await client.query('set synchronous_commit = off');
     this.client = client;
   }
 
@@ -95,8 +98,24 @@ export class OutboxRelay {
     }
   }
 
-  /** Gives the next committed, unnumbered events their positions (one statement, one commit). */
+  /**
+   * Gives the next committed, unnumbered events their positions (one statement, one durable
+   * commit: a position, once published, must never be given to another event).
+   */
   private async assign(client: pg.Client): Promise<OrderEventRow[]> {
+    await client.query('begin');
+    try {
+      await client.query('set local synchronous_commit = on');
+      const rows = await this.number(client);
+      await client.query('commit');
+      return rows;
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async number(client: pg.Client): Promise<OrderEventRow[]> {
     const { rows } = await client.query<OrderEventRow>(
       `with relay as (select assigned_pos from outbox_relay for update),
             next as (
