@@ -19,7 +19,13 @@ function projectRoot(): string {
  * Starts the sandbox card provider as its own process (the embedded default and tests use it like
  * a real provider: over HTTP, with signed callbacks). Resolves once it listens.
  */
-export async function startSandboxProcess(env: { apiKey: string; webhookSecret: string; log: (line: string) => void }): Promise<SandboxProcess> {
+export async function startSandboxProcess(env: {
+  apiKey: string;
+  webhookSecret: string;
+  log: (line: string) => void;
+  /** More SANDBOX_* settings (tests: faster callback retries). */
+  extra?: Record<string, string>;
+}): Promise<SandboxProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(projectRoot(), 'dist/src/sandbox/main.js')], {
     env: {
@@ -28,6 +34,7 @@ export async function startSandboxProcess(env: { apiKey: string; webhookSecret: 
       SANDBOX_PORT: String(port),
       SANDBOX_API_KEY: env.apiKey,
       SANDBOX_WEBHOOK_SECRET: env.webhookSecret,
+      ...env.extra,
     },
     // The IPC channel closes when this process dies, however it dies: the sandbox then stops too.
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
 import type { Client as WsClient } from 'graphql-ws';
 import { Client as PgClient } from 'pg';
 import { freePort } from '../../src/db/embedded';
+import { startSandboxProcess, type SandboxProcess } from '../../src/sandbox/process';
 import {
   carrierEvent,
   postCarrierEvent,
@@ -42,7 +41,6 @@ import { subscribe, wsClient, type Subscription } from '../support/ws';
  * provider that took the payment.
  */
 
-const ROOT = resolve(__dirname, '../..');
 const ADMIN = { email: 'admin@journey.test', password: 'journey-admin-password' };
 const SECRETS = {
   JWT_SECRET: 'journey-jwt-secret-0123456789abcdef',
@@ -75,34 +73,14 @@ async function ok(
   return r.data;
 }
 
-/** The sandbox card provider as its own long-lived process, callbacks retried quickly. */
-async function startProvider(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'dist/src/sandbox/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      SANDBOX_PORT: String(port),
-      SANDBOX_API_KEY: SECRETS.PAYMENT_PROVIDER_API_KEY,
-      SANDBOX_WEBHOOK_SECRET: SECRETS.PAYMENT_WEBHOOK_SECRET,
-      SANDBOX_CALLBACK_BASE_MS: '200',
-      SANDBOX_CALLBACK_MAX_MS: '1000',
-      SANDBOX_CALLBACK_MAX_ATTEMPTS: '60',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** The sandbox provider as its own process (not the server's child: it outlives restarts), callbacks retried often. */
+const startProvider = () =>
+  startSandboxProcess({
+    apiKey: SECRETS.PAYMENT_PROVIDER_API_KEY,
+    webhookSecret: SECRETS.PAYMENT_WEBHOOK_SECRET,
+    log: () => undefined,
+    extra: { SANDBOX_CALLBACK_BASE_MS: '200', SANDBOX_CALLBACK_MAX_MS: '1000', SANDBOX_CALLBACK_MAX_ATTEMPTS: '60' },
   });
-  const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('the sandbox provider did not start')), 15_000);
-    child.once('exit', (code) => rej(new Error(`the sandbox provider exited with ${code}`)));
-    child.stdout!.on('data', (d) => {
-      const m = /sandbox payment provider on (\S+)/.exec(String(d));
-      if (m) {
-        clearTimeout(timer);
-        res(m[1]);
-      }
-    });
-  });
-  return { url, child };
-}
 
 /** The fields every order event is read with, live and in the history alike. */
 const EVENT_FIELDS = `id type status shipment { status trackingNumber } afterSale { status }`;
@@ -176,7 +154,7 @@ class Follower {
 
 // ------------------------------------------------------------------ the test
 
-let provider: { url: string; child: ChildProcess } | undefined;
+let provider: SandboxProcess | undefined;
 let db: { url: string; drop(): Promise<void> } | undefined;
 let pg: PgClient | undefined;
 const followers: Follower[] = [];
@@ -185,11 +163,7 @@ afterAll(async () => {
   await Promise.all(followers.map((f) => f.dispose()));
   await pg?.end();
   await cleanupServers();
-  if (provider && provider.child.exitCode === null) {
-    const exited = new Promise((r) => provider!.child.once('exit', r));
-    provider.child.kill('SIGTERM');
-    await exited;
-  }
+  await provider?.stop();
   await db?.drop();
 });
 

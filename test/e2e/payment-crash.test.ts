@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from '../../src/db/embedded';
+import { startSandboxProcess, type SandboxProcess } from '../../src/sandbox/process';
 import { ADMIN } from '../support/app';
 import { client, type Gql, type GqlResponse } from '../support/client';
 import { createTestDatabase } from '../support/db';
@@ -34,7 +33,6 @@ import { completeOnProviderPage, eventually, PAYMENT_START } from '../factories/
  * tick the test enqueues a run of those same jobs (a row in pg-boss's job table).
  */
 
-const ROOT = resolve(__dirname, '../..');
 const WINDOW_SECONDS = 15;
 const PROVIDER = {
   apiKey: 'crash-test-provider-key-0123456789',
@@ -44,47 +42,23 @@ const PROVIDER = {
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The sandbox provider as its own process, callbacks retried often enough to outlast a restart. */
-async function startProvider(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'dist/src/sandbox/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      SANDBOX_PORT: String(port),
-      SANDBOX_API_KEY: PROVIDER.apiKey,
-      SANDBOX_WEBHOOK_SECRET: PROVIDER.webhookSecret,
-      SANDBOX_CALLBACK_BASE_MS: '200',
-      SANDBOX_CALLBACK_MAX_MS: '1000',
-      SANDBOX_CALLBACK_MAX_ATTEMPTS: '60',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** The sandbox provider as its own process (not the server's child: it outlives restarts), callbacks retried often. */
+const startProvider = () =>
+  startSandboxProcess({
+    apiKey: PROVIDER.apiKey,
+    webhookSecret: PROVIDER.webhookSecret,
+    log: () => undefined,
+    extra: { SANDBOX_CALLBACK_BASE_MS: '200', SANDBOX_CALLBACK_MAX_MS: '1000', SANDBOX_CALLBACK_MAX_ATTEMPTS: '60' },
   });
-  const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('the sandbox provider did not start')), 15_000);
-    child.once('exit', (code) => rej(new Error(`the sandbox provider exited with ${code}`)));
-    child.stdout!.on('data', (d) => {
-      const m = /sandbox payment provider on (\S+)/.exec(String(d));
-      if (m) {
-        clearTimeout(timer);
-        res(m[1]);
-      }
-    });
-  });
-  return { url, child };
-}
 
-let providerProc: { url: string; child: ChildProcess } | undefined;
+let providerProc: SandboxProcess | undefined;
 let db: { url: string; drop(): Promise<void> } | undefined;
 let pg: Client | undefined;
 
 afterAll(async () => {
   await pg?.end();
   await cleanupServers();
-  if (providerProc && providerProc.child.exitCode === null) {
-    const exited = new Promise((r) => providerProc!.child.once('exit', r));
-    providerProc.child.kill('SIGTERM');
-    await exited;
-  }
+  await providerProc?.stop();
   await db?.drop();
 });
 
