@@ -570,6 +570,32 @@ const benchCpu = (since?: NodeJS.CpuUsage) => {
   return (u.user + u.system) / 1e6;
 };
 
+/**
+ * The steady run, profiled, with its GC report and the CPU seconds it cost the server, PostgreSQL
+ * (when the run uses it), this process and the producer.
+ */
+async function measuredRun(
+  label: string,
+  inspector: Inspector,
+  server: Inspected,
+  producer: Producer,
+  subs: Subscriber[],
+  withPostgres: boolean,
+) {
+  const pg = () => (withPostgres ? postgresCpuSeconds() : 0);
+  const start = { server: cpuSeconds(server.proc.pid!), pg: pg(), bench: process.cpuUsage(), producer: cpuSeconds(producer.proc.pid!) };
+  await inspector.recordGc();
+  const run = await inspector.profile(label, () => steadyRun(producer, subs));
+  const gc = await inspector.gcReport();
+  const cpu = {
+    server: cpuSeconds(server.proc.pid!) - start.server,
+    pg: pg() - start.pg,
+    bench: benchCpu(start.bench),
+    producer: cpuSeconds(producer.proc.pid!) - start.producer,
+  };
+  return { run, gc, cpu };
+}
+
 async function oursRun(dbUrl: string, pool: Pool, seeded: Seeded): Promise<RunResult> {
   const tokens = new TokenService(JWT_SECRET, 24 * 3600);
   const buyerTokens = await Promise.all(
@@ -627,21 +653,7 @@ async function oursRun(dbUrl: string, pool: Pool, seeded: Seeded): Promise<RunRe
       );
     await sleep(2000);
     const relayBefore = await relayUpdates();
-    const cpu0 = {
-      server: cpuSeconds(server.proc.pid!),
-      pg: postgresCpuSeconds(),
-      bench: process.cpuUsage(),
-      producer: cpuSeconds(producer.proc.pid!),
-    };
-    await inspector.recordGc();
-    const run = await inspector.profile('server-steady', () => steadyRun(producer, subs));
-    const gc = await inspector.gcReport();
-    const cpu = {
-      server: cpuSeconds(server.proc.pid!) - cpu0.server,
-      pg: postgresCpuSeconds() - cpu0.pg,
-      bench: benchCpu(cpu0.bench),
-      producer: cpuSeconds(producer.proc.pid!) - cpu0.producer,
-    };
+    const { run, gc, cpu } = await measuredRun('server-steady', inspector, server, producer, subs, true);
     await sleep(2500); // the relay's statistics reach pg_stat (it polls every second)
     const relayStatements = (await relayUpdates()) - relayBefore;
     // recordOrderEvent: update shop_order + insert order_event (plus BEGIN/COMMIT); the relay:
@@ -711,20 +723,7 @@ async function baselineRun(seeded: Seeded): Promise<RunResult> {
     await sleep(1500);
     const after = await inspector.memoryAfterGc();
 
-    const cpu0 = {
-      server: cpuSeconds(server.proc.pid!),
-      bench: process.cpuUsage(),
-      producer: cpuSeconds(producer.proc.pid!),
-    };
-    await inspector.recordGc();
-    const run = await inspector.profile('baseline-steady', () => steadyRun(producer, subs));
-    const gc = await inspector.gcReport();
-    const cpu = {
-      server: cpuSeconds(server.proc.pid!) - cpu0.server,
-      pg: 0,
-      bench: benchCpu(cpu0.bench),
-      producer: cpuSeconds(producer.proc.pid!) - cpu0.producer,
-    };
+    const { run, gc, cpu } = await measuredRun('baseline-steady', inspector, server, producer, subs, false);
     return summarize(
       'baseline: bare ws, forward to the owner socket',
       subs,

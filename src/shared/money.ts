@@ -2,7 +2,9 @@ import { badInput } from './errors';
 
 /** Two minor digits, as for USD and EUR; one currency per deployment (DESIGN.md). */
 const MINOR_DIGITS = 2;
-const SCALE = 10 ** MINOR_DIGITS;
+/** Minor units per whole currency unit. */
+export const MINOR_PER_UNIT = 10 ** MINOR_DIGITS;
+const SCALE = MINOR_PER_UNIT;
 /** Upper bound for a single amount: keeps every sum far inside Number.MAX_SAFE_INTEGER. */
 export const MAX_MINOR = 100_000_000_00;
 

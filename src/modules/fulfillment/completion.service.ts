@@ -4,8 +4,10 @@ import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import { isAdmin, type Principal } from '../../shared/auth';
 import { forbidden, notFound } from '../../shared/errors';
+import { MINOR_PER_UNIT } from '../../shared/money';
 import type { Jobs } from '../../shared/jobs';
 import type { LedgerService } from '../ledger/ledger.service';
+import type { RefundService } from '../payment/refund.service';
 import { OrderStateError } from '../order/order.errors';
 import type { OrderRow, OrderService } from '../order/order.service';
 import { OrderStatus } from '../order/order.state';
@@ -14,9 +16,6 @@ import type { FulfillmentSettings } from './fulfillment.service';
 
 /** The delayed job, scheduled when an order is delivered, that completes it `autoCompleteSeconds` later. */
 export const AUTO_COMPLETE_JOB = 'order.auto-complete';
-/** Minor units per whole currency unit (two minor digits, as in shared/money.ts). */
-const MINOR_PER_UNIT = 100;
-const SETTLED = `('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')`;
 
 /**
  * Completing a delivered order: the buyer confirms receipt, or the delayed job (with a cron sweep
@@ -29,6 +28,7 @@ export class OrderCompletion {
   constructor(
     readonly orders: OrderService,
     private readonly ledger: LedgerService,
+    private readonly refunds: RefundService,
     private readonly jobs: Jobs,
     private readonly settings: FulfillmentSettings,
     private readonly log: Logger,
@@ -106,7 +106,7 @@ export class OrderCompletion {
     const payments = await sqlAll<{ id: string }>(
       tx,
       `select p.id from payment p join payment_order po on po.payment_id = p.id
-        where po.order_id = $1 and p.status in ${SETTLED} order by p.id for update of p`,
+        where po.order_id = $1 and p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED') order by p.id for update of p`,
       [orderId],
     );
     const paymentIds = payments.map((p) => String(p.id));
@@ -114,21 +114,11 @@ export class OrderCompletion {
     const held = await escrowHeldForOrder(tx, String(order.merchant_id), orderId, paymentIds);
     if (held > 0) await this.ledger.releaseEscrow(tx, String(order.merchant_id), held, `order:${orderId}`);
 
-    const points = Math.floor((await this.kept(tx, orderId, paymentIds)) / MINOR_PER_UNIT) * this.settings.pointsPerCurrencyUnit;
+    // Points for what the buyer paid and kept (the part of the payment not refunded).
+    const kept = await this.refunds.refundableInTransaction(tx, orderId);
+    const points = Math.floor(kept / MINOR_PER_UNIT) * this.settings.pointsPerCurrencyUnit;
     // Capped at the column's range: a huge order must not make its completion fail.
     if (points > 0) await sqlAll(tx, 'update app_user set points = least(points::bigint + $1, 2147483647) where id = $2', [points, order.buyer_id]);
     return order;
-  }
-
-  /** What the buyer paid for the order and was not refunded (minor units). */
-  private async kept(tx: EntityManager, orderId: string, paymentIds: string[]): Promise<number> {
-    if (paymentIds.length === 0) return 0;
-    const [row] = await sqlAll<{ paid: string; refunded: string }>(
-      tx,
-      `select (select coalesce(sum(amount), 0) from payment_order where order_id = $1 and payment_id = any($2::bigint[]))::bigint as paid,
-              (select coalesce(sum(amount), 0) from refund where order_id = $1 and payment_id = any($2::bigint[]))::bigint as refunded`,
-      [orderId, paymentIds],
-    );
-    return Math.max(0, Number(row.paid) - Number(row.refunded));
   }
 }

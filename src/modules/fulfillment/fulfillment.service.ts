@@ -8,6 +8,7 @@ import { isId } from '../../shared/ids';
 import type { Jobs } from '../../shared/jobs';
 import { recordOrderEvent } from '../events/order-events';
 import type { LedgerService } from '../ledger/ledger.service';
+import type { RefundService } from '../payment/refund.service';
 import { OrderStateError } from '../order/order.errors';
 import type { OrderRow, OrderService } from '../order/order.service';
 import { OrderStatus } from '../order/order.state';
@@ -39,11 +40,12 @@ export class FulfillmentService {
   constructor(
     private readonly orders: OrderService,
     ledger: LedgerService,
+    refunds: RefundService,
     jobs: Jobs,
     settings: FulfillmentSettings,
     log: Logger,
   ) {
-    this.completion = new OrderCompletion(orders, ledger, jobs, settings, log);
+    this.completion = new OrderCompletion(orders, ledger, refunds, jobs, settings, log);
     this.tracking = new CarrierTracking(orders, this.completion);
   }
 
