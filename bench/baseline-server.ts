@@ -1,13 +1,22 @@
 import { buildSchema, graphql } from 'graphql';
 import { createServer } from 'node:http';
 import { Pool } from 'pg';
-import { pageStatement, shapeStats, statsStatement, type SearchFilter, type StatsRow } from '../src/modules/catalog/search.sql';
+import {
+  pageStatement,
+  shapeStats,
+  statsStatement,
+  type SearchFilter,
+  type StatsRow,
+} from '../src/modules/catalog/search.sql';
 
 /**
  * The benchmark's baseline: a bare node:http + pg + graphql-js server running the same SQL as the
  * application's search (page, count and facets, variants, merchants), with none of the framework.
  */
-const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_SIZE ?? 10) });
+const pool = new Pool({
+  connectionString: process.env.DATABASE_URL,
+  max: Number(process.env.DB_POOL_SIZE ?? 10),
+});
 
 const schema = buildSchema(`
   type Money { amount: String! currency: String! }
@@ -27,17 +36,26 @@ const schema = buildSchema(`
 const money = (minor: number) => ({ amount: (minor / 100).toFixed(2), currency: 'USD' });
 
 const root = {
-  async products(args: { filter?: SearchFilter; first: number; after?: string }, ctx: { statements: number }) {
+  async products(
+    args: { filter?: SearchFilter; first: number; after?: string },
+    ctx: { statements: number },
+  ) {
     const page = pageStatement(args.filter ?? {}, 'RELEVANCE', args.first, args.after);
     const stats = statsStatement(args.filter ?? {});
     ctx.statements += 2;
-    const [rows, statRows] = await Promise.all([pool.query(page.sql, page.params), pool.query<StatsRow>(stats.sql, stats.params)]);
+    const [rows, statRows] = await Promise.all([
+      pool.query(page.sql, page.params),
+      pool.query<StatsRow>(stats.sql, stats.params),
+    ]);
     const items = rows.rows.slice(0, args.first);
     const ids = items.map((r) => r.id);
     const merchantIds = [...new Set(items.map((r) => r.merchant_id))];
     ctx.statements += 2;
     const [variants, merchants] = await Promise.all([
-      pool.query('select product_id, price, on_hand, reserved, sold from variant where product_id = any($1::bigint[]) order by id', [ids]),
+      pool.query(
+        'select product_id, price, on_hand, reserved, sold from variant where product_id = any($1::bigint[]) order by id',
+        [ids],
+      ),
       pool.query('select id, name from merchant where id = any($1::bigint[])', [merchantIds]),
     ]);
     const merchantById = new Map(merchants.rows.map((m) => [m.id, m]));
@@ -71,7 +89,13 @@ createServer((req, res) => {
   req.on('end', async () => {
     const { query, variables } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     const ctx = { statements: 0 };
-    const result = await graphql({ schema, source: query, rootValue: root, variableValues: variables, contextValue: ctx });
+    const result = await graphql({
+      schema,
+      source: query,
+      rootValue: root,
+      variableValues: variables,
+      contextValue: ctx,
+    });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ ...result, extensions: { sqlStatements: ctx.statements } }));
   });

@@ -14,7 +14,13 @@ const VARIANTS = 1000;
 const CUSTOMERS = 50;
 
 export const CHECKOUT = `mutation($i: CheckoutInput!) { checkoutCreate(input: $i) { __typename ... on Checkout { id } ... on ErrorResult { errorCode message } } }`;
-export const ADDRESS = { name: 'Bench Buyer', line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
+export const ADDRESS = {
+  name: 'Bench Buyer',
+  line1: '1 Main St',
+  city: 'Berlin',
+  postalCode: '10115',
+  country: 'DE',
+};
 
 const withDatabase = (url: string, name: string) => {
   const u = new URL(url);
@@ -30,13 +36,18 @@ export async function freshDatabase(serverUrl: string, name: string): Promise<st
   await c.query(`create database ${name}`);
   await c.end();
   const url = withDatabase(serverUrl, name);
-  execFileSync(process.execPath, [join(ROOT, 'dist/scripts/migrate.js')], { env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  execFileSync(process.execPath, [join(ROOT, 'dist/scripts/migrate.js')], {
+    env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
   return url;
 }
 
 /** One merchant with VARIANTS single-variant products of practically unlimited stock. */
 export async function seedVariants(pool: Pool): Promise<string[]> {
-  const [{ id: merchant }] = (await pool.query(`insert into merchant (name) values ('Bench Shop') returning id`)).rows;
+  const [{ id: merchant }] = (
+    await pool.query(`insert into merchant (name) values ('Bench Shop') returning id`)
+  ).rows;
   const products = (
     await pool.query(
       `insert into product (merchant_id, title, description) select $1, 'Bench product ' || g, 'For the checkout benchmark.' from generate_series(1, $2) g returning id`,
@@ -55,10 +66,10 @@ export async function seedVariants(pool: Pool): Promise<string[]> {
 export async function makeCarts(pool: Pool, n: number, pick: (i: number) => string): Promise<string[]> {
   const ids = Array.from({ length: n }, () => randomBytes(16).toString('base64url'));
   await pool.query('insert into cart (id) select unnest($1::text[])', [ids]);
-  await pool.query('insert into cart_line (cart_id, variant_id, quantity) select c, v, 1 from unnest($1::text[], $2::bigint[]) as u(c, v)', [
-    ids,
-    ids.map((_, i) => pick(i)),
-  ]);
+  await pool.query(
+    'insert into cart_line (cart_id, variant_id, quantity) select c, v, 1 from unnest($1::text[], $2::bigint[]) as u(c, v)',
+    [ids, ids.map((_, i) => pick(i))],
+  );
   return ids;
 }
 
@@ -83,17 +94,48 @@ export async function rawCheckout(pool: Pool, buyerId: string, cartId: string): 
     const price = Number(l.price);
     const fee = price >= 5000 ? 0 : 499;
     await c.query(WRITE_CHECKOUT_SQL, [
-      checkoutId, buyerId, cartId, price, 0, 0, 0, fee, price + fee, null, JSON.stringify(ADDRESS), deadline,
-      `{${l.merchant_id}}`, `{${price}}`, '{0}', '{0}', '{0}', `{${fee}}`, `{${price + fee}}`,
-      `{${l.merchant_id}}`, `{${l.variant_id}}`, `{${l.product_id}}`, `{"${l.sku}"}`, `{"${l.product_title} (${l.variant_title})"}`,
-      [JSON.stringify(l.attributes)], `{${l.stock_policy}}`, `{${l.quantity}}`, `{${price}}`, `{${price}}`, '{0}', '{0}', `{${price}}`, '{digest}',
-    ]);
-    await c.query(`insert into bench_job (name, data, start_after) values ('snapshot.write', $1, now()), ('order.expire', $2, $3)`, [
-      JSON.stringify(l),
-      JSON.stringify({ checkoutId }),
+      checkoutId,
+      buyerId,
+      cartId,
+      price,
+      0,
+      0,
+      0,
+      fee,
+      price + fee,
+      null,
+      JSON.stringify(ADDRESS),
       deadline,
+      `{${l.merchant_id}}`,
+      `{${price}}`,
+      '{0}',
+      '{0}',
+      '{0}',
+      `{${fee}}`,
+      `{${price + fee}}`,
+      `{${l.merchant_id}}`,
+      `{${l.variant_id}}`,
+      `{${l.product_id}}`,
+      `{"${l.sku}"}`,
+      `{"${l.product_title} (${l.variant_title})"}`,
+      [JSON.stringify(l.attributes)],
+      `{${l.stock_policy}}`,
+      `{${l.quantity}}`,
+      `{${price}}`,
+      `{${price}}`,
+      '{0}',
+      '{0}',
+      `{${price}}`,
+      '{digest}',
     ]);
-    const taken = await c.query('update variant set reserved = reserved + $1 where id = $2 and on_hand - reserved - sold >= $1 returning id', [l.quantity, l.variant_id]);
+    await c.query(
+      `insert into bench_job (name, data, start_after) values ('snapshot.write', $1, now()), ('order.expire', $2, $3)`,
+      [JSON.stringify(l), JSON.stringify({ checkoutId }), deadline],
+    );
+    const taken = await c.query(
+      'update variant set reserved = reserved + $1 where id = $2 and on_hand - reserved - sold >= $1 returning id',
+      [l.quantity, l.variant_id],
+    );
     if (taken.rowCount !== 1) throw new Error('out of stock');
     await c.query('commit');
     return checkoutId;
@@ -110,11 +152,23 @@ function pgbenchHotRow(url: string): Measured | null {
   if (spawnSync('pgbench', ['--version']).status !== 0) return null;
   const script = join(tmpdir(), `hot-row-${process.pid}.sql`);
   writeFileSync(script, 'UPDATE bench_stock SET stock = stock - 1 WHERE id = 1 AND stock >= 1;\n');
-  const r = spawnSync('pgbench', ['-n', '-c', String(CONCURRENCY), '-j', '2', '-T', String(DURATION), '-f', script, url], { encoding: 'utf8' });
+  const r = spawnSync(
+    'pgbench',
+    ['-n', '-c', String(CONCURRENCY), '-j', '2', '-T', String(DURATION), '-f', script, url],
+    { encoding: 'utf8' },
+  );
   const tps = /tps = ([\d.]+)/.exec(r.stdout)?.[1];
   const latency = /latency average = ([\d.]+) ms/.exec(r.stdout)?.[1];
   if (!tps) return null;
-  return { name: 'pgbench: one-row conditional decrement (the hot-row limit)', rps: Number(tps), p50: Number(latency), p99: NaN, errors: 0, sqlPerRequest: 1, peakRssMb: '-' };
+  return {
+    name: 'pgbench: one-row conditional decrement (the hot-row limit)',
+    rps: Number(tps),
+    p50: Number(latency),
+    p99: NaN,
+    errors: 0,
+    sqlPerRequest: 1,
+    peakRssMb: '-',
+  };
 }
 
 /**
@@ -126,8 +180,12 @@ export async function checkoutBench(serverUrl: string): Promise<void> {
   const pool = new Pool({ connectionString: url, max: 20 });
   const children: ChildProcess[] = [];
   try {
-    await pool.query('create table bench_stock (id int primary key, stock bigint not null); insert into bench_stock values (1, 1000000000000)');
-    await pool.query('create table bench_job (id bigserial primary key, name text, data jsonb, start_after timestamptz default now())');
+    await pool.query(
+      'create table bench_stock (id int primary key, stock bigint not null); insert into bench_stock values (1, 1000000000000)',
+    );
+    await pool.query(
+      'create table bench_job (id bigserial primary key, name text, data jsonb, start_after timestamptz default now())',
+    );
     const variants = await seedVariants(pool);
 
     const port = await freePort();
@@ -149,10 +207,19 @@ export async function checkoutBench(serverUrl: string): Promise<void> {
 
     const customers: { id: string; token: string }[] = [];
     for (let i = 0; i < CUSTOMERS; i++) {
-      const r = await post(gqlUrl, JSON.stringify({
-        query: `mutation($i: SignUpInput!) { signUp(input: $i) { ... on AuthPayload { token viewer { id } } } }`,
-        variables: { i: { email: `bench-${i}-${randomBytes(3).toString('hex')}@example.com`, password: 'bench-password', name: `Bench ${i}` } },
-      }));
+      const r = await post(
+        gqlUrl,
+        JSON.stringify({
+          query: `mutation($i: SignUpInput!) { signUp(input: $i) { ... on AuthPayload { token viewer { id } } } }`,
+          variables: {
+            i: {
+              email: `bench-${i}-${randomBytes(3).toString('hex')}@example.com`,
+              password: 'bench-password',
+              name: `Bench ${i}`,
+            },
+          },
+        }),
+      );
       customers.push({ id: r.data.signUp.viewer.id, token: r.data.signUp.token });
     }
 
@@ -185,17 +252,43 @@ export async function checkoutBench(serverUrl: string): Promise<void> {
         const i = ac++;
         if (i >= carts.length) return false;
         const c = customers[i % CUSTOMERS];
-        const r = await post(gqlUrl, JSON.stringify({ query: CHECKOUT, variables: { i: { cartId: carts[i], idempotencyKey: `${label.length}-${pick(0)}-${i}`, shippingAddress: ADDRESS } } }), c.token);
+        const r = await post(
+          gqlUrl,
+          JSON.stringify({
+            query: CHECKOUT,
+            variables: {
+              i: {
+                cartId: carts[i],
+                idempotencyKey: `${label.length}-${pick(0)}-${i}`,
+                shippingAddress: ADDRESS,
+              },
+            },
+          }),
+          c.token,
+        );
         if (r.data?.checkoutCreate?.__typename !== 'Checkout') throw new Error(JSON.stringify(r));
         if (Number.isNaN(sqlPerCheckout)) sqlPerCheckout = r.extensions?.sqlStatements;
         return true;
       });
-      rows.push({ name: `this server (HTTP + GraphQL), ${label}`, ...ours, sqlPerRequest: sqlPerCheckout, peakRssMb: peakRssMb(app.pid!) });
+      rows.push({
+        name: `this server (HTTP + GraphQL), ${label}`,
+        ...ours,
+        sqlPerRequest: sqlPerCheckout,
+        peakRssMb: peakRssMb(app.pid!),
+      });
     }
-    const [{ oversold }] = (await pool.query('select count(*)::int as oversold from variant where on_hand - reserved - sold < 0')).rows;
+    const [{ oversold }] = (
+      await pool.query('select count(*)::int as oversold from variant where on_hand - reserved - sold < 0')
+    ).rows;
     if (oversold !== 0) throw new Error('oversold stock after the benchmark');
-    table(`Checkout: ${CONCURRENCY} concurrent clients, one line per checkout, ${DURATION} s per run`, rows, rows[0]);
-    console.log('Ratios are to the first row. The raw transaction runs in the benchmark process without HTTP or GraphQL.');
+    table(
+      `Checkout: ${CONCURRENCY} concurrent clients, one line per checkout, ${DURATION} s per run`,
+      rows,
+      rows[0],
+    );
+    console.log(
+      'Ratios are to the first row. The raw transaction runs in the benchmark process without HTTP or GraphQL.',
+    );
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await pool.end();

@@ -17,8 +17,13 @@ export interface Measured {
 
 export function startChild(script: string, env: Record<string, string>): ChildProcess {
   // BENCH_PROFILE_DIR: CPU profiles of the servers under load, for finding where the time goes.
-  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, join(ROOT, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const profile = process.env.BENCH_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+    : [];
+  const child = spawn(process.execPath, [...profile, join(ROOT, script)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stderr!.on('data', (d) => process.stderr.write(`[${script}] ${d}`));
   return child;
 }
@@ -52,13 +57,18 @@ export function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+export const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
 /**
  * Runs `concurrency` loops calling `task` until `durationMs` passes or a task returns false
  * (work ran out); returns throughput and latency percentiles in milliseconds.
  */
-export async function closedLoop(concurrency: number, durationMs: number, task: () => Promise<boolean>): Promise<{ rps: number; p50: number; p99: number; errors: number; count: number }> {
+export async function closedLoop(
+  concurrency: number,
+  durationMs: number,
+  task: () => Promise<boolean>,
+): Promise<{ rps: number; p50: number; p99: number; errors: number; count: number }> {
   const latencies: number[] = [];
   let errors = 0;
   const started = Date.now();
@@ -80,7 +90,13 @@ export async function closedLoop(concurrency: number, durationMs: number, task: 
   );
   const seconds = (Date.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { rps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, count: latencies.length };
+  return {
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+    count: latencies.length,
+  };
 }
 
 export function table(title: string, rows: Measured[], baseline: Measured) {
@@ -89,6 +105,8 @@ export function table(title: string, rows: Measured[], baseline: Measured) {
   console.log('|---|---|---|---|---|---|---|---|');
   const f = (n: number | string, d = 1) => (typeof n === 'number' ? n.toFixed(d) : n);
   for (const r of rows) {
-    console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / baseline.rps).toFixed(2)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.sqlPerRequest)} | ${f(r.peakRssMb, 0)} | ${r.errors} |`);
+    console.log(
+      `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / baseline.rps).toFixed(2)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.sqlPerRequest)} | ${f(r.peakRssMb, 0)} | ${r.errors} |`,
+    );
   }
 }

@@ -19,10 +19,26 @@ async function fund(pool: Pool, userIds: string[], amount: number): Promise<void
   try {
     await c.query('begin');
     for (const u of userIds) {
-      await c.query(`insert into ledger_account (owner_type, owner_id, kind) values ('USER', $1, 'AVAILABLE') on conflict do nothing`, [u]);
-      const [{ id: user }] = (await c.query(`select id from ledger_account where owner_type = 'USER' and owner_id = $1 and kind = 'AVAILABLE'`, [u])).rows;
-      const [clearing] = (await c.query(`select id, balance from ledger_account where owner_type = 'PLATFORM' and kind = 'PROVIDER_CLEARING' for update`)).rows;
-      const [{ id: posting }] = (await c.query(`insert into ledger_posting (kind, reference) values ('TOP_UP', $1) returning id`, [`bench:${u}`])).rows;
+      await c.query(
+        `insert into ledger_account (owner_type, owner_id, kind) values ('USER', $1, 'AVAILABLE') on conflict do nothing`,
+        [u],
+      );
+      const [{ id: user }] = (
+        await c.query(
+          `select id from ledger_account where owner_type = 'USER' and owner_id = $1 and kind = 'AVAILABLE'`,
+          [u],
+        )
+      ).rows;
+      const [clearing] = (
+        await c.query(
+          `select id, balance from ledger_account where owner_type = 'PLATFORM' and kind = 'PROVIDER_CLEARING' for update`,
+        )
+      ).rows;
+      const [{ id: posting }] = (
+        await c.query(`insert into ledger_posting (kind, reference) values ('TOP_UP', $1) returning id`, [
+          `bench:${u}`,
+        ])
+      ).rows;
       await c.query('update ledger_account set balance = balance + $2 where id = $1', [user, amount]);
       await c.query('update ledger_account set balance = balance - $2 where id = $1', [clearing.id, amount]);
       await c.query(
@@ -54,20 +70,38 @@ async function rawPay(pool: Pool, buyerId: string, checkoutId: string): Promise<
       )
     ).rows;
     await c.query('select buyer_id, payment_deadline from checkout where id = $1 for update', [checkoutId]);
-    const orders = (await c.query('select id, total, status, merchant_id from shop_order where checkout_id = $1 order by id', [checkoutId])).rows;
+    const orders = (
+      await c.query(
+        'select id, total, status, merchant_id from shop_order where checkout_id = $1 order by id',
+        [checkoutId],
+      )
+    ).rows;
     const amount = orders.reduce((s, o) => s + Number(o.total), 0);
-    await c.query(`insert into payment (id, user_id, checkout_id, purpose, method, amount) values ($1, $2, $3, 'CHECKOUT', 'BALANCE', $4) returning *`, [paymentId, buyerId, checkoutId, amount]);
-    await c.query('insert into payment_order (payment_id, order_id, amount) select $1, o, a from unnest($2::bigint[], $3::bigint[]) as u(o, a)', [
-      paymentId,
-      orders.map((o) => o.id),
-      orders.map((o) => Number(o.total)),
-    ]);
+    await c.query(
+      `insert into payment (id, user_id, checkout_id, purpose, method, amount) values ($1, $2, $3, 'CHECKOUT', 'BALANCE', $4) returning *`,
+      [paymentId, buyerId, checkoutId, amount],
+    );
+    await c.query(
+      'insert into payment_order (payment_id, order_id, amount) select $1, o, a from unnest($2::bigint[], $3::bigint[]) as u(o, a)',
+      [paymentId, orders.map((o) => o.id), orders.map((o) => Number(o.total))],
+    );
     await c.query('select * from payment where id = $1 for update', [paymentId]);
     await c.query('select payment_deadline from checkout where id = $1 for update', [checkoutId]);
-    await c.query('select po.order_id, po.amount, o.merchant_id, o.status from payment_order po join shop_order o on o.id = po.order_id where po.payment_id = $1 order by po.order_id', [paymentId]);
+    await c.query(
+      'select po.order_id, po.amount, o.merchant_id, o.status from payment_order po join shop_order o on o.id = po.order_id where po.payment_id = $1 order by po.order_id',
+      [paymentId],
+    );
     const o = orders[0];
-    await c.query(`select variant_id, quantity from order_line where order_id = $1 and stock_policy = 'DEDUCT_ON_PAYMENT' order by variant_id`, [o.id]);
-    const { rows: [paid] } = await c.query(`update shop_order set status = 'PAID', version = version + 1, event_seq = event_seq + 1, updated_at = now() where id = $1 and status = any($2::text[]) returning *`, [o.id, ['PENDING_PAYMENT']]);
+    await c.query(
+      `select variant_id, quantity from order_line where order_id = $1 and stock_policy = 'DEDUCT_ON_PAYMENT' order by variant_id`,
+      [o.id],
+    );
+    const {
+      rows: [paid],
+    } = await c.query(
+      `update shop_order set status = 'PAID', version = version + 1, event_seq = event_seq + 1, updated_at = now() where id = $1 and status = any($2::text[]) returning *`,
+      [o.id, ['PENDING_PAYMENT']],
+    );
     await c.query(
       `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
        values ($1, $2, $3, $4, 'STATUS_CHANGED', 'PAID')`,
@@ -79,7 +113,10 @@ async function rawPay(pool: Pool, buyerId: string, checkoutId: string): Promise<
        update variant v set reserved = v.reserved - p.q, sold = v.sold + p.q from per_variant p where v.id = p.variant_id`,
       [[o.id]],
     );
-    await c.query(`update payment set status = 'SUCCEEDED', settled_at = now(), updated_at = now() where id = $1`, [paymentId]);
+    await c.query(
+      `update payment set status = 'SUCCEEDED', settled_at = now(), updated_at = now() where id = $1`,
+      [paymentId],
+    );
     // The ledger: lock the accounts in id order, post, move balances, write the entries.
     const fee = Math.floor((amount * FEE_BPS) / 10000);
     const keys = [
@@ -96,7 +133,12 @@ async function rawPay(pool: Pool, buyerId: string, checkoutId: string): Promise<
       )
     ).rows;
     const byKind = (kind: string) => accounts.find((a) => a.kind === kind)!;
-    const [{ id: posting }] = (await c.query(`insert into ledger_posting (kind, reference) values ('PURCHASE', $1) on conflict (kind, reference) do nothing returning id`, [`payment:${paymentId}`])).rows;
+    const [{ id: posting }] = (
+      await c.query(
+        `insert into ledger_posting (kind, reference) values ('PURCHASE', $1) on conflict (kind, reference) do nothing returning id`,
+        [`payment:${paymentId}`],
+      )
+    ).rows;
     const deltas: [string, number][] = [
       [byKind('ESCROW').id, amount - fee],
       [byKind('FEE_REVENUE').id, fee],
@@ -111,7 +153,14 @@ async function rawPay(pool: Pool, buyerId: string, checkoutId: string): Promise<
     await c.query(
       `insert into ledger_entry (posting_id, account_id, amount, balance_after, kind, reference)
        select $1, u.a, u.m, u.b, u.k, u.r from unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[]) with ordinality as u(a, m, b, k, r, n) order by u.n`,
-      [posting, deltas.map((d) => d[0]), deltas.map((d) => d[1]), after, ['SALE', 'PLATFORM_FEE', 'PURCHASE'], deltas.map(() => `payment:${paymentId}`)],
+      [
+        posting,
+        deltas.map((d) => d[0]),
+        deltas.map((d) => d[1]),
+        after,
+        ['SALE', 'PLATFORM_FEE', 'PURCHASE'],
+        deltas.map(() => `payment:${paymentId}`),
+      ],
     );
     await c.query('select * from payment where id = $1', [paymentId]);
     await c.query('commit');
@@ -133,7 +182,9 @@ export async function paymentBench(serverUrl: string): Promise<void> {
   const pool = new Pool({ connectionString: url, max: 20 });
   const children: ChildProcess[] = [];
   try {
-    await pool.query('create table bench_job (id bigserial primary key, name text, data jsonb, start_after timestamptz default now())');
+    await pool.query(
+      'create table bench_job (id bigserial primary key, name text, data jsonb, start_after timestamptz default now())',
+    );
     const variants = await seedVariants(pool);
     const port = await freePort();
     const app = startChild('dist/src/main.js', {
@@ -155,15 +206,30 @@ export async function paymentBench(serverUrl: string): Promise<void> {
 
     const customers: { id: string; token: string }[] = [];
     for (let i = 0; i < CUSTOMERS; i++) {
-      const r = await post(gqlUrl, JSON.stringify({
-        query: `mutation($i: SignUpInput!) { signUp(input: $i) { ... on AuthPayload { token viewer { id } } } }`,
-        variables: { i: { email: `pay-${i}-${randomBytes(3).toString('hex')}@example.com`, password: 'bench-password', name: `Payer ${i}` } },
-      }));
+      const r = await post(
+        gqlUrl,
+        JSON.stringify({
+          query: `mutation($i: SignUpInput!) { signUp(input: $i) { ... on AuthPayload { token viewer { id } } } }`,
+          variables: {
+            i: {
+              email: `pay-${i}-${randomBytes(3).toString('hex')}@example.com`,
+              password: 'bench-password',
+              name: `Payer ${i}`,
+            },
+          },
+        }),
+      );
       customers.push({ id: r.data.signUp.viewer.id, token: r.data.signUp.token });
     }
-    await fund(pool, customers.map((c) => c.id), 1_000_000_000);
+    await fund(
+      pool,
+      customers.map((c) => c.id),
+      1_000_000_000,
+    );
     // The merchant's escrow exists from its first sale on; both runs start after it.
-    await pool.query(`insert into ledger_account (owner_type, owner_id, kind) select 'MERCHANT', id, 'ESCROW' from merchant on conflict do nothing`);
+    await pool.query(
+      `insert into ledger_account (owner_type, owner_id, kind) select 'MERCHANT', id, 'ESCROW' from merchant on conflict do nothing`,
+    );
 
     const rows: Measured[] = [];
     const rawCarts = await makeCarts(pool, 20_000, (i) => variants[i % variants.length]);
@@ -176,7 +242,12 @@ export async function paymentBench(serverUrl: string): Promise<void> {
       await rawPay(pool, buyer, checkoutId);
       return true;
     });
-    rows.push({ name: 'raw pg: checkout and balance payment transactions', ...raw, sqlPerRequest: 7 + 24, peakRssMb: '-' });
+    rows.push({
+      name: 'raw pg: checkout and balance payment transactions',
+      ...raw,
+      sqlPerRequest: 7 + 24,
+      peakRssMb: '-',
+    });
 
     const carts = await makeCarts(pool, 10_000, (i) => variants[i % variants.length]);
     let ac = 0;
@@ -185,18 +256,42 @@ export async function paymentBench(serverUrl: string): Promise<void> {
       const i = ac++;
       if (i >= carts.length) return false;
       const c = customers[i % CUSTOMERS];
-      const ck = await post(gqlUrl, JSON.stringify({ query: CHECKOUT, variables: { i: { cartId: carts[i], idempotencyKey: `ck-${i}`, shippingAddress: ADDRESS } } }), c.token);
+      const ck = await post(
+        gqlUrl,
+        JSON.stringify({
+          query: CHECKOUT,
+          variables: { i: { cartId: carts[i], idempotencyKey: `ck-${i}`, shippingAddress: ADDRESS } },
+        }),
+        c.token,
+      );
       if (ck.data?.checkoutCreate?.__typename !== 'Checkout') throw new Error(JSON.stringify(ck));
-      const pay = await post(gqlUrl, JSON.stringify({ query: PAY, variables: { c: ck.data.checkoutCreate.id, k: `pay-${i}` } }), c.token);
+      const pay = await post(
+        gqlUrl,
+        JSON.stringify({ query: PAY, variables: { c: ck.data.checkoutCreate.id, k: `pay-${i}` } }),
+        c.token,
+      );
       if (pay.data?.paymentStart?.status !== 'SUCCEEDED') throw new Error(JSON.stringify(pay));
       if (Number.isNaN(sql)) sql = ck.extensions.sqlStatements + pay.extensions.sqlStatements;
       return true;
     });
-    rows.push({ name: 'this server (HTTP + GraphQL): checkoutCreate + paymentStart(BALANCE)', ...ours, sqlPerRequest: sql, peakRssMb: peakRssMb(app.pid!) });
+    rows.push({
+      name: 'this server (HTTP + GraphQL): checkoutCreate + paymentStart(BALANCE)',
+      ...ours,
+      sqlPerRequest: sql,
+      peakRssMb: peakRssMb(app.pid!),
+    });
 
-    const [{ bad }] = (await pool.query(`select count(*)::int as bad from ledger_account where balance < 0 and kind <> 'PROVIDER_CLEARING'`)).rows;
+    const [{ bad }] = (
+      await pool.query(
+        `select count(*)::int as bad from ledger_account where balance < 0 and kind <> 'PROVIDER_CLEARING'`,
+      )
+    ).rows;
     if (bad !== 0) throw new Error('a balance went negative during the benchmark');
-    table(`Checkout and pay by balance: ${CONCURRENCY} concurrent clients, one line per checkout, ${DURATION} s per run`, rows, rows[0]);
+    table(
+      `Checkout and pay by balance: ${CONCURRENCY} concurrent clients, one line per checkout, ${DURATION} s per run`,
+      rows,
+      rows[0],
+    );
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await pool.end();

@@ -11,14 +11,34 @@ export const SEARCH_QUERY = `query Search($filter: ProductFilter, $first: Int) {
   }
 }`;
 
-const WORDS = ['jacket', 'cotton tee', 'leather boot', 'wool', 'classic sneak', 'yoga mat', 'linen', 'backpack', 'merino', 'ceramic mug', 'vintage denim', 'lamp', 'runner', 'canvas tote', 'slim chino', 'watch'];
+const WORDS = [
+  'jacket',
+  'cotton tee',
+  'leather boot',
+  'wool',
+  'classic sneak',
+  'yoga mat',
+  'linen',
+  'backpack',
+  'merino',
+  'ceramic mug',
+  'vintage denim',
+  'lamp',
+  'runner',
+  'canvas tote',
+  'slim chino',
+  'watch',
+];
 const COLORS = [['Black'], ['Red', 'Blue'], ['Navy'], ['White', 'Grey'], ['Green'], ['Beige', 'Olive']];
 
 export const SEARCH_BODIES: string[] = WORDS.flatMap((query, i) =>
   [0, 1].map((j) =>
     JSON.stringify({
       query: SEARCH_QUERY,
-      variables: { first: 20, filter: { query, attributes: [{ name: 'color', values: COLORS[(i + j) % COLORS.length] }] } },
+      variables: {
+        first: 20,
+        filter: { query, attributes: [{ name: 'color', values: COLORS[(i + j) % COLORS.length] }] },
+      },
     }),
   ),
 );

@@ -13,7 +13,13 @@ const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 100_000);
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 
-async function load(name: string, url: string, bodies: string[], pid: number, duration = DURATION): Promise<Measured> {
+async function load(
+  name: string,
+  url: string,
+  bodies: string[],
+  pid: number,
+  duration = DURATION,
+): Promise<Measured> {
   let i = 0;
   const result = await autocannon({
     url,
@@ -29,7 +35,8 @@ async function load(name: string, url: string, bodies: string[], pid: number, du
   });
   // Statements per request as the server reports them, right after the load (warm caches).
   const samples = await Promise.all(bodies.map((b) => post(url, b)));
-  const sqlPerRequest = samples.reduce((s, r) => s + (r.extensions?.sqlStatements ?? NaN), 0) / samples.length;
+  const sqlPerRequest =
+    samples.reduce((s, r) => s + (r.extensions?.sqlStatements ?? NaN), 0) / samples.length;
   return {
     name,
     rps: result.requests.average,
@@ -51,10 +58,14 @@ async function ensureCatalog(url: string): Promise<void> {
   if (count >= PRODUCTS) return;
   console.log(`seeding ${PRODUCTS - count} products (once; reused by later runs)...`);
   await new Promise<void>((resolve, reject) => {
-    const seed = spawn(process.execPath, [join(ROOT, 'dist/scripts/seed.js'), '--products', String(PRODUCTS - count)], {
-      env: { ...process.env, DATABASE_URL: url },
-      stdio: 'inherit',
-    });
+    const seed = spawn(
+      process.execPath,
+      [join(ROOT, 'dist/scripts/seed.js'), '--products', String(PRODUCTS - count)],
+      {
+        env: { ...process.env, DATABASE_URL: url },
+        stdio: 'inherit',
+      },
+    );
     seed.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`seed exited ${code}`))));
   });
 }
@@ -68,7 +79,10 @@ export async function searchBench(url: string): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     const [basePort, appPort, cachedPort] = [await freePort(), await freePort(), await freePort()];
-    const baseline = startChild('dist/bench/baseline-server.js', { DATABASE_URL: url, PORT: String(basePort) });
+    const baseline = startChild('dist/bench/baseline-server.js', {
+      DATABASE_URL: url,
+      PORT: String(basePort),
+    });
     const appEnv = (port: number, cacheTtlMs: number) => ({
       DATABASE_URL: url,
       PORT: String(port),
@@ -92,8 +106,13 @@ export async function searchBench(url: string): Promise<void> {
     for (const body of SEARCH_BODIES) {
       const [a, b, c] = await Promise.all([post(appUrl, body), post(baseUrl, body), post(cachedUrl, body)]);
       const pick = (r: any) =>
-        JSON.stringify({ total: r.data?.products.totalCount, facets: r.data?.products.facets, ids: r.data?.products.edges.map((e: any) => e.node.id) });
-      if (pick(a) !== pick(b) || pick(c) !== pick(b)) throw new Error(`answers differ for ${body}:\n${pick(a)}\n${pick(b)}`);
+        JSON.stringify({
+          total: r.data?.products.totalCount,
+          facets: r.data?.products.facets,
+          ids: r.data?.products.edges.map((e: any) => e.node.id),
+        });
+      if (pick(a) !== pick(b) || pick(c) !== pick(b))
+        throw new Error(`answers differ for ${body}:\n${pick(a)}\n${pick(b)}`);
     }
     const sample = await post(appUrl, SEARCH_BODIES[0]);
     console.log(`catalog: ${PRODUCTS} products; sample search totalCount ${sample.data.products.totalCount}`);
@@ -102,9 +121,24 @@ export async function searchBench(url: string): Promise<void> {
     await load('warmup', baseUrl, SEARCH_BODIES, baseline.pid!, 3);
     await load('warmup', appUrl, SEARCH_BODIES, app.pid!, 3);
     await load('warmup', cachedUrl, SEARCH_BODIES, cached.pid!, 3);
-    const base = await load('baseline: node:http + pg + graphql-js, same SQL', baseUrl, SEARCH_BODIES, baseline.pid!);
-    const ours = await load('this server, search cache off (same SQL every request)', appUrl, SEARCH_BODIES, app.pid!);
-    const oursCached = await load('this server, default 5 s search cache', cachedUrl, SEARCH_BODIES, cached.pid!);
+    const base = await load(
+      'baseline: node:http + pg + graphql-js, same SQL',
+      baseUrl,
+      SEARCH_BODIES,
+      baseline.pid!,
+    );
+    const ours = await load(
+      'this server, search cache off (same SQL every request)',
+      appUrl,
+      SEARCH_BODIES,
+      app.pid!,
+    );
+    const oursCached = await load(
+      'this server, default 5 s search cache',
+      cachedUrl,
+      SEARCH_BODIES,
+      cached.pid!,
+    );
     table(
       `Faceted full-text search: ${PRODUCTS} products, ${CONNECTIONS} connections, ${DURATION} s per run, ${SEARCH_BODIES.length} distinct queries`,
       [base, ours, oursCached],

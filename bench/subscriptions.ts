@@ -583,7 +583,12 @@ async function measuredRun(
   withPostgres: boolean,
 ) {
   const pg = () => (withPostgres ? postgresCpuSeconds() : 0);
-  const start = { server: cpuSeconds(server.proc.pid!), pg: pg(), bench: process.cpuUsage(), producer: cpuSeconds(producer.proc.pid!) };
+  const start = {
+    server: cpuSeconds(server.proc.pid!),
+    pg: pg(),
+    bench: process.cpuUsage(),
+    producer: cpuSeconds(producer.proc.pid!),
+  };
   await inspector.recordGc();
   const run = await inspector.profile(label, () => steadyRun(producer, subs));
   const gc = await inspector.gcReport();

@@ -1,5 +1,11 @@
 import { loadConfig } from '../src/config';
-import { CARRIER_STATUSES, carrierEvent, postCarrierEvent, postJourney, type CarrierStatus } from '../src/sandbox/carrier';
+import {
+  CARRIER_STATUSES,
+  carrierEvent,
+  postCarrierEvent,
+  postJourney,
+  type CarrierStatus,
+} from '../src/sandbox/carrier';
 
 const USAGE = `Sends signed carrier events to the server's POST /webhooks/logistics.
 
@@ -37,20 +43,24 @@ async function main(): Promise<number> {
   const url = value('url') ?? `http://127.0.0.1:${config.port}`;
   const carrier = value('carrier');
   const trackingNumber = value('tracking');
-  if (!carrier || !trackingNumber) throw new Error('--carrier and --tracking are required (--help for usage)');
+  if (!carrier || !trackingNumber)
+    throw new Error('--carrier and --tracking are required (--help for usage)');
   const secret = config.logisticsWebhookSecret;
   const location = value('location');
 
   if (a.has('journey')) {
     const results = await postJourney(url, { carrier, trackingNumber, location }, { secret });
-    for (const { event, result } of results) console.log(`${event.status} ${event.occurredAt} -> ${result.status} ${JSON.stringify(result.body)}`);
+    for (const { event, result } of results)
+      console.log(`${event.status} ${event.occurredAt} -> ${result.status} ${JSON.stringify(result.body)}`);
     return results.every((r) => r.result.status < 300) ? 0 : 1;
   }
 
   const status = value('status') as CarrierStatus | undefined;
-  if (!status || !CARRIER_STATUSES.includes(status)) throw new Error(`--status must be one of ${CARRIER_STATUSES.join(', ')}`);
+  if (!status || !CARRIER_STATUSES.includes(status))
+    throw new Error(`--status must be one of ${CARRIER_STATUSES.join(', ')}`);
   const at = value('at');
-  if (at !== undefined && Number.isNaN(Date.parse(at))) throw new Error('--at must be an ISO time such as 2026-12-01T10:00:00Z');
+  if (at !== undefined && Number.isNaN(Date.parse(at)))
+    throw new Error('--at must be an ISO time such as 2026-12-01T10:00:00Z');
   const event = carrierEvent({
     carrier,
     trackingNumber,

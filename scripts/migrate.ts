@@ -11,7 +11,11 @@ import { connectOrm, migrate } from '../src/db/orm';
 async function main() {
   const config = loadConfig();
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(join(config.dataDir, 'pg'));
-  const orm = await connectOrm({ url: config.databaseUrl ?? embedded!.url, poolSize: 2, logger: (m) => console.log(m) });
+  const orm = await connectOrm({
+    url: config.databaseUrl ?? embedded!.url,
+    poolSize: 2,
+    logger: (m) => console.log(m),
+  });
   try {
     await migrate(orm);
   } finally {

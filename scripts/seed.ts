@@ -21,10 +21,14 @@ async function main() {
   try {
     await migrate(orm);
     const started = Date.now();
-    const logins = await generateCatalog(orm.em.fork() as any, new IdentityService(new TokenService(config.jwtSecret, config.tokenTtlSeconds)), {
-      products,
-      onProgress: (done) => process.stdout.write(`\r${done}/${products} products`),
-    });
+    const logins = await generateCatalog(
+      orm.em.fork() as any,
+      new IdentityService(new TokenService(config.jwtSecret, config.tokenTtlSeconds)),
+      {
+        products,
+        onProgress: (done) => process.stdout.write(`\r${done}/${products} products`),
+      },
+    );
     console.log(`\nseeded ${products} products in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     for (const l of logins) console.log(`${l.role}: ${l.email} / ${l.password}`);
   } finally {

@@ -29,8 +29,13 @@ import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
  */
 async function startWorkers(orm: MikroORM, services: Services, config: Config): Promise<void> {
   const em = () => orm.em.fork() as any;
-  await services.jobs.workBatch<{ snapshots: { digest: string; title: string; data: object }[] }>(SNAPSHOT_JOB, (batch) =>
-    services.checkout.writeSnapshots(em(), batch.flatMap((d) => d.snapshots)),
+  await services.jobs.workBatch<{ snapshots: { digest: string; title: string; data: object }[] }>(
+    SNAPSHOT_JOB,
+    (batch) =>
+      services.checkout.writeSnapshots(
+        em(),
+        batch.flatMap((d) => d.snapshots),
+      ),
   );
   await services.jobs.work<{ checkoutId: string }>(EXPIRE_JOB, async (d) => {
     await services.orders.expireCheckout(em(), d.checkoutId);
@@ -41,8 +46,12 @@ async function startWorkers(orm: MikroORM, services: Services, config: Config): 
   await services.jobs.every('carts.purge-stale', '17 3 * * *', async () => {
     await services.cart.purgeStale(em(), config.cart.anonymousTtlDays);
   });
-  await services.jobs.every('idempotency.purge', '41 * * * *', () => purgeKeys(em(), config.idempotencyTtlHours));
-  await services.jobs.work<{ refundId: string }>(REFUND_JOB, (d) => services.refunds.execute(em(), d.refundId));
+  await services.jobs.every('idempotency.purge', '41 * * * *', () =>
+    purgeKeys(em(), config.idempotencyTtlHours),
+  );
+  await services.jobs.work<{ refundId: string }>(REFUND_JOB, (d) =>
+    services.refunds.execute(em(), d.refundId),
+  );
   await services.jobs.every('payments.reconcile', '* * * * *', async () => {
     await services.payments.reconcile(em());
     await services.refunds.retryPending(em());
@@ -103,13 +112,22 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
   let sandbox: SandboxProcess | undefined;
   let bus: EventBus | undefined;
   let relay: OutboxRelay | undefined;
-  const orm = await connectOrm({ url, replicaUrls: config.databaseReplicaUrls, poolSize: config.dbPoolSize, logger: (m) => log.info(m.replace(/\x1b\[[0-9;]*m/g, '')) });
+  const orm = await connectOrm({
+    url,
+    replicaUrls: config.databaseReplicaUrls,
+    poolSize: config.dbPoolSize,
+    logger: (m) => log.info(m.replace(/\x1b\[[0-9;]*m/g, '')),
+  });
   try {
     await migrate(orm);
     jobs = new Jobs(url, log, config.jobPollSeconds);
     await jobs.start();
     if (!config.paymentProviderUrl) {
-      sandbox = await startSandboxProcess({ apiKey: config.paymentProviderApiKey, webhookSecret: config.paymentWebhookSecret, log: (l) => log.warn({ sandbox: l }) });
+      sandbox = await startSandboxProcess({
+        apiKey: config.paymentProviderApiKey,
+        webhookSecret: config.paymentWebhookSecret,
+        log: (l) => log.warn({ sandbox: l }),
+      });
       log.info(`sandbox payment provider at ${sandbox.url}`);
     }
     bus = await createEventBus(config, log);
@@ -118,7 +136,9 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
 
     const admin = await services.identity.ensureAdmin(em as any, config.adminEmail, config.adminPassword);
     if (admin.password) {
-      log.warn(`bootstrap admin created: ${config.adminEmail} / ${admin.password} (shown once; set ADMIN_PASSWORD to choose it)`);
+      log.warn(
+        `bootstrap admin created: ${config.adminEmail} / ${admin.password} (shown once; set ADMIN_PASSWORD to choose it)`,
+      );
     }
 
     if (config.demoData) {
@@ -135,11 +155,34 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     await relay.start();
     const signal = new OutboxSignal(() => orm.em.getConnection().execute('notify order_event'));
     onEventsCommitted(() => signal.ping());
-    const http = await startHttp({ config, orm, schema: buildAppSchema(), services, log, metrics: createMetrics({ subscriptions: () => services.events.subscriptions, relayLeader: () => relay!.isLeader() }) }, {
-      '/webhooks/payments': paymentWebhook(orm, services.payments, () => [config.paymentWebhookSecret], log),
-      '/payments/return': paymentReturnPage,
-      '/webhooks/logistics': logisticsWebhook(orm, services.fulfillment, () => [config.logisticsWebhookSecret], log),
-    });
+    const http = await startHttp(
+      {
+        config,
+        orm,
+        schema: buildAppSchema(),
+        services,
+        log,
+        metrics: createMetrics({
+          subscriptions: () => services.events.subscriptions,
+          relayLeader: () => relay!.isLeader(),
+        }),
+      },
+      {
+        '/webhooks/payments': paymentWebhook(
+          orm,
+          services.payments,
+          () => [config.paymentWebhookSecret],
+          log,
+        ),
+        '/payments/return': paymentReturnPage,
+        '/webhooks/logistics': logisticsWebhook(
+          orm,
+          services.fulfillment,
+          () => [config.logisticsWebhookSecret],
+          log,
+        ),
+      },
+    );
     services.paymentSettings.publicUrl ||= `http://127.0.0.1:${http.port}`;
     const app: App = {
       config,

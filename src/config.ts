@@ -151,12 +151,16 @@ export function loadConfig(env: Env = process.env): Config {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  replicas.forEach((r, i) => url({ [`DATABASE_REPLICA_URLS[${i}]`]: r }, `DATABASE_REPLICA_URLS[${i}]`, ['postgres:', 'postgresql:']));
-  if (production && !databaseUrl) throw new ConfigError('DATABASE_URL', 'is required when NODE_ENV=production');
+  replicas.forEach((r, i) =>
+    url({ [`DATABASE_REPLICA_URLS[${i}]`]: r }, `DATABASE_REPLICA_URLS[${i}]`, ['postgres:', 'postgresql:']),
+  );
+  if (production && !databaseUrl)
+    throw new ConfigError('DATABASE_URL', 'is required when NODE_ENV=production');
   const paymentProviderUrl = url(env, 'PAYMENT_PROVIDER_URL', ['http:', 'https:']);
 
   const adminEmail = str(env, 'ADMIN_EMAIL') ?? 'admin@example.com';
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(adminEmail)) throw new ConfigError('ADMIN_EMAIL', 'is not an email address');
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(adminEmail))
+    throw new ConfigError('ADMIN_EMAIL', 'is not an email address');
   const adminPassword = str(env, 'ADMIN_PASSWORD');
   if (adminPassword !== undefined && adminPassword.length < 8) {
     throw new ConfigError('ADMIN_PASSWORD', 'must be at least 8 characters');
@@ -221,14 +225,23 @@ export function loadConfig(env: Env = process.env): Config {
     exposeSqlStats: bool(env, 'EXPOSE_SQL_STATS', !production),
     afterSale: {
       // Both are validated; the seconds (for tests and demos) win when set.
-      reviewSeconds: int(env, 'AFTER_SALE_REVIEW_SECONDS', int(env, 'AFTER_SALE_REVIEW_HOURS', 24, 1, 30 * 24) * 3600, 1, 30 * 24 * 3600),
+      reviewSeconds: int(
+        env,
+        'AFTER_SALE_REVIEW_SECONDS',
+        int(env, 'AFTER_SALE_REVIEW_HOURS', 24, 1, 30 * 24) * 3600,
+        1,
+        30 * 24 * 3600,
+      ),
       windowDays: int(env, 'AFTER_SALE_WINDOW_DAYS', 14, 1, 365),
     },
     eventRelayPollMs: int(env, 'EVENT_RELAY_POLL_MS', 1000, 50, 60_000),
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {
-    throw new ConfigError('PAYMENT_PROVIDER_URL', 'is required when NODE_ENV=production (the sandbox provider is for development)');
+    throw new ConfigError(
+      'PAYMENT_PROVIDER_URL',
+      'is required when NODE_ENV=production (the sandbox provider is for development)',
+    );
   }
   return config;
 }

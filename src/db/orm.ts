@@ -39,7 +39,9 @@ export async function connectOrm(opts: OrmOptions): Promise<MikroORM<PostgreSqlD
   const driver = orm.em.getDriver();
   driver.getConnection('write').getKnex().on('query', countStatement);
   // Replicas are not exposed publicly; they are knex connections like the primary.
-  const replicas = (driver as unknown as { replicas: { getKnex(): { on(e: string, f: () => void): void } }[] }).replicas;
+  const replicas = (
+    driver as unknown as { replicas: { getKnex(): { on(e: string, f: () => void): void } }[] }
+  ).replicas;
   for (const replica of replicas) replica.getKnex().on('query', countStatement);
   return orm;
 }

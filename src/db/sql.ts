@@ -23,7 +23,12 @@ export function toKnexBindings(sql: string, params: unknown[]): { text: string; 
  * Runs raw SQL in the request's EntityManager: inside its transaction when there is one, otherwise
  * on a replica when `readOnly` (replication lag is acceptable there) or on the primary.
  */
-export async function sqlAll<T>(em: EntityManager, sql: string, params: unknown[] = [], readOnly = false): Promise<T[]> {
+export async function sqlAll<T>(
+  em: EntityManager,
+  sql: string,
+  params: unknown[] = [],
+  readOnly = false,
+): Promise<T[]> {
   const { text, bindings } = toKnexBindings(sql, params);
   const trx = em.getTransactionContext();
   const conn = em.getConnection(trx || !readOnly ? 'write' : 'read');

@@ -6,11 +6,22 @@ import { sign, SIGNATURE_HEADER } from './signature';
  * would and POSTs them to the server's /webhooks/logistics. Used by `npm run carrier` and by tests.
  */
 
-export const CARRIER_STATUSES = ['LABEL_CREATED', 'IN_TRANSIT', 'OUT_FOR_DELIVERY', 'DELIVERED', 'EXCEPTION'] as const;
+export const CARRIER_STATUSES = [
+  'LABEL_CREATED',
+  'IN_TRANSIT',
+  'OUT_FOR_DELIVERY',
+  'DELIVERED',
+  'EXCEPTION',
+] as const;
 export type CarrierStatus = (typeof CARRIER_STATUSES)[number];
 
 /** A parcel's usual way from label to doorstep. */
-export const JOURNEY: readonly CarrierStatus[] = ['LABEL_CREATED', 'IN_TRANSIT', 'OUT_FOR_DELIVERY', 'DELIVERED'];
+export const JOURNEY: readonly CarrierStatus[] = [
+  'LABEL_CREATED',
+  'IN_TRANSIT',
+  'OUT_FOR_DELIVERY',
+  'DELIVERED',
+];
 
 export interface LogisticsEvent {
   id: string;
@@ -48,7 +59,9 @@ export function logisticsWebhookUrl(base: string): string {
 }
 
 /** An event with a fresh id and the current time, unless given. */
-export function carrierEvent(e: Pick<LogisticsEvent, 'carrier' | 'trackingNumber' | 'status'> & Partial<LogisticsEvent>): LogisticsEvent {
+export function carrierEvent(
+  e: Pick<LogisticsEvent, 'carrier' | 'trackingNumber' | 'status'> & Partial<LogisticsEvent>,
+): LogisticsEvent {
   return {
     id: e.id ?? `evt_${randomUUID()}`,
     carrier: e.carrier,
@@ -61,12 +74,22 @@ export function carrierEvent(e: Pick<LogisticsEvent, 'carrier' | 'trackingNumber
 }
 
 /** Signs and POSTs one event; the server's answer (2xx or not) is returned, never thrown. */
-export async function postCarrierEvent(url: string, event: LogisticsEvent, opts: PostOptions): Promise<PostResult> {
+export async function postCarrierEvent(
+  url: string,
+  event: LogisticsEvent,
+  opts: PostOptions,
+): Promise<PostResult> {
   const body = opts.rawBody ?? JSON.stringify(event);
-  const signature = opts.signature === undefined ? sign(opts.secret, body, opts.nowSeconds ?? Math.floor(Date.now() / 1000)) : opts.signature;
+  const signature =
+    opts.signature === undefined
+      ? sign(opts.secret, body, opts.nowSeconds ?? Math.floor(Date.now() / 1000))
+      : opts.signature;
   const res = await fetch(logisticsWebhookUrl(url), {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { [SIGNATURE_HEADER]: signature }) },
+    headers: {
+      'content-type': 'application/json',
+      ...(signature === null ? {} : { [SIGNATURE_HEADER]: signature }),
+    },
     body,
   });
   const text = await res.text();

@@ -18,10 +18,21 @@ export interface Context {
 }
 
 export function createLoaders(em: EntityManager) {
-  return { catalog: catalogLoaders(em), order: orderLoaders(em), payment: paymentLoaders(em), fulfillment: fulfillmentLoaders(em), afterSale: afterSaleLoaders(em) };
+  return {
+    catalog: catalogLoaders(em),
+    order: orderLoaders(em),
+    payment: paymentLoaders(em),
+    fulfillment: fulfillmentLoaders(em),
+    afterSale: afterSaleLoaders(em),
+  };
 }
 
-export function createContext(root: EntityManager, principal: Principal | null, services: Services, config: Config): Context {
+export function createContext(
+  root: EntityManager,
+  principal: Principal | null,
+  services: Services,
+  config: Config,
+): Context {
   const em = root.fork() as EntityManager;
   return { em, principal, loaders: createLoaders(em), services, config };
 }

@@ -40,7 +40,11 @@ export function makeFormatError(log: Logger) {
       return { ...formatted, extensions };
     }
     log.error({ err: original }, 'unhandled error in GraphQL operation');
-    return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    return {
+      message: 'Internal server error',
+      path: formatted.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
   };
 }
 

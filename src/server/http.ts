@@ -1,9 +1,23 @@
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, parse, type DocumentNode, type OperationDefinitionNode, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  type DocumentNode,
+  type OperationDefinitionNode,
+  specifiedRules,
+  validate,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -37,7 +51,11 @@ const MAX_BODY = 1024 * 1024;
 type RequestContext = Context & { sql: SqlCounter };
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly code = 'BAD_REQUEST') {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code = 'BAD_REQUEST',
+  ) {
     super(message);
   }
 }
@@ -65,13 +83,17 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 
 /** Whether the operation to run is a subscription. */
 function isSubscription(document: DocumentNode, operationName?: string | null): boolean {
-  const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const ops = document.definitions.filter(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
   const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops[0];
   return op?.operation === 'subscription';
 }
 
 const invalidToken = () =>
-  new GraphQLError('Invalid or expired token', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+  new GraphQLError('Invalid or expired token', {
+    extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+  });
 
 /** Reports SQL statements per operation (tests and benchmarks read it) and feeds metrics. */
 function sqlStatsPlugin(config: Config, metrics: Metrics): ApolloServerPlugin<RequestContext> {
@@ -80,7 +102,10 @@ function sqlStatsPlugin(config: Config, metrics: Metrics): ApolloServerPlugin<Re
       return {
         async willSendResponse({ contextValue, response, operationName, errors }) {
           metrics.sqlStatements.observe(contextValue.sql.statements);
-          metrics.requests.inc({ operation: operationName ?? 'anonymous', outcome: errors?.length ? 'error' : 'ok' });
+          metrics.requests.inc({
+            operation: operationName ?? 'anonymous',
+            outcome: errors?.length ? 'error' : 'ok',
+          });
           if (config.exposeSqlStats && response.body.kind === 'single') {
             response.body.singleResult.extensions = {
               ...response.body.singleResult.extensions,
@@ -94,7 +119,10 @@ function sqlStatsPlugin(config: Config, metrics: Metrics): ApolloServerPlugin<Re
 }
 
 /** One HTTP server: POST /graphql (Apollo), graphql-ws on the same path, health and metrics. */
-export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {}): Promise<RunningHttp> {
+export async function startHttp(
+  deps: HttpDeps,
+  extraRoutes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {},
+): Promise<RunningHttp> {
   const { config, orm, schema, services, log, metrics } = deps;
   const server = createServer();
   const rules = limitRules(config.limits);
@@ -114,7 +142,9 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
       ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: 5_000 }),
       // No HTTP cache hints are set; the plugin would still visit every resolved field.
       ApolloServerPluginCacheControlDisabled(),
-      config.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ footer: false }),
+      config.production
+        ? ApolloServerPluginLandingPageDisabled()
+        : ApolloServerPluginLandingPageLocalDefault({ footer: false }),
       sqlStatsPlugin(config, metrics),
     ],
   });
@@ -194,10 +224,14 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
     route(req, res, url)
       .catch((err: unknown) => {
         if (err instanceof HttpError) {
-          if (!res.headersSent) sendJson(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code } }] });
+          if (!res.headersSent)
+            sendJson(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code } }] });
         } else {
           log.error({ err }, 'unhandled HTTP error');
-          if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+          if (!res.headersSent)
+            sendJson(res, 500, {
+              errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+            });
           else res.end();
         }
       })
@@ -206,7 +240,11 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
 
   // graphql-ws on the same path; the same limits; the token comes in connection_init.
   const wss = new WebSocketServer({ server, path: '/graphql' });
-  const wsRules = [...specifiedRules, ...rules, ...(config.production ? [NoSchemaIntrospectionCustomRule] : [])];
+  const wsRules = [
+    ...specifiedRules,
+    ...rules,
+    ...(config.production ? [NoSchemaIntrospectionCustomRule] : []),
+  ];
   // Clients subscribe with a handful of query texts: each is parsed and validated once, and its
   // document shared by every subscription that sends it (5,000 trackers, one validation).
   const documents = new Map<string, DocumentNode>();
@@ -225,7 +263,10 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
     documents.set(query, document);
     return document;
   };
-  const ws = useServer<Record<string, unknown> | undefined, { principal?: Principal | null; expiryTimer?: NodeJS.Timeout }>(
+  const ws = useServer<
+    Record<string, unknown> | undefined,
+    { principal?: Principal | null; expiryTimer?: NodeJS.Timeout }
+  >(
     {
       schema,
       onConnect: async (ctx) => {
@@ -236,7 +277,10 @@ export async function startHttp(deps: HttpDeps, extraRoutes: Record<string, (req
           const expiresAt = (principal as (Principal & { expiresAt?: number }) | null)?.expiresAt;
           if (expiresAt) {
             // A socket lives no longer than its token.
-            ctx.extra.expiryTimer = setTimeout(() => ctx.extra.socket.close(4403, 'Token expired'), Math.max(0, expiresAt - Date.now()));
+            ctx.extra.expiryTimer = setTimeout(
+              () => ctx.extra.socket.close(4403, 'Token expired'),
+              Math.max(0, expiresAt - Date.now()),
+            );
           }
           return true;
         } catch {

@@ -11,7 +11,10 @@ import type { Config } from '../config';
 export function limitRules(limits: Config['limits']): ValidationRule[] {
   // Report a rejection as a validation error (400 GRAPHQL_VALIDATION_FAILED); the rules' default,
   // throwing from inside validation, reaches clients as a 500 INTERNAL_SERVER_ERROR.
-  const reject = { propagateOnRejection: false, onReject: [(ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(err)] };
+  const reject = {
+    propagateOnRejection: false,
+    onReject: [(ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(err)],
+  };
   return [
     maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, exposeLimits: true, ...reject }),
     maxAliasesRule({ n: limits.maxAliases, exposeLimits: true, ...reject }),

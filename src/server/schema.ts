@@ -31,7 +31,11 @@ import {
 } from '../modules/fulfillment/fulfillment.resolver';
 import { OrderEventsResolver } from '../modules/events/events.resolver';
 import { Customer } from '../modules/identity/identity.types';
-import { AfterSaleResolver, OrderAfterSaleResolver, OrderEventAfterSaleResolver } from '../modules/aftersale/aftersale.resolver';
+import {
+  AfterSaleResolver,
+  OrderAfterSaleResolver,
+  OrderEventAfterSaleResolver,
+} from '../modules/aftersale/aftersale.resolver';
 import { ErrorResult, UserError } from '../shared/error-result';
 
 export const resolvers = [

@@ -52,7 +52,17 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
     payments: new PaymentService(paymentSettings, ledger, orders, refunds, provider, jobs, log),
     paymentSettings,
     jobs,
-    fulfillment: new FulfillmentService(orders, ledger, refunds, jobs, { autoCompleteSeconds: config.orderAutoCompleteSeconds, pointsPerCurrencyUnit: config.points.perCurrencyUnit }, log),
+    fulfillment: new FulfillmentService(
+      orders,
+      ledger,
+      refunds,
+      jobs,
+      {
+        autoCompleteSeconds: config.orderAutoCompleteSeconds,
+        pointsPerCurrencyUnit: config.points.perCurrencyUnit,
+      },
+      log,
+    ),
     events: new EventsService(bus),
   };
 }

@@ -46,7 +46,9 @@ export function signedWebhook<E extends { id: string }>(w: SignedWebhook<E>) {
     const body = await rawBody(req);
     if (body === null) return answer(res, 413, { error: 'body too large' });
     const header = req.headers['x-signature'];
-    if (!verify(w.secrets(), Array.isArray(header) ? header[0] : header, body, Math.floor(Date.now() / 1000))) {
+    if (
+      !verify(w.secrets(), Array.isArray(header) ? header[0] : header, body, Math.floor(Date.now() / 1000))
+    ) {
       return answer(res, 401, { error: 'bad or missing signature' });
     }
     let json: unknown;

@@ -2,14 +2,13 @@ import { GraphQLError } from 'graphql';
 
 /** Codes of thrown errors, in `extensions.code`. */
 export type ThrownCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'BAD_USER_INPUT'
-  | 'NOT_FOUND'
-  | 'RATE_LIMITED'
-  | 'INTERNAL_SERVER_ERROR';
+  'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'RATE_LIMITED' | 'INTERNAL_SERVER_ERROR';
 
-export function clientError(code: ThrownCode, message: string, extra: Record<string, unknown> = {}): GraphQLError {
+export function clientError(
+  code: ThrownCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...extra } });
 }
 

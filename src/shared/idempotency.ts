@@ -18,7 +18,8 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-export type Claim = { claimed: true; resultRef: string } | { claimed: false; sameRequest: boolean; resultRef: string };
+export type Claim =
+  { claimed: true; resultRef: string } | { claimed: false; sameRequest: boolean; resultRef: string };
 
 /**
  * Claims an idempotency key inside the caller's transaction. The key row commits or rolls back
@@ -51,5 +52,7 @@ export async function claimKey(
 
 /** Keys are kept at least `hours` hours. */
 export async function purgeKeys(em: EntityManager, hours: number): Promise<void> {
-  await sqlAll(em, 'delete from idempotency_key where created_at < now() - make_interval(hours => $1)', [hours]);
+  await sqlAll(em, 'delete from idempotency_key where created_at < now() - make_interval(hours => $1)', [
+    hours,
+  ]);
 }

@@ -19,7 +19,11 @@ export class Jobs {
   private readonly boss: PgBoss;
   private readonly queues = new Set<string>();
 
-  constructor(connectionString: string, private readonly log: Logger, private readonly pollingSeconds = 1) {
+  constructor(
+    connectionString: string,
+    private readonly log: Logger,
+    private readonly pollingSeconds = 1,
+  ) {
     this.boss = new PgBoss({ connectionString, max: 3, schema: 'pgboss', application_name: 'commerce-jobs' });
     this.boss.on('error', (err) => log.error({ err }, 'job system error'));
   }
@@ -59,16 +63,40 @@ export class Jobs {
    * Enqueues a job. With `em`, the job is written in that EntityManager's transaction, so it
    * exists exactly when the change that asked for it commits.
    */
-  async send(name: string, data: object, opts: { em?: EntityManager; startAfter?: Date; singletonKey?: string } = {}): Promise<void> {
+  async send(
+    name: string,
+    data: object,
+    opts: { em?: EntityManager; startAfter?: Date; singletonKey?: string } = {},
+  ): Promise<void> {
     await this.queue(name);
-    const db = opts.em ? { executeSql: async (text: string, values: unknown[]) => ({ rows: await sqlAll(opts.em!, text, values) }) } : undefined;
-    await this.boss.send(name, data, { startAfter: opts.startAfter, singletonKey: opts.singletonKey, ...JOB_DEFAULTS, db });
+    const db = opts.em
+      ? {
+          executeSql: async (text: string, values: unknown[]) => ({
+            rows: await sqlAll(opts.em!, text, values),
+          }),
+        }
+      : undefined;
+    await this.boss.send(name, data, {
+      startAfter: opts.startAfter,
+      singletonKey: opts.singletonKey,
+      ...JOB_DEFAULTS,
+      db,
+    });
   }
 
   /** Several jobs in one statement (optionally in `em`'s transaction, as with `send`). */
-  async sendMany(jobs: { name: string; data: object; startAfter?: Date }[], opts: { em?: EntityManager } = {}): Promise<void> {
+  async sendMany(
+    jobs: { name: string; data: object; startAfter?: Date }[],
+    opts: { em?: EntityManager } = {},
+  ): Promise<void> {
     for (const j of jobs) await this.queue(j.name);
-    const db = opts.em ? { executeSql: async (text: string, values: unknown[]) => ({ rows: await sqlAll(opts.em!, text, values) }) } : undefined;
+    const db = opts.em
+      ? {
+          executeSql: async (text: string, values: unknown[]) => ({
+            rows: await sqlAll(opts.em!, text, values),
+          }),
+        }
+      : undefined;
     await this.boss.insert(
       jobs.map((j) => ({ name: j.name, data: j.data, startAfter: j.startAfter, ...JOB_DEFAULTS })),
       db ? { db } : {},
@@ -87,14 +115,18 @@ export class Jobs {
    */
   async workBatch<T extends object>(name: string, handler: (batch: T[]) => Promise<void>): Promise<void> {
     await this.queue(name);
-    await this.boss.work<T>(name, { pollingIntervalSeconds: this.pollingSeconds, batchSize: 50 }, async (jobs) => {
-      try {
-        await handler(jobs.map((j) => j.data));
-      } catch (err) {
-        this.log.error({ err, job: name }, 'job failed; it will be retried');
-        throw err;
-      }
-    });
+    await this.boss.work<T>(
+      name,
+      { pollingIntervalSeconds: this.pollingSeconds, batchSize: 50 },
+      async (jobs) => {
+        try {
+          await handler(jobs.map((j) => j.data));
+        } catch (err) {
+          this.log.error({ err, job: name }, 'job failed; it will be retried');
+          throw err;
+        }
+      },
+    );
   }
 
   /** A recurring job (cron syntax, minute resolution); one instance runs per tick across all nodes. */

@@ -5,7 +5,10 @@
 export class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; expires: number }>();
 
-  constructor(private readonly ttlMs: number, private readonly maxEntries = 1000) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries = 1000,
+  ) {}
 
   get enabled(): boolean {
     return this.ttlMs > 0;

@@ -3,7 +3,9 @@ import { formatMinor } from './money';
 
 /** GraphQL object types shared by every module. */
 
-@ObjectType({ description: 'An amount of money. Never a float: `amount` is a decimal string such as "19.99".' })
+@ObjectType({
+  description: 'An amount of money. Never a float: `amount` is a decimal string such as "19.99".',
+})
 export class Money {
   @Field(() => String, { description: 'Decimal string in major units, e.g. "19.99".' })
   amount!: string;

@@ -169,7 +169,9 @@ describe('embedded default, second start on the same DATA_DIR', () => {
     expect(exit).toMatchObject({ code: 0, signal: null, killed: false });
     // A slow stop names its slow step (the server logs each step's milliseconds).
     const stopped = second.logs().find((l) => l.msg === 'stopped');
-    expect({ durationMs: exit.durationMs < 10_000 ? 'under 10 s' : exit.durationMs, stopped }).toMatchObject({ durationMs: 'under 10 s' });
+    expect({ durationMs: exit.durationMs < 10_000 ? 'under 10 s' : exit.durationMs, stopped }).toMatchObject({
+      durationMs: 'under 10 s',
+    });
     expect(processesUsing(dataDir)).toEqual([]);
   });
 });

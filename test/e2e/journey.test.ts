@@ -79,7 +79,11 @@ const startProvider = () =>
     apiKey: SECRETS.PAYMENT_PROVIDER_API_KEY,
     webhookSecret: SECRETS.PAYMENT_WEBHOOK_SECRET,
     log: () => undefined,
-    extra: { SANDBOX_CALLBACK_BASE_MS: '200', SANDBOX_CALLBACK_MAX_MS: '1000', SANDBOX_CALLBACK_MAX_ATTEMPTS: '60' },
+    extra: {
+      SANDBOX_CALLBACK_BASE_MS: '200',
+      SANDBOX_CALLBACK_MAX_MS: '1000',
+      SANDBOX_CALLBACK_MAX_ATTEMPTS: '60',
+    },
   });
 
 /** The fields every order event is read with, live and in the history alike. */

@@ -48,7 +48,11 @@ const startProvider = () =>
     apiKey: PROVIDER.apiKey,
     webhookSecret: PROVIDER.webhookSecret,
     log: () => undefined,
-    extra: { SANDBOX_CALLBACK_BASE_MS: '200', SANDBOX_CALLBACK_MAX_MS: '1000', SANDBOX_CALLBACK_MAX_ATTEMPTS: '60' },
+    extra: {
+      SANDBOX_CALLBACK_BASE_MS: '200',
+      SANDBOX_CALLBACK_MAX_MS: '1000',
+      SANDBOX_CALLBACK_MAX_ATTEMPTS: '60',
+    },
   });
 
 let providerProc: SandboxProcess | undefined;

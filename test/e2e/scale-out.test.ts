@@ -29,11 +29,17 @@ test('three processes started at once on an empty database migrate once and serv
   await admin.query('drop schema public cascade; create schema public; drop schema if exists pgboss cascade');
   await admin.end();
 
-  const servers = await Promise.all([0, 1, 2].map(() => startServer({ env: { ...ENV, DATABASE_URL: db.url } })));
+  const servers = await Promise.all(
+    [0, 1, 2].map(() => startServer({ env: { ...ENV, DATABASE_URL: db.url } })),
+  );
   const [a, b, c] = servers.map((s) => client(s.url));
   const signIn = `mutation { signIn(email: "admin@scale.test", password: "admin-password-1") { ... on AuthPayload { token } } }`;
   const token = (await a(signIn)).data.signIn.token;
-  const made = await b(`mutation { categoryCreate(input: { name: "Shared", slug: "shared" }) { id } }`, {}, token);
+  const made = await b(
+    `mutation { categoryCreate(input: { name: "Shared", slug: "shared" }) { id } }`,
+    {},
+    token,
+  );
   expect(made.errors).toBeUndefined();
   const seen = await c(`{ categories { slug } }`);
   expect(seen.data.categories.map((x: { slug: string }) => x.slug)).toContain('shared');
@@ -41,7 +47,9 @@ test('three processes started at once on an empty database migrate once and serv
   const check = new Client({ connectionString: db.url });
   await check.connect();
   const applied = await check.query('select name from mikro_orm_migrations order by id');
-  const admins = await check.query(`select count(*)::int as n from app_user where email = 'admin@scale.test'`);
+  const admins = await check.query(
+    `select count(*)::int as n from app_user where email = 'admin@scale.test'`,
+  );
   await check.end();
   // Each migration once, the bootstrap admin once.
   expect(applied.rows.map((r) => r.name)).toEqual([...new Set(applied.rows.map((r) => r.name))]);
@@ -59,19 +67,42 @@ test('an event caused through one process reaches a subscriber on another (Redis
   const a = await startServer({ env });
   const b = await startServer({ env });
   const [gqlA, gqlB] = [client(a.url), client(b.url)];
-  const token = (await gqlA(`mutation { signIn(email: "admin@scale.test", password: "admin-password-1") { ... on AuthPayload { token } } }`)).data.signIn.token;
-  const shop = (await gqlA(`mutation { merchantCreate(input: { name: "Far", ownerEmail: "far@scale.test", ownerPassword: "owner-password", ownerName: "Far" }) { id } }`, {}, token)).data.merchantCreate;
+  const token = (
+    await gqlA(
+      `mutation { signIn(email: "admin@scale.test", password: "admin-password-1") { ... on AuthPayload { token } } }`,
+    )
+  ).data.signIn.token;
+  const shop = (
+    await gqlA(
+      `mutation { merchantCreate(input: { name: "Far", ownerEmail: "far@scale.test", ownerPassword: "owner-password", ownerName: "Far" }) { id } }`,
+      {},
+      token,
+    )
+  ).data.merchantCreate;
   expect(shop.id).toBeDefined();
-  const shopToken = (await gqlA(`mutation { signIn(email: "far@scale.test", password: "owner-password") { ... on AuthPayload { token } } }`)).data.signIn.token;
+  const shopToken = (
+    await gqlA(
+      `mutation { signIn(email: "far@scale.test", password: "owner-password") { ... on AuthPayload { token } } }`,
+    )
+  ).data.signIn.token;
   const product = await gqlA(
     `mutation { productCreate(input: { title: "Lamp", description: "A lamp", variants: [{ sku: "L-1", title: "Lamp", price: "9.00", onHand: 50, attributes: [] }] }) { variants { id } } }`,
     {},
     shopToken,
   );
   const variantId = product.data.productCreate.variants[0].id;
-  const buyer = (await gqlA(`mutation { signUp(input: { email: "b@scale.test", password: "password-123", name: "B" }) { ... on AuthPayload { token } } }`)).data.signUp.token;
+  const buyer = (
+    await gqlA(
+      `mutation { signUp(input: { email: "b@scale.test", password: "password-123", name: "B" }) { ... on AuthPayload { token } } }`,
+    )
+  ).data.signUp.token;
   const order = async (gql: typeof gqlA) => {
-    const cart = (await gql(`mutation($v: ID!) { cartCreate(lines: [{ variantId: $v, quantity: 1 }]) { ... on Cart { id } } }`, { v: variantId })).data.cartCreate.id;
+    const cart = (
+      await gql(
+        `mutation($v: ID!) { cartCreate(lines: [{ variantId: $v, quantity: 1 }]) { ... on Cart { id } } }`,
+        { v: variantId },
+      )
+    ).data.cartCreate.id;
     const r = await gql(
       `mutation($c: ID!, $k: String!) { checkoutCreate(input: { cartId: $c, idempotencyKey: $k, shippingAddress: { name: "B", line1: "1 St", city: "Rome", postalCode: "00100", country: "IT" } }) { ... on Checkout { orders { id } } } }`,
       { c: cart, k: `k-${Math.random()}` },
@@ -79,14 +110,25 @@ test('an event caused through one process reaches a subscriber on another (Redis
     );
     return r.data.checkoutCreate.orders[0].id as string;
   };
-  const cancel = (gql: typeof gqlA, id: string) => gql(`mutation($id: ID!) { orderCancel(orderId: $id) { __typename } }`, { id }, buyer);
+  const cancel = (gql: typeof gqlA, id: string) =>
+    gql(`mutation($id: ID!) { orderCancel(orderId: $id) { __typename } }`, { id }, buyer);
 
   const first = await order(gqlA);
   const second = await order(gqlA);
   const onB = wsClient(b.url, buyer);
   const shopOnB = wsClient(b.url, shopToken);
-  const watch = subscribe(onB, `subscription($o: ID!) { orderEvents(orderId: $o) { orderId status } }`, { o: first }, (d) => d.orderEvents);
-  const shopWatch = subscribe(shopOnB, `subscription { merchantOrderEvents { orderId status } }`, {}, (d) => d.merchantOrderEvents);
+  const watch = subscribe(
+    onB,
+    `subscription($o: ID!) { orderEvents(orderId: $o) { orderId status } }`,
+    { o: first },
+    (d) => d.orderEvents,
+  );
+  const shopWatch = subscribe(
+    shopOnB,
+    `subscription { merchantOrderEvents { orderId status } }`,
+    {},
+    (d) => d.merchantOrderEvents,
+  );
   await new Promise((r) => setTimeout(r, 500));
   expect((await cancel(gqlA, first)).data.orderCancel.__typename).toBe('Order');
   expect(await watch.waitFor(1)).toEqual([{ orderId: first, status: 'CANCELLED' }]);

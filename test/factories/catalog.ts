@@ -7,7 +7,10 @@ import type { Gql } from '../support/client';
 const uid = () => randomBytes(4).toString('hex');
 
 export async function signIn(gql: Gql, email: string, password: string): Promise<string> {
-  const r = await gql(`mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { ... on AuthPayload { token } ... on ErrorResult { errorCode } } }`, { e: email, p: password });
+  const r = await gql(
+    `mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { ... on AuthPayload { token } ... on ErrorResult { errorCode } } }`,
+    { e: email, p: password },
+  );
   const token = r.data?.signIn?.token;
   if (!token) throw new Error(`sign-in failed: ${JSON.stringify(r)}`);
   return token;
@@ -15,7 +18,10 @@ export async function signIn(gql: Gql, email: string, password: string): Promise
 
 export const adminToken = (gql: Gql) => signIn(gql, ADMIN.email, ADMIN.password);
 
-export async function signUpCustomer(gql: Gql, name = 'Shopper'): Promise<{ token: string; id: string; email: string }> {
+export async function signUpCustomer(
+  gql: Gql,
+  name = 'Shopper',
+): Promise<{ token: string; id: string; email: string }> {
   const email = `customer-${uid()}@test.local`;
   const r = await gql(
     `mutation($i: SignUpInput!) { signUp(input: $i) { ... on AuthPayload { token viewer { id } } ... on ErrorResult { errorCode } } }`,
@@ -25,7 +31,11 @@ export async function signUpCustomer(gql: Gql, name = 'Shopper'): Promise<{ toke
   return { token: r.data.signUp.token, id: r.data.signUp.viewer.id, email };
 }
 
-export async function createMerchant(gql: Gql, admin: string, name = `Shop ${uid()}`): Promise<{ id: string; token: string }> {
+export async function createMerchant(
+  gql: Gql,
+  admin: string,
+  name = `Shop ${uid()}`,
+): Promise<{ id: string; token: string }> {
   const email = `owner-${uid()}@test.local`;
   const r = await gql(
     `mutation($i: MerchantCreateInput!) { merchantCreate(input: $i) { id name } }`,
@@ -36,7 +46,12 @@ export async function createMerchant(gql: Gql, admin: string, name = `Shop ${uid
   return { id: r.data.merchantCreate.id, token: await signIn(gql, email, 'owner-password') };
 }
 
-export async function createCategory(gql: Gql, admin: string, name: string, parentId?: string): Promise<string> {
+export async function createCategory(
+  gql: Gql,
+  admin: string,
+  name: string,
+  parentId?: string,
+): Promise<string> {
   const r = await gql(
     `mutation($i: CategoryCreateInput!) { categoryCreate(input: $i) { id } }`,
     { i: { name, slug: `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-${uid()}`, parentId } },
@@ -63,7 +78,11 @@ export interface ProductSpec {
   variants?: VariantSpec[];
 }
 
-export async function createProduct(gql: Gql, merchantToken: string, spec: ProductSpec = {}): Promise<{ id: string; variantIds: string[] }> {
+export async function createProduct(
+  gql: Gql,
+  merchantToken: string,
+  spec: ProductSpec = {},
+): Promise<{ id: string; variantIds: string[] }> {
   const input = {
     title: spec.title ?? `Product ${uid()}`,
     description: spec.description ?? 'A product made for tests.',
@@ -78,7 +97,14 @@ export async function createProduct(gql: Gql, merchantToken: string, spec: Produ
       attributes: v.attributes ?? [],
     })),
   };
-  const r = await gql(`mutation($i: ProductCreateInput!) { productCreate(input: $i) { id variants { id } } }`, { i: input }, merchantToken);
+  const r = await gql(
+    `mutation($i: ProductCreateInput!) { productCreate(input: $i) { id variants { id } } }`,
+    { i: input },
+    merchantToken,
+  );
   if (!r.data?.productCreate) throw new Error(`productCreate failed: ${JSON.stringify(r)}`);
-  return { id: r.data.productCreate.id, variantIds: r.data.productCreate.variants.map((v: { id: string }) => v.id) };
+  return {
+    id: r.data.productCreate.id,
+    variantIds: r.data.productCreate.variants.map((v: { id: string }) => v.id),
+  };
 }

@@ -8,7 +8,10 @@ export const PAYMENT_START = `mutation($c: ID!, $m: PaymentMethod!, $k: String!)
   ... on ErrorResult { errorCode message } } }`;
 
 /** Completes the hosted payment page as a browser form would (`action=pay` or `decline`). */
-export async function completeOnProviderPage(redirectUrl: string, action: 'pay' | 'decline' = 'pay'): Promise<number> {
+export async function completeOnProviderPage(
+  redirectUrl: string,
+  action: 'pay' | 'decline' = 'pay',
+): Promise<number> {
   const res = await fetch(redirectUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -61,10 +61,18 @@ function harness(env: Record<string, string> = {}) {
       h.m1 = await createMerchant(h.t.gql, h.admin);
       h.m2 = await createMerchant(h.t.gql, h.admin);
     },
-    sql: async (q: string, params: unknown[] = []) => (await h.t.app.orm.em.fork().getConnection().execute(q, params)) as any[],
+    sql: async (q: string, params: unknown[] = []) =>
+      (await h.t.app.orm.em.fork().getConnection().execute(q, params)) as any[],
     /** A new product with one variant; returns the variant id. */
-    async variant(price = '10.00', onHand = 100, opts: { merchant?: { token: string }; collections?: string[] } = {}) {
-      const p = await createProduct(h.t.gql, (opts.merchant ?? h.m1).token, { collections: opts.collections, variants: [{ price, onHand }] });
+    async variant(
+      price = '10.00',
+      onHand = 100,
+      opts: { merchant?: { token: string }; collections?: string[] } = {},
+    ) {
+      const p = await createProduct(h.t.gql, (opts.merchant ?? h.m1).token, {
+        collections: opts.collections,
+        variants: [{ price, onHand }],
+      });
       return p.variantIds[0];
     },
     gql: (q: string, v: Record<string, unknown> = {}, token?: string) => h.t.gql(q, v, token),
@@ -84,12 +92,19 @@ function harness(env: Record<string, string> = {}) {
       expect(r.errors).toBeUndefined();
       return r.data.cart;
     },
-    add: (cartId: string, lines: { variantId: string; quantity: number }[], token?: string) => h.mutate(M_ADD, { c: cartId, l: lines }, token),
-    update: (cartId: string, lines: { lineId: string; quantity: number }[], token?: string) => h.mutate(M_UPDATE, { c: cartId, l: lines }, token),
+    add: (cartId: string, lines: { variantId: string; quantity: number }[], token?: string) =>
+      h.mutate(M_ADD, { c: cartId, l: lines }, token),
+    update: (cartId: string, lines: { lineId: string; quantity: number }[], token?: string) =>
+      h.mutate(M_UPDATE, { c: cartId, l: lines }, token),
     remove: (cartId: string, ids: string[], token?: string) => h.mutate(M_REMOVE, { c: cartId, ids }, token),
-    applyCoupon: (cartId: string, code: string, token?: string) => h.mutate(M_COUPON, { c: cartId, code }, token),
+    applyCoupon: (cartId: string, code: string, token?: string) =>
+      h.mutate(M_COUPON, { c: cartId, code }, token),
     async coupon(input: Record<string, unknown>) {
-      const r = await h.t.gql(M_COUPON_CREATE, { i: { description: `${input.code} off`, ...input } }, h.admin);
+      const r = await h.t.gql(
+        M_COUPON_CREATE,
+        { i: { description: `${input.code} off`, ...input } },
+        h.admin,
+      );
       expect(r.errors).toBeUndefined();
       return r.data.couponCreate;
     },
@@ -122,7 +137,14 @@ describe('carts with default limits', () => {
     test('an anonymous cartCreate without lines returns an empty cart with a 22-character id that anyone holding the id can read', async () => {
       const c = await h.create(null);
       expect(c.id).toMatch(CART_ID);
-      expect(shape(c)).toEqual({ itemCount: 0, subtotal: '0.00', discount: '0.00', total: '0.00', coupon: null, lines: [] });
+      expect(shape(c)).toEqual({
+        itemCount: 0,
+        subtotal: '0.00',
+        discount: '0.00',
+        total: '0.00',
+        coupon: null,
+        lines: [],
+      });
       expect(c.subtotal.currency).toBe('USD');
       expect(shape(await h.read(c.id))).toEqual(shape(c));
       expect(await h.sql('select customer_id, status, coupon_code from cart where id = ?', [c.id])).toEqual([
@@ -158,11 +180,22 @@ describe('carts with default limits', () => {
       const customer = await signUpCustomer(h.t.gql);
       expect(shape(await h.read(c.id, customer.token))).toEqual(expected);
       const added = await h.add(c.id, [{ variantId: b, quantity: 1 }], customer.token);
-      expect(shape(added)).toEqual({ ...expected, itemCount: 4, subtotal: '34.70', total: '34.70', lines: [[a, 2, '12.34', '24.68'], [b, 2, '5.01', '10.02']] });
+      expect(shape(added)).toEqual({
+        ...expected,
+        itemCount: 4,
+        subtotal: '34.70',
+        total: '34.70',
+        lines: [
+          [a, 2, '12.34', '24.68'],
+          [b, 2, '5.01', '10.02'],
+        ],
+      });
       // it stays an anonymous cart: still readable without signing in, and not the customer's cart
       expect(shape(await h.read(c.id))).toEqual(shape(added));
       expect(await h.read(null, customer.token)).toBeNull();
-      expect(await h.sql('select customer_id from cart where id = ?', [c.id])).toEqual([{ customer_id: null }]);
+      expect(await h.sql('select customer_id from cart where id = ?', [c.id])).toEqual([
+        { customer_id: null },
+      ]);
     });
 
     test("a customer's cartCreate returns their one active cart, where lines accumulate; nobody else can read it", async () => {
@@ -182,7 +215,17 @@ describe('carts with default limits', () => {
         owner.token,
       );
       expect(second.id).toBe(first.id);
-      const expected = { itemCount: 4, subtotal: '13.50', discount: '0.00', total: '13.50', coupon: null, lines: [[a, 3, '3.00', '9.00'], [b, 1, '4.50', '4.50']] };
+      const expected = {
+        itemCount: 4,
+        subtotal: '13.50',
+        discount: '0.00',
+        total: '13.50',
+        coupon: null,
+        lines: [
+          [a, 3, '3.00', '9.00'],
+          [b, 1, '4.50', '4.50'],
+        ],
+      };
       expect(shape(second)).toEqual(expected);
       const empty = await h.create(null, owner.token);
       expect(empty.id).toBe(first.id);
@@ -200,7 +243,11 @@ describe('carts with default limits', () => {
     test('concurrent cartCreate calls of a customer without a cart make exactly one cart holding every line', async () => {
       const a = await h.variant('2.00');
       const customer = await signUpCustomer(h.t.gql);
-      const results = await Promise.all(Array.from({ length: 8 }, () => h.t.gql(M_CREATE, { l: [{ variantId: a, quantity: 1 }] }, customer.token)));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          h.t.gql(M_CREATE, { l: [{ variantId: a, quantity: 1 }] }, customer.token),
+        ),
+      );
       for (const r of results) {
         expect(r.errors).toBeUndefined();
         expect(r.data.cartCreate.__typename).toBe('Cart');
@@ -209,7 +256,14 @@ describe('carts with default limits', () => {
       expect(ids.size).toBe(1);
       const [id] = ids;
       expect(await h.activeCarts(customer.id)).toEqual([{ id }]);
-      expect(shape(await h.read(null, customer.token))).toEqual({ itemCount: 8, subtotal: '16.00', discount: '0.00', total: '16.00', coupon: null, lines: [[a, 8, '2.00', '16.00']] });
+      expect(shape(await h.read(null, customer.token))).toEqual({
+        itemCount: 8,
+        subtotal: '16.00',
+        discount: '0.00',
+        total: '16.00',
+        coupon: null,
+        lines: [[a, 8, '2.00', '16.00']],
+      });
     });
 
     test("every mutation on another customer's cart is NOT_FOUND and changes nothing", async () => {
@@ -237,13 +291,28 @@ describe('carts with default limits', () => {
         }
       }
       expect(shape(await h.read(null, owner.token))).toEqual(before);
-      expect(before).toEqual({ itemCount: 2, subtotal: '14.00', discount: '0.00', total: '14.00', coupon: null, lines: [[a, 2, '7.00', '14.00']] });
+      expect(before).toEqual({
+        itemCount: 2,
+        subtotal: '14.00',
+        discount: '0.00',
+        total: '14.00',
+        coupon: null,
+        lines: [[a, 2, '7.00', '14.00']],
+      });
     });
 
     test('a garbage or unknown cart id is NOT_FOUND for mutations and null for cart(id), never an internal error', async () => {
       const a = await h.variant();
       const customer = await signUpCustomer(h.t.gql);
-      const ids = ['garbage', UNKNOWN_CART, 'x'.repeat(5000), "'; drop table cart; --", '12345', 'AAAAAAAAAAAAAAAAAAAAA=', ' '];
+      const ids = [
+        'garbage',
+        UNKNOWN_CART,
+        'x'.repeat(5000),
+        "'; drop table cart; --",
+        '12345',
+        'AAAAAAAAAAAAAAAAAAAAA=',
+        ' ',
+      ];
       for (const id of ids) {
         for (const token of [undefined, customer.token]) {
           for (const [q, v] of [
@@ -270,14 +339,23 @@ describe('carts with default limits', () => {
       const a = await h.variant('1.25');
       const c = await h.create([{ variantId: a, quantity: 2 }]);
       const r = await h.add(c.id, [{ variantId: a, quantity: 3 }]);
-      expect(shape(r)).toEqual({ itemCount: 5, subtotal: '6.25', discount: '0.00', total: '6.25', coupon: null, lines: [[a, 5, '1.25', '6.25']] });
+      expect(shape(r)).toEqual({
+        itemCount: 5,
+        subtotal: '6.25',
+        discount: '0.00',
+        total: '6.25',
+        coupon: null,
+        lines: [[a, 5, '1.25', '6.25']],
+      });
       expect(r.lines[0].id).toBe(c.lines[0].id);
       const both = await h.add(c.id, [
         { variantId: a, quantity: 1 },
         { variantId: a, quantity: 1 },
       ]);
       expect(shape(both)!.lines).toEqual([[a, 7, '1.25', '8.75']]);
-      expect(await h.sql('select variant_id, quantity from cart_line where cart_id = ?', [c.id])).toEqual([{ variant_id: a, quantity: 7 }]);
+      expect(await h.sql('select variant_id, quantity from cart_line where cart_id = ?', [c.id])).toEqual([
+        { variant_id: a, quantity: 7 },
+      ]);
     });
 
     test('cartLinesUpdate sets a quantity and 0 removes the line; a line of another cart is not in this cart', async () => {
@@ -289,13 +367,28 @@ describe('carts with default limits', () => {
       ]);
       const [la, lb] = c.lines.map((l: any) => l.id);
       const up = await h.update(c.id, [{ lineId: la, quantity: 4 }]);
-      expect(shape(up)).toEqual({ itemCount: 5, subtotal: '11.00', discount: '0.00', total: '11.00', coupon: null, lines: [[a, 4, '2.00', '8.00'], [b, 1, '3.00', '3.00']] });
+      expect(shape(up)).toEqual({
+        itemCount: 5,
+        subtotal: '11.00',
+        discount: '0.00',
+        total: '11.00',
+        coupon: null,
+        lines: [
+          [a, 4, '2.00', '8.00'],
+          [b, 1, '3.00', '3.00'],
+        ],
+      });
       const gone = await h.update(c.id, [{ lineId: lb, quantity: 0 }]);
       expect(shape(gone)!.lines).toEqual([[a, 4, '2.00', '8.00']]);
 
       const other = await h.create([{ variantId: b, quantity: 2 }]);
       const foreign = await h.update(c.id, [{ lineId: other.lines[0].id, quantity: 9 }]);
-      expect(foreign).toEqual({ __typename: 'UserError', errorCode: 'VARIANT_UNAVAILABLE', message: `Cart line ${other.lines[0].id} is not in this cart`, field: 'lineId' });
+      expect(foreign).toEqual({
+        __typename: 'UserError',
+        errorCode: 'VARIANT_UNAVAILABLE',
+        message: `Cart line ${other.lines[0].id} is not in this cart`,
+        field: 'lineId',
+      });
       expect(shape(await h.read(other.id))!.lines).toEqual([[b, 2, '3.00', '6.00']]);
       const unknown = await h.update(c.id, [{ lineId: 'nope', quantity: 1 }]);
       expect(unknown).toMatchObject({ __typename: 'UserError', errorCode: 'VARIANT_UNAVAILABLE' });
@@ -304,7 +397,11 @@ describe('carts with default limits', () => {
         { lineId: la, quantity: 1 },
         { lineId: lb, quantity: 1 },
       ]);
-      expect(batch).toMatchObject({ __typename: 'UserError', errorCode: 'VARIANT_UNAVAILABLE', message: `Cart line ${lb} is not in this cart` });
+      expect(batch).toMatchObject({
+        __typename: 'UserError',
+        errorCode: 'VARIANT_UNAVAILABLE',
+        message: `Cart line ${lb} is not in this cart`,
+      });
       expect(shape(await h.read(c.id))!.lines).toEqual([[a, 4, '2.00', '8.00']]);
 
       const negative = await h.gql(M_UPDATE, { c: c.id, l: [{ lineId: la, quantity: -1 }] });
@@ -321,10 +418,24 @@ describe('carts with default limits', () => {
       ]);
       const other = await h.create([{ variantId: a, quantity: 3 }]);
       const r = await h.remove(c.id, [c.lines[0].id, other.lines[0].id, 'garbage']);
-      expect(shape(r)).toEqual({ itemCount: 2, subtotal: '6.00', discount: '0.00', total: '6.00', coupon: null, lines: [[b, 2, '3.00', '6.00']] });
+      expect(shape(r)).toEqual({
+        itemCount: 2,
+        subtotal: '6.00',
+        discount: '0.00',
+        total: '6.00',
+        coupon: null,
+        lines: [[b, 2, '3.00', '6.00']],
+      });
       expect(shape(await h.read(other.id))!.lines).toEqual([[a, 3, '2.00', '6.00']]);
       const empty = await h.remove(c.id, [c.lines[1].id]);
-      expect(shape(empty)).toEqual({ itemCount: 0, subtotal: '0.00', discount: '0.00', total: '0.00', coupon: null, lines: [] });
+      expect(shape(empty)).toEqual({
+        itemCount: 0,
+        subtotal: '0.00',
+        discount: '0.00',
+        total: '0.00',
+        coupon: null,
+        lines: [],
+      });
     });
 
     test('an unknown variant is VARIANT_UNAVAILABLE; a malformed variant id or a quantity below 1 is BAD_USER_INPUT; nothing changes', async () => {
@@ -332,7 +443,12 @@ describe('carts with default limits', () => {
       const c = await h.create([{ variantId: a, quantity: 1 }]);
       for (const variantId of ['999999999', '9999999999999999999']) {
         const r = await h.add(c.id, [{ variantId, quantity: 1 }]);
-        expect(r).toEqual({ __typename: 'UserError', errorCode: 'VARIANT_UNAVAILABLE', message: `Variant ${variantId} does not exist`, field: 'variantId' });
+        expect(r).toEqual({
+          __typename: 'UserError',
+          errorCode: 'VARIANT_UNAVAILABLE',
+          message: `Variant ${variantId} does not exist`,
+          field: 'variantId',
+        });
       }
       for (const line of [
         { variantId: 'abc', quantity: 1 },
@@ -347,7 +463,10 @@ describe('carts with default limits', () => {
 
       const carts = await h.cartRows();
       expect(codeOf(await h.gql(M_CREATE, { l: [{ variantId: a, quantity: 0 }] }))).toBe('BAD_USER_INPUT');
-      expect(await h.mutate(M_CREATE, { l: [{ variantId: '999999999', quantity: 1 }] })).toMatchObject({ __typename: 'UserError', errorCode: 'VARIANT_UNAVAILABLE' });
+      expect(await h.mutate(M_CREATE, { l: [{ variantId: '999999999', quantity: 1 }] })).toMatchObject({
+        __typename: 'UserError',
+        errorCode: 'VARIANT_UNAVAILABLE',
+      });
       expect(await h.cartRows()).toBe(carts);
     });
 
@@ -363,21 +482,39 @@ describe('carts with default limits', () => {
         available: 3,
       });
       expect(shape(await h.read(c.id))!.lines).toEqual([]);
-      expect(shape(await h.add(c.id, [{ variantId: a, quantity: 2 }]))!.lines).toEqual([[a, 2, '4.00', '8.00']]);
+      expect(shape(await h.add(c.id, [{ variantId: a, quantity: 2 }]))!.lines).toEqual([
+        [a, 2, '4.00', '8.00'],
+      ]);
       // the quantity already in the cart counts
-      expect(await h.add(c.id, [{ variantId: a, quantity: 2 }])).toMatchObject({ __typename: 'OutOfStockError', variantId: a, requested: 4, available: 3 });
+      expect(await h.add(c.id, [{ variantId: a, quantity: 2 }])).toMatchObject({
+        __typename: 'OutOfStockError',
+        variantId: a,
+        requested: 4,
+        available: 3,
+      });
       expect(shape(await h.read(c.id))!.lines).toEqual([[a, 2, '4.00', '8.00']]);
       // other carts may hold the same units: nothing is reserved
       const other = await h.create([{ variantId: a, quantity: 3 }]);
       expect(shape(other)!.lines).toEqual([[a, 3, '4.00', '12.00']]);
-      expect(await h.sql('select on_hand, reserved, sold from variant where id = ?', [a])).toEqual([{ on_hand: 3, reserved: 0, sold: 0 }]);
+      expect(await h.sql('select on_hand, reserved, sold from variant where id = ?', [a])).toEqual([
+        { on_hand: 3, reserved: 0, sold: 0 },
+      ]);
 
       // stock taken away later: the cart keeps its lines, but raising a line is checked
-      const set = await h.gql(`mutation($v: ID!, $n: Int!) { inventorySet(variantId: $v, onHand: $n) { onHand } }`, { v: a, n: 1 }, h.m1.token);
+      const set = await h.gql(
+        `mutation($v: ID!, $n: Int!) { inventorySet(variantId: $v, onHand: $n) { onHand } }`,
+        { v: a, n: 1 },
+        h.m1.token,
+      );
       expect(set.errors).toBeUndefined();
       expect(shape(await h.read(c.id))!.lines).toEqual([[a, 2, '4.00', '8.00']]);
       const lineId = c.lines.length ? c.lines[0].id : (await h.read(c.id)).lines[0].id;
-      expect(await h.update(c.id, [{ lineId, quantity: 2 }])).toMatchObject({ __typename: 'OutOfStockError', variantId: a, requested: 2, available: 1 });
+      expect(await h.update(c.id, [{ lineId, quantity: 2 }])).toMatchObject({
+        __typename: 'OutOfStockError',
+        variantId: a,
+        requested: 2,
+        available: 1,
+      });
       expect(shape(await h.read(c.id))!.lines).toEqual([[a, 2, '4.00', '8.00']]);
       expect(shape(await h.update(c.id, [{ lineId, quantity: 1 }]))!.lines).toEqual([[a, 1, '4.00', '4.00']]);
     });
@@ -401,7 +538,14 @@ describe('carts with default limits', () => {
           { variantId: scarce, quantity: 3 },
         ]),
       ).toMatchObject({ __typename: 'OutOfStockError', variantId: scarce, requested: 3, available: 2 });
-      expect(shape(await h.read(c.id))).toEqual({ itemCount: 1, subtotal: '1.00', discount: '0.00', total: '1.00', coupon: null, lines: [[a, 1, '1.00', '1.00']] });
+      expect(shape(await h.read(c.id))).toEqual({
+        itemCount: 1,
+        subtotal: '1.00',
+        discount: '0.00',
+        total: '1.00',
+        coupon: null,
+        lines: [[a, 1, '1.00', '1.00']],
+      });
 
       const carts = await h.cartRows();
       const failed = await h.mutate(M_CREATE, {
@@ -410,11 +554,27 @@ describe('carts with default limits', () => {
           { variantId: scarce, quantity: 3 },
         ],
       });
-      expect(failed).toMatchObject({ __typename: 'OutOfStockError', variantId: scarce, requested: 3, available: 2 });
+      expect(failed).toMatchObject({
+        __typename: 'OutOfStockError',
+        variantId: scarce,
+        requested: 3,
+        available: 2,
+      });
       expect(await h.cartRows()).toBe(carts);
 
       const customer = await signUpCustomer(h.t.gql);
-      expect(await h.mutate(M_CREATE, { l: [{ variantId: a, quantity: 1 }, { variantId: scarce, quantity: 3 }] }, customer.token)).toMatchObject({
+      expect(
+        await h.mutate(
+          M_CREATE,
+          {
+            l: [
+              { variantId: a, quantity: 1 },
+              { variantId: scarce, quantity: 3 },
+            ],
+          },
+          customer.token,
+        ),
+      ).toMatchObject({
         __typename: 'OutOfStockError',
       });
       expect(await h.read(null, customer.token)).toBeNull();
@@ -430,10 +590,32 @@ describe('carts with default limits', () => {
       ]);
       expect(shape(c)!.total).toBe('31.00');
       await h.sql('update variant set price = ? where id = ?', [1299, a]);
-      expect(shape(await h.read(c.id))).toEqual({ itemCount: 4, subtotal: '39.97', discount: '0.00', total: '39.97', coupon: null, lines: [[a, 3, '12.99', '38.97'], [b, 1, '1.00', '1.00']] });
+      expect(shape(await h.read(c.id))).toEqual({
+        itemCount: 4,
+        subtotal: '39.97',
+        discount: '0.00',
+        total: '39.97',
+        coupon: null,
+        lines: [
+          [a, 3, '12.99', '38.97'],
+          [b, 1, '1.00', '1.00'],
+        ],
+      });
       await h.sql('update variant set price = ? where id = ?', [5, a]);
-      expect(shape(await h.read(c.id))).toEqual({ itemCount: 4, subtotal: '1.15', discount: '0.00', total: '1.15', coupon: null, lines: [[a, 3, '0.05', '0.15'], [b, 1, '1.00', '1.00']] });
-      expect(await h.sql('select on_hand, reserved, sold from variant where id in (?, ?) order by id', [a, b])).toEqual([
+      expect(shape(await h.read(c.id))).toEqual({
+        itemCount: 4,
+        subtotal: '1.15',
+        discount: '0.00',
+        total: '1.15',
+        coupon: null,
+        lines: [
+          [a, 3, '0.05', '0.15'],
+          [b, 1, '1.00', '1.00'],
+        ],
+      });
+      expect(
+        await h.sql('select on_hand, reserved, sold from variant where id in (?, ?) order by id', [a, b]),
+      ).toEqual([
         { on_hand: 100, reserved: 0, sold: 0 },
         { on_hand: 100, reserved: 0, sold: 0 },
       ]);
@@ -442,15 +624,28 @@ describe('carts with default limits', () => {
     test('20 concurrent adds of one unit to one cart end at exactly 20', async () => {
       const a = await h.variant('0.50', 30);
       const c = await h.create(null);
-      const results = await Promise.all(Array.from({ length: 20 }, () => h.t.gql(M_ADD, { c: c.id, l: [{ variantId: a, quantity: 1 }] })));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => h.t.gql(M_ADD, { c: c.id, l: [{ variantId: a, quantity: 1 }] })),
+      );
       for (const r of results) {
         expect(r.errors).toBeUndefined();
         expect(r.data.cartLinesAdd.__typename).toBe('Cart');
       }
       // each add saw the ones before it: every quantity from 1 to 20 was returned once
-      expect(results.map((r) => r.data.cartLinesAdd.lines[0].quantity).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-      expect(shape(await h.read(c.id))).toEqual({ itemCount: 20, subtotal: '10.00', discount: '0.00', total: '10.00', coupon: null, lines: [[a, 20, '0.50', '10.00']] });
-      expect(await h.sql('select variant_id, quantity from cart_line where cart_id = ?', [c.id])).toEqual([{ variant_id: a, quantity: 20 }]);
+      expect(results.map((r) => r.data.cartLinesAdd.lines[0].quantity).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      expect(shape(await h.read(c.id))).toEqual({
+        itemCount: 20,
+        subtotal: '10.00',
+        discount: '0.00',
+        total: '10.00',
+        coupon: null,
+        lines: [[a, 20, '0.50', '10.00']],
+      });
+      expect(await h.sql('select variant_id, quantity from cart_line where cart_id = ?', [c.id])).toEqual([
+        { variant_id: a, quantity: 20 },
+      ]);
     });
 
     test("a change returns the cart's new updatedAt, the one later reads show", async () => {
@@ -497,23 +692,52 @@ describe('carts with default limits', () => {
       expect(codeOf(await h.gql(M_COUPON_CREATE, { i: input }, customer.token))).toBe('FORBIDDEN');
       expect(codeOf(await h.gql(M_COUPON_CREATE, { i: input }, h.m1.token))).toBe('FORBIDDEN');
       expect(codeOf(await h.gql(M_COUPON_CREATE, { i: input }))).toBe('UNAUTHENTICATED');
-      expect(await h.coupon({ code: 'yours', kind: 'FIXED', value: '1.00' })).toEqual({ code: 'YOURS', description: 'yours off' });
+      expect(await h.coupon({ code: 'yours', kind: 'FIXED', value: '1.00' })).toEqual({
+        code: 'YOURS',
+        description: 'yours off',
+      });
     });
 
     test('an unknown code, a coupon outside its window, or a subtotal below its minimum is COUPON_INVALID and changes nothing', async () => {
       const { c } = await twoLines(); // 29.69
       const day = 24 * 3600_000;
-      await h.coupon({ code: 'SOON', kind: 'PERCENT', value: '10', startsAt: new Date(Date.now() + day).toISOString() });
-      await h.coupon({ code: 'PAST', kind: 'PERCENT', value: '10', startsAt: new Date(Date.now() - 2 * day).toISOString(), endsAt: new Date(Date.now() - day).toISOString() });
+      await h.coupon({
+        code: 'SOON',
+        kind: 'PERCENT',
+        value: '10',
+        startsAt: new Date(Date.now() + day).toISOString(),
+      });
+      await h.coupon({
+        code: 'PAST',
+        kind: 'PERCENT',
+        value: '10',
+        startsAt: new Date(Date.now() - 2 * day).toISOString(),
+        endsAt: new Date(Date.now() - day).toISOString(),
+      });
       await h.coupon({ code: 'BIG50', kind: 'FIXED', value: '5.00', minSubtotal: '50.00' });
       await h.coupon({ code: 'ONEOFF', kind: 'FIXED', value: '1.00' });
       await h.applyCoupon(c.id, 'ONEOFF'); // a coupon already on the cart stays when another is refused
       const before = shape(await h.read(c.id));
       expect(before).toMatchObject({ coupon: 'ONEOFF', discount: '1.00', total: '28.69' });
 
-      expect(await h.applyCoupon(c.id, 'nope')).toEqual({ __typename: 'UserError', errorCode: 'COUPON_INVALID', message: 'No coupon NOPE', field: 'code' });
-      expect(await h.applyCoupon(c.id, 'SOON')).toEqual({ __typename: 'UserError', errorCode: 'COUPON_INVALID', message: 'Coupon SOON is not valid now', field: 'code' });
-      expect(await h.applyCoupon(c.id, 'past')).toEqual({ __typename: 'UserError', errorCode: 'COUPON_INVALID', message: 'Coupon PAST is not valid now', field: 'code' });
+      expect(await h.applyCoupon(c.id, 'nope')).toEqual({
+        __typename: 'UserError',
+        errorCode: 'COUPON_INVALID',
+        message: 'No coupon NOPE',
+        field: 'code',
+      });
+      expect(await h.applyCoupon(c.id, 'SOON')).toEqual({
+        __typename: 'UserError',
+        errorCode: 'COUPON_INVALID',
+        message: 'Coupon SOON is not valid now',
+        field: 'code',
+      });
+      expect(await h.applyCoupon(c.id, 'past')).toEqual({
+        __typename: 'UserError',
+        errorCode: 'COUPON_INVALID',
+        message: 'Coupon PAST is not valid now',
+        field: 'code',
+      });
       expect(await h.applyCoupon(c.id, 'BIG50')).toEqual({
         __typename: 'UserError',
         errorCode: 'COUPON_INVALID',
@@ -521,40 +745,84 @@ describe('carts with default limits', () => {
         field: 'code',
       });
       expect(shape(await h.read(c.id))).toEqual(before);
-      expect(await h.sql('select coupon_code from cart where id = ?', [c.id])).toEqual([{ coupon_code: 'ONEOFF' }]);
+      expect(await h.sql('select coupon_code from cart where id = ?', [c.id])).toEqual([
+        { coupon_code: 'ONEOFF' },
+      ]);
 
       // once the subtotal reaches the minimum it applies
       const big = await h.variant('20.31');
       await h.add(c.id, [{ variantId: big, quantity: 1 }]); // 50.00 exactly
       const ok = await h.applyCoupon(c.id, 'big50');
-      expect(shape(ok)).toMatchObject({ subtotal: '50.00', discount: '5.00', total: '45.00', coupon: 'BIG50' });
+      expect(shape(ok)).toMatchObject({
+        subtotal: '50.00',
+        discount: '5.00',
+        total: '45.00',
+        coupon: 'BIG50',
+      });
     });
 
     test('a coupon used up is COUPON_EXHAUSTED', async () => {
       const { c } = await twoLines();
       await h.coupon({ code: 'LIMITED', kind: 'PERCENT', value: '10', usageLimit: 3 });
       await h.sql('update coupon set used_count = usage_limit where code = ?', ['LIMITED']);
-      expect(await h.applyCoupon(c.id, 'limited')).toEqual({ __typename: 'UserError', errorCode: 'COUPON_EXHAUSTED', message: 'Coupon LIMITED has been used up', field: 'code' });
+      expect(await h.applyCoupon(c.id, 'limited')).toEqual({
+        __typename: 'UserError',
+        errorCode: 'COUPON_EXHAUSTED',
+        message: 'Coupon LIMITED has been used up',
+        field: 'code',
+      });
       expect(shape(await h.read(c.id))).toMatchObject({ coupon: null, discount: '0.00', total: '29.69' });
       await h.sql('update coupon set used_count = 2 where code = ?', ['LIMITED']);
-      expect(shape(await h.applyCoupon(c.id, 'limited'))).toMatchObject({ coupon: 'LIMITED', discount: '2.96', total: '26.73' });
+      expect(shape(await h.applyCoupon(c.id, 'limited'))).toMatchObject({
+        coupon: 'LIMITED',
+        discount: '2.96',
+        total: '26.73',
+      });
     });
 
     test('a percent coupon takes its share, rounded down, spread over the lines; cartCouponRemove takes it off', async () => {
       const { a, b, c } = await twoLines();
-      await h.coupon({ code: 'TENOFF', description: 'Ten percent off everything', kind: 'PERCENT', value: '10' });
+      await h.coupon({
+        code: 'TENOFF',
+        description: 'Ten percent off everything',
+        kind: 'PERCENT',
+        value: '10',
+      });
       const r = await h.applyCoupon(c.id, '  tenoff ');
       expect(r.coupon).toEqual({ code: 'TENOFF', description: 'Ten percent off everything' });
       // 10% of 29.69 = 2.969 -> 2.96, shared 2.46 / 0.50 (largest remainder)
-      const expected = { itemCount: 3, subtotal: '29.69', discount: '2.96', total: '26.73', coupon: 'TENOFF', lines: [[a, 2, '12.34', '22.22'], [b, 1, '5.01', '4.51']] };
+      const expected = {
+        itemCount: 3,
+        subtotal: '29.69',
+        discount: '2.96',
+        total: '26.73',
+        coupon: 'TENOFF',
+        lines: [
+          [a, 2, '12.34', '22.22'],
+          [b, 1, '5.01', '4.51'],
+        ],
+      };
       expect(shape(r)).toEqual(expected);
       expect(shape(await h.read(c.id))).toEqual(expected);
-      expect(r.lines.reduce((s: number, l: any) => s + cents(l.lineTotal.amount), 0)).toBe(cents(r.total.amount));
+      expect(r.lines.reduce((s: number, l: any) => s + cents(l.lineTotal.amount), 0)).toBe(
+        cents(r.total.amount),
+      );
 
       const off = await h.mutate(M_UNCOUPON, { c: c.id });
-      expect(shape(off)).toEqual({ ...expected, discount: '0.00', total: '29.69', coupon: null, lines: [[a, 2, '12.34', '24.68'], [b, 1, '5.01', '5.01']] });
+      expect(shape(off)).toEqual({
+        ...expected,
+        discount: '0.00',
+        total: '29.69',
+        coupon: null,
+        lines: [
+          [a, 2, '12.34', '24.68'],
+          [b, 1, '5.01', '5.01'],
+        ],
+      });
       expect(off.coupon).toBeNull();
-      expect(await h.sql('select coupon_code from cart where id = ?', [c.id])).toEqual([{ coupon_code: null }]);
+      expect(await h.sql('select coupon_code from cart where id = ?', [c.id])).toEqual([
+        { coupon_code: null },
+      ]);
     });
 
     test('a fixed coupon takes its amount, never more than the cart', async () => {
@@ -562,11 +830,31 @@ describe('carts with default limits', () => {
       await h.coupon({ code: 'FIVE', kind: 'FIXED', value: '5.00' });
       const r = await h.applyCoupon(c.id, 'FIVE');
       // 5.00 shared 4.16 / 0.84
-      expect(shape(r)).toEqual({ itemCount: 3, subtotal: '29.69', discount: '5.00', total: '24.69', coupon: 'FIVE', lines: [[a, 2, '12.34', '20.52'], [b, 1, '5.01', '4.17']] });
+      expect(shape(r)).toEqual({
+        itemCount: 3,
+        subtotal: '29.69',
+        discount: '5.00',
+        total: '24.69',
+        coupon: 'FIVE',
+        lines: [
+          [a, 2, '12.34', '20.52'],
+          [b, 1, '5.01', '4.17'],
+        ],
+      });
 
       await h.coupon({ code: 'HUNDRED', kind: 'FIXED', value: '100.00' });
       const all = await h.applyCoupon(c.id, 'HUNDRED');
-      expect(shape(all)).toEqual({ itemCount: 3, subtotal: '29.69', discount: '29.69', total: '0.00', coupon: 'HUNDRED', lines: [[a, 2, '12.34', '0.00'], [b, 1, '5.01', '0.00']] });
+      expect(shape(all)).toEqual({
+        itemCount: 3,
+        subtotal: '29.69',
+        discount: '29.69',
+        total: '0.00',
+        coupon: 'HUNDRED',
+        lines: [
+          [a, 2, '12.34', '0.00'],
+          [b, 1, '5.01', '0.00'],
+        ],
+      });
     });
 
     test('a coupon whose minimum is no longer met stays on the cart but takes nothing off', async () => {
@@ -577,9 +865,21 @@ describe('carts with default limits', () => {
         { variantId: a, quantity: 1 },
         { variantId: b, quantity: 1 },
       ]);
-      expect(shape(await h.applyCoupon(c.id, 'MIN50'))).toMatchObject({ subtotal: '55.00', discount: '11.00', total: '44.00', coupon: 'MIN50' });
+      expect(shape(await h.applyCoupon(c.id, 'MIN50'))).toMatchObject({
+        subtotal: '55.00',
+        discount: '11.00',
+        total: '44.00',
+        coupon: 'MIN50',
+      });
       const r = await h.remove(c.id, [c.lines[1].id]);
-      expect(shape(r)).toEqual({ itemCount: 1, subtotal: '30.00', discount: '0.00', total: '30.00', coupon: 'MIN50', lines: [[a, 1, '30.00', '30.00']] });
+      expect(shape(r)).toEqual({
+        itemCount: 1,
+        subtotal: '30.00',
+        discount: '0.00',
+        total: '30.00',
+        coupon: 'MIN50',
+        lines: [[a, 1, '30.00', '30.00']],
+      });
     });
   });
 
@@ -622,8 +922,12 @@ describe('carts with default limits', () => {
       // the anonymous cart is gone for everyone, and cannot be changed any more
       expect(await h.read(anon.id)).toBeNull();
       expect(await h.read(anon.id, s.token)).toBeNull();
-      expect(codeOf(await h.gql(M_ADD, { c: anon.id, l: [{ variantId: a, quantity: 1 }] }))).toBe('NOT_FOUND');
-      expect(await h.sql('select status, merged_into from cart where id = ?', [anon.id])).toEqual([{ status: 'MERGED', merged_into: own.id }]);
+      expect(codeOf(await h.gql(M_ADD, { c: anon.id, l: [{ variantId: a, quantity: 1 }] }))).toBe(
+        'NOT_FOUND',
+      );
+      expect(await h.sql('select status, merged_into from cart where id = ?', [anon.id])).toEqual([
+        { status: 'MERGED', merged_into: own.id },
+      ]);
 
       // signing in again with the same cart id changes nothing
       const again = await h.signIn(customer.email, anon.id);
@@ -652,7 +956,14 @@ describe('carts with default limits', () => {
       const thief = await signUpCustomer(h.t.gql);
       const vc = await h.create([{ variantId: a, quantity: 4 }], victim.token);
       const s = await h.signIn(thief.email, vc.id);
-      expect(shape(s.cart)).toEqual({ itemCount: 0, subtotal: '0.00', discount: '0.00', total: '0.00', coupon: null, lines: [] });
+      expect(shape(s.cart)).toEqual({
+        itemCount: 0,
+        subtotal: '0.00',
+        discount: '0.00',
+        total: '0.00',
+        coupon: null,
+        lines: [],
+      });
       expect(shape(await h.read(null, victim.token))!.lines).toEqual([[a, 4, '2.00', '8.00']]);
       expect(await h.sql('select status from cart where id = ?', [vc.id])).toEqual([{ status: 'ACTIVE' }]);
     });
@@ -665,7 +976,14 @@ describe('carts with default limits', () => {
       const s = await h.signIn(customer.email, anon.id);
       expect(s.cart.id).toMatch(CART_ID);
       expect(s.cart.id).not.toBe(anon.id);
-      expect(shape(s.cart)).toEqual({ itemCount: 2, subtotal: '5.00', discount: '0.00', total: '5.00', coupon: null, lines: [[a, 2, '2.50', '5.00']] });
+      expect(shape(s.cart)).toEqual({
+        itemCount: 2,
+        subtotal: '5.00',
+        discount: '0.00',
+        total: '5.00',
+        coupon: null,
+        lines: [[a, 2, '2.50', '5.00']],
+      });
       expect(await h.activeCarts(customer.id)).toEqual([{ id: s.cart.id }]);
       expect(await h.read(anon.id)).toBeNull();
     });
@@ -679,14 +997,26 @@ describe('carts with default limits', () => {
       const anon1 = await h.create([{ variantId: a, quantity: 2 }]);
       await h.applyCoupon(anon1.id, 'CARRY');
       const s1 = await h.signIn(fresh.email, anon1.id);
-      expect(shape(s1.cart)).toEqual({ itemCount: 2, subtotal: '20.00', discount: '2.00', total: '18.00', coupon: 'CARRY', lines: [[a, 2, '10.00', '18.00']] });
+      expect(shape(s1.cart)).toEqual({
+        itemCount: 2,
+        subtotal: '20.00',
+        discount: '2.00',
+        total: '18.00',
+        coupon: 'CARRY',
+        lines: [[a, 2, '10.00', '18.00']],
+      });
 
       const withCart = await signUpCustomer(h.t.gql);
       await h.create([{ variantId: a, quantity: 1 }], withCart.token);
       const anon2 = await h.create([{ variantId: a, quantity: 1 }]);
       await h.applyCoupon(anon2.id, 'CARRY');
       const s2 = await h.signIn(withCart.email, anon2.id);
-      expect(shape(s2.cart)).toMatchObject({ coupon: 'CARRY', subtotal: '20.00', discount: '2.00', total: '18.00' });
+      expect(shape(s2.cart)).toMatchObject({
+        coupon: 'CARRY',
+        subtotal: '20.00',
+        discount: '2.00',
+        total: '18.00',
+      });
 
       const keeps = await signUpCustomer(h.t.gql);
       const kc = await h.create([{ variantId: a, quantity: 1 }], keeps.token);
@@ -694,7 +1024,14 @@ describe('carts with default limits', () => {
       const anon3 = await h.create([{ variantId: a, quantity: 1 }]);
       await h.applyCoupon(anon3.id, 'CARRY');
       const s3 = await h.signIn(keeps.email, anon3.id);
-      expect(shape(s3.cart)).toEqual({ itemCount: 2, subtotal: '20.00', discount: '1.00', total: '19.00', coupon: 'KEEP', lines: [[a, 2, '10.00', '19.00']] });
+      expect(shape(s3.cart)).toEqual({
+        itemCount: 2,
+        subtotal: '20.00',
+        discount: '1.00',
+        total: '19.00',
+        coupon: 'KEEP',
+        lines: [[a, 2, '10.00', '19.00']],
+      });
     });
 
     test('20 concurrent sign-ins with the same anonymous cart merge it exactly once', async () => {
@@ -706,8 +1043,20 @@ describe('carts with default limits', () => {
         { variantId: a, quantity: 2 },
         { variantId: b, quantity: 3 },
       ]);
-      const results: GqlResponse[] = await Promise.all(Array.from({ length: 20 }, () => h.t.gql(M_SIGN_IN, { e: customer.email, p: PASSWORD, c: anon.id })));
-      const expected = { itemCount: 6, subtotal: '9.00', discount: '0.00', total: '9.00', coupon: null, lines: [[a, 3, '1.00', '3.00'], [b, 3, '2.00', '6.00']] };
+      const results: GqlResponse[] = await Promise.all(
+        Array.from({ length: 20 }, () => h.t.gql(M_SIGN_IN, { e: customer.email, p: PASSWORD, c: anon.id })),
+      );
+      const expected = {
+        itemCount: 6,
+        subtotal: '9.00',
+        discount: '0.00',
+        total: '9.00',
+        coupon: null,
+        lines: [
+          [a, 3, '1.00', '3.00'],
+          [b, 3, '2.00', '6.00'],
+        ],
+      };
       for (const r of results) {
         expect(r.errors).toBeUndefined();
         expect(r.data.signIn.__typename).toBe('AuthPayload');
@@ -715,11 +1064,17 @@ describe('carts with default limits', () => {
         expect(shape(r.data.signIn.cart)).toEqual(expected);
       }
       expect(await h.activeCarts(customer.id)).toEqual([{ id: own.id }]);
-      expect(await h.sql('select variant_id, quantity from cart_line where cart_id = ? order by variant_id', [own.id])).toEqual([
+      expect(
+        await h.sql('select variant_id, quantity from cart_line where cart_id = ? order by variant_id', [
+          own.id,
+        ]),
+      ).toEqual([
         { variant_id: a, quantity: 3 },
         { variant_id: b, quantity: 3 },
       ]);
-      expect(await h.sql('select status, merged_into from cart where id = ?', [anon.id])).toEqual([{ status: 'MERGED', merged_into: own.id }]);
+      expect(await h.sql('select status, merged_into from cart where id = ?', [anon.id])).toEqual([
+        { status: 'MERGED', merged_into: own.id },
+      ]);
     });
 
     test('sign-ins merging carts while the owner adds lines lose no quantity', async () => {
@@ -734,7 +1089,9 @@ describe('carts with default limits', () => {
       ]);
       for (const r of results) expect(r.errors).toBeUndefined();
       // 1 + 8 x 2 merged + 8 x 1 added
-      expect(await h.sql('select variant_id, quantity from cart_line where cart_id = ?', [own.id])).toEqual([{ variant_id: a, quantity: 25 }]);
+      expect(await h.sql('select variant_id, quantity from cart_line where cart_id = ?', [own.id])).toEqual([
+        { variant_id: a, quantity: 25 },
+      ]);
       expect(await h.activeCarts(customer.id)).toEqual([{ id: own.id }]);
     });
   });
@@ -757,7 +1114,12 @@ describe('carts with default limits', () => {
       expect(purged).toBe(2);
       expect(await h.read(stale.id)).toBeNull();
       expect(await h.sql('select id from cart where id in (?, ?)', [stale.id, merged.id])).toEqual([]);
-      expect(await h.sql('select count(*)::int as n from cart_line where cart_id in (?, ?)', [stale.id, merged.id])).toEqual([{ n: 0 }]);
+      expect(
+        await h.sql('select count(*)::int as n from cart_line where cart_id in (?, ?)', [
+          stale.id,
+          merged.id,
+        ]),
+      ).toEqual([{ n: 0 }]);
       expect(shape(await h.read(fresh.id))!.lines).toEqual([[a, 1, '1.00', '1.00']]);
       expect(shape(await h.read(recent.id))!.lines).toEqual([]);
       expect(shape(await h.read(null, customer.token))!.lines).toEqual([[a, 3, '1.00', '3.00']]);
@@ -777,7 +1139,12 @@ describe('carts with CART_MAX_LINE_QUANTITY=5 and CART_MAX_LINES=3', () => {
 
   test('a line above the per-line limit is QUANTITY_LIMIT_EXCEEDED and changes nothing', async () => {
     const a = await h.variant('1.00', 50);
-    const limit = { __typename: 'UserError', errorCode: 'QUANTITY_LIMIT_EXCEEDED', message: 'At most 5 of one variant per order', field: 'quantity' };
+    const limit = {
+      __typename: 'UserError',
+      errorCode: 'QUANTITY_LIMIT_EXCEEDED',
+      message: 'At most 5 of one variant per order',
+      field: 'quantity',
+    };
     const carts = await h.cartRows();
     expect(await h.mutate(M_CREATE, { l: [{ variantId: a, quantity: 6 }] })).toEqual(limit);
     expect(await h.cartRows()).toBe(carts);
@@ -786,7 +1153,9 @@ describe('carts with CART_MAX_LINE_QUANTITY=5 and CART_MAX_LINES=3', () => {
     expect(await h.add(c.id, [{ variantId: a, quantity: 3 }])).toEqual(limit);
     expect(await h.add(c.id, [{ variantId: a, quantity: 6 }])).toEqual(limit);
     expect(shape(await h.read(c.id))!.lines).toEqual([[a, 3, '1.00', '3.00']]);
-    expect(shape(await h.add(c.id, [{ variantId: a, quantity: 2 }]))!.lines).toEqual([[a, 5, '1.00', '5.00']]);
+    expect(shape(await h.add(c.id, [{ variantId: a, quantity: 2 }]))!.lines).toEqual([
+      [a, 5, '1.00', '5.00'],
+    ]);
     expect(await h.add(c.id, [{ variantId: a, quantity: 1 }])).toEqual(limit);
 
     const lineId = (await h.read(c.id)).lines[0].id;
@@ -798,7 +1167,9 @@ describe('carts with CART_MAX_LINE_QUANTITY=5 and CART_MAX_LINES=3', () => {
   test('concurrent adds stop at the per-line limit', async () => {
     const a = await h.variant('1.00', 50);
     const c = await h.create(null);
-    const results = await Promise.all(Array.from({ length: 10 }, () => h.t.gql(M_ADD, { c: c.id, l: [{ variantId: a, quantity: 1 }] })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => h.t.gql(M_ADD, { c: c.id, l: [{ variantId: a, quantity: 1 }] })),
+    );
     const kinds = results.map((r) => r.data.cartLinesAdd.__typename ?? r.errors);
     expect(kinds.filter((k) => k === 'Cart')).toHaveLength(5);
     expect(kinds.filter((k) => k === 'UserError')).toHaveLength(5);
@@ -806,16 +1177,28 @@ describe('carts with CART_MAX_LINE_QUANTITY=5 and CART_MAX_LINES=3', () => {
   });
 
   test('a cart holds at most CART_MAX_LINES lines', async () => {
-    const vs = [await h.variant('1.00'), await h.variant('2.00'), await h.variant('3.00'), await h.variant('4.00')];
+    const vs = [
+      await h.variant('1.00'),
+      await h.variant('2.00'),
+      await h.variant('3.00'),
+      await h.variant('4.00'),
+    ];
     const c = await h.create(vs.slice(0, 2).map((variantId) => ({ variantId, quantity: 1 })));
-    expect(await h.add(c.id, vs.slice(2).map((variantId) => ({ variantId, quantity: 1 })))).toEqual({
+    expect(
+      await h.add(
+        c.id,
+        vs.slice(2).map((variantId) => ({ variantId, quantity: 1 })),
+      ),
+    ).toEqual({
       __typename: 'UserError',
       errorCode: 'QUANTITY_LIMIT_EXCEEDED',
       message: 'A cart holds at most 3 lines',
       field: 'lines',
     });
     expect(shape(await h.read(c.id))!.lines.map((l) => l[0])).toEqual(vs.slice(0, 2));
-    expect(shape(await h.add(c.id, [{ variantId: vs[2], quantity: 1 }]))!.lines.map((l) => l[0])).toEqual(vs.slice(0, 3));
+    expect(shape(await h.add(c.id, [{ variantId: vs[2], quantity: 1 }]))!.lines.map((l) => l[0])).toEqual(
+      vs.slice(0, 3),
+    );
   });
 
   test('quantities merged at sign-in are capped at the per-line limit', async () => {
@@ -829,7 +1212,17 @@ describe('carts with CART_MAX_LINE_QUANTITY=5 and CART_MAX_LINES=3', () => {
     ]);
     const s = await h.signIn(customer.email, anon.id);
     expect(s.cart.id).toBe(own.id);
-    expect(shape(s.cart)).toEqual({ itemCount: 10, subtotal: '15.00', discount: '0.00', total: '15.00', coupon: null, lines: [[a, 5, '1.00', '5.00'], [b, 5, '2.00', '10.00']] });
+    expect(shape(s.cart)).toEqual({
+      itemCount: 10,
+      subtotal: '15.00',
+      discount: '0.00',
+      total: '15.00',
+      coupon: null,
+      lines: [
+        [a, 5, '1.00', '5.00'],
+        [b, 5, '2.00', '10.00'],
+      ],
+    });
     expect(await h.read(anon.id)).toBeNull();
   });
 });
@@ -876,7 +1269,11 @@ describe('carts with promotions', () => {
       ],
     });
 
-    const platform = await h.gql(M_PROMO_CREATE, { i: { name: 'Everything 10%', kind: 'PERCENT', value: '10' } }, h.admin);
+    const platform = await h.gql(
+      M_PROMO_CREATE,
+      { i: { name: 'Everything 10%', kind: 'PERCENT', value: '10' } },
+      h.admin,
+    );
     expect(platform.errors).toBeUndefined();
     expect(platform.data.promotionCreate).toMatchObject({ name: 'Everything 10%', active: true });
     // merchant 20% first (lower id): 40.00 -> 32.00; then 10% of what is left, 67.00 -> 6.70 (3.20 / 1.00 / 2.50)
@@ -909,23 +1306,54 @@ describe('carts with promotions', () => {
         [summerM2, 1, '25.00', '20.64'],
       ],
     });
-    expect(three.lines.reduce((s: number, l: any) => s + cents(l.lineTotal.amount), 0)).toBe(cents(three.total.amount));
+    expect(three.lines.reduce((s: number, l: any) => s + cents(l.lineTotal.amount), 0)).toBe(
+      cents(three.total.amount),
+    );
 
     // a promotion whose window has not opened takes nothing
-    const later = await h.gql(M_PROMO_CREATE, { i: { name: 'Later', kind: 'FIXED', value: '3.00', startsAt: new Date(Date.now() + 86_400_000).toISOString() } }, h.admin);
+    const later = await h.gql(
+      M_PROMO_CREATE,
+      {
+        i: {
+          name: 'Later',
+          kind: 'FIXED',
+          value: '3.00',
+          startsAt: new Date(Date.now() + 86_400_000).toISOString(),
+        },
+      },
+      h.admin,
+    );
     expect(later.data.promotionCreate).toMatchObject({ active: false });
     expect(shape(await h.read(c.id))).toEqual(shape(three));
   });
 
   test('a promotion with a minimum subtotal applies only once the cart reaches it', async () => {
     const a = await h.variant('30.00', 100, { merchant: h.m2 });
-    const promo = await h.gql(M_PROMO_CREATE, { i: { name: 'Big basket', kind: 'FIXED', value: '4.00', minSubtotal: '60.00' } }, h.admin);
+    const promo = await h.gql(
+      M_PROMO_CREATE,
+      { i: { name: 'Big basket', kind: 'FIXED', value: '4.00', minSubtotal: '60.00' } },
+      h.admin,
+    );
     expect(promo.data.promotionCreate).toMatchObject({ name: 'Big basket', active: true });
     // the 10% platform promotion of the test before still runs: 30.00 -> 27.00
     const c = await h.create([{ variantId: a, quantity: 1 }]);
-    expect(shape(c)).toEqual({ itemCount: 1, subtotal: '30.00', discount: '3.00', total: '27.00', coupon: null, lines: [[a, 1, '30.00', '27.00']] });
+    expect(shape(c)).toEqual({
+      itemCount: 1,
+      subtotal: '30.00',
+      discount: '3.00',
+      total: '27.00',
+      coupon: null,
+      lines: [[a, 1, '30.00', '27.00']],
+    });
     const two = await h.add(c.id, [{ variantId: a, quantity: 1 }]);
     // 60.00: 10% -> 54.00, then 4.00 fixed -> 50.00
-    expect(shape(two)).toEqual({ itemCount: 2, subtotal: '60.00', discount: '10.00', total: '50.00', coupon: null, lines: [[a, 2, '30.00', '50.00']] });
+    expect(shape(two)).toEqual({
+      itemCount: 2,
+      subtotal: '60.00',
+      discount: '10.00',
+      total: '50.00',
+      coupon: null,
+      lines: [[a, 2, '30.00', '50.00']],
+    });
   });
 });

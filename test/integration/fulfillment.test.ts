@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { sqlAll } from '../../src/db/sql';
-import { carrierEvent, postCarrierEvent, postJourney, type CarrierStatus, type LogisticsEvent } from '../../src/sandbox/carrier';
+import {
+  carrierEvent,
+  postCarrierEvent,
+  postJourney,
+  type CarrierStatus,
+  type LogisticsEvent,
+} from '../../src/sandbox/carrier';
 import { sign } from '../../src/sandbox/signature';
 import { adminToken, createMerchant, createProduct, signUpCustomer } from '../factories/catalog';
 import { completeOnProviderPage, eventually, PAYMENT_START } from '../factories/payments';
@@ -68,14 +74,27 @@ class World {
   /** A buyer with 2000.00 on their balance (a card top-up on the sandbox provider's page). */
   async richBuyer(): Promise<Party> {
     const b = await signUpCustomer(this.gql);
-    const r = await this.gql(`mutation($k: String!) { accountTopUp(amount: "2000.00", idempotencyKey: $k) { ... on Payment { redirectUrl } } }`, { k: hex() }, b.token);
+    const r = await this.gql(
+      `mutation($k: String!) { accountTopUp(amount: "2000.00", idempotencyKey: $k) { ... on Payment { redirectUrl } } }`,
+      { k: hex() },
+      b.token,
+    );
     await completeOnProviderPage(r.data.accountTopUp.redirectUrl);
-    await eventually(async () => (await this.gql(`{ viewer { account { balance { amount } } } }`, {}, b.token)).data.viewer.account.balance.amount === '2000.00');
+    await eventually(
+      async () =>
+        (await this.gql(`{ viewer { account { balance { amount } } } }`, {}, b.token)).data.viewer.account
+          .balance.amount === '2000.00',
+    );
     return b;
   }
 
   /** A checkout of `quantity` × `price` from `merchant`, unpaid. */
-  async unpaidOrder(merchant: Party = this.merchant, buyer: Party = this.buyer, price = '20.00', quantity = 1): Promise<{ orderId: string; checkoutId: string }> {
+  async unpaidOrder(
+    merchant: Party = this.merchant,
+    buyer: Party = this.buyer,
+    price = '20.00',
+    quantity = 1,
+  ): Promise<{ orderId: string; checkoutId: string }> {
     const p = await createProduct(this.gql, merchant.token, { variants: [{ price, onHand: 100 }] });
     const cartId = await createCart(this.gql, [{ variantId: p.variantIds[0], quantity }]);
     const c = (await checkout(this.gql, buyer.token, cartId, hex())).data.checkoutCreate;
@@ -84,7 +103,12 @@ class World {
   }
 
   /** A PAID order (paid from the buyer's balance). */
-  async paidOrder(merchant: Party = this.merchant, buyer: Party = this.buyer, price = '20.00', quantity = 1): Promise<string> {
+  async paidOrder(
+    merchant: Party = this.merchant,
+    buyer: Party = this.buyer,
+    price = '20.00',
+    quantity = 1,
+  ): Promise<string> {
     const { orderId, checkoutId } = await this.unpaidOrder(merchant, buyer, price, quantity);
     const r = await this.gql(PAYMENT_START, { c: checkoutId, m: 'BALANCE', k: hex() }, buyer.token);
     expect(r.data.paymentStart).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
@@ -94,15 +118,32 @@ class World {
   async ship(orderId: string, merchant: Party = this.merchant, carrier = 'DHL', tracking = `1Z${hex()}`) {
     const r = await this.gql(SHIP, { o: orderId, c: carrier, t: tracking }, merchant.token);
     expect(r.data.orderShip.__typename).toBe('Shipment');
-    return r.data.orderShip as { id: string; carrier: string; trackingNumber: string; status: string; version: number };
+    return r.data.orderShip as {
+      id: string;
+      carrier: string;
+      trackingNumber: string;
+      status: string;
+      version: number;
+    };
   }
 
   post(event: LogisticsEvent, opts: Partial<Parameters<typeof postCarrierEvent>[2]> = {}) {
     return postCarrierEvent(this.t.url, event, { secret: SECRET, ...opts });
   }
 
-  event(s: { carrier: string; trackingNumber: string }, status: CarrierStatus, occurredAt = new Date().toISOString(), location?: string): LogisticsEvent {
-    return carrierEvent({ carrier: s.carrier, trackingNumber: s.trackingNumber, status, occurredAt, location });
+  event(
+    s: { carrier: string; trackingNumber: string },
+    status: CarrierStatus,
+    occurredAt = new Date().toISOString(),
+    location?: string,
+  ): LogisticsEvent {
+    return carrierEvent({
+      carrier: s.carrier,
+      trackingNumber: s.trackingNumber,
+      status,
+      occurredAt,
+      location,
+    });
   }
 
   async order(orderId: string, token = this.buyer.token) {
@@ -112,7 +153,11 @@ class World {
   }
 
   /** Ships the order and has the sandbox carrier deliver it (the `npm run carrier -- --journey` code). */
-  async delivered(orderId: string, merchant: Party = this.merchant, buyer: Party = this.buyer): Promise<void> {
+  async delivered(
+    orderId: string,
+    merchant: Party = this.merchant,
+    buyer: Party = this.buyer,
+  ): Promise<void> {
     const s = await this.ship(orderId, merchant);
     const journey = await postJourney(this.t.url, s, { secret: SECRET, endAt: new Date(Date.now() - 1000) });
     expect(journey.map((j) => [j.event.status, j.result.status, (j.result.body as any).status])).toEqual([
@@ -125,7 +170,10 @@ class World {
   }
 
   async escrow(merchantId: string): Promise<{ escrow: number; available: number }> {
-    const rows = await this.sql<{ kind: string; balance: string }>(`select kind, balance from ledger_account where owner_type = 'MERCHANT' and owner_id = $1`, [merchantId]);
+    const rows = await this.sql<{ kind: string; balance: string }>(
+      `select kind, balance from ledger_account where owner_type = 'MERCHANT' and owner_id = $1`,
+      [merchantId],
+    );
     const of = (k: string) => Number(rows.find((r) => r.kind === k)?.balance ?? 0);
     return { escrow: of('ESCROW'), available: of('AVAILABLE') };
   }
@@ -151,13 +199,31 @@ describe('orderShip', () => {
   test('the merchant ships a paid order: one shipment, the order SHIPPED, a SHIPMENT_UPDATED event; the same call again returns it', async () => {
     const orderId = await w.paidOrder();
     const s = await w.ship(orderId, w.merchant, '  DHL ', ' 1Z-SHIP-1 ');
-    expect(s).toMatchObject({ carrier: 'DHL', trackingNumber: '1Z-SHIP-1', status: 'LABEL_CREATED', version: 1 });
+    expect(s).toMatchObject({
+      carrier: 'DHL',
+      trackingNumber: '1Z-SHIP-1',
+      status: 'LABEL_CREATED',
+      version: 1,
+    });
 
     const o = await w.order(orderId);
     expect(o.status).toBe('SHIPPED');
-    expect(o.shipments).toEqual([{ id: s.id, carrier: 'DHL', trackingNumber: '1Z-SHIP-1', status: 'LABEL_CREATED', version: 1, events: [] }]);
+    expect(o.shipments).toEqual([
+      {
+        id: s.id,
+        carrier: 'DHL',
+        trackingNumber: '1Z-SHIP-1',
+        status: 'LABEL_CREATED',
+        version: 1,
+        events: [],
+      },
+    ]);
     // (an order may start its history with its creation)
-    expect(o.history.filter((h: any) => h.status !== 'PENDING_PAYMENT').map((h: any) => [h.type, h.status, h.shipment?.id ?? null])).toEqual([
+    expect(
+      o.history
+        .filter((h: any) => h.status !== 'PENDING_PAYMENT')
+        .map((h: any) => [h.type, h.status, h.shipment?.id ?? null]),
+    ).toEqual([
       ['STATUS_CHANGED', 'PAID', null],
       ['STATUS_CHANGED', 'SHIPPED', null],
       ['SHIPMENT_UPDATED', 'SHIPPED', s.id],
@@ -168,14 +234,23 @@ describe('orderShip', () => {
     expect(again.data.orderShip).toMatchObject({ __typename: 'Shipment', id: s.id, version: 1 });
     // Another number on a shipped order is a state error (corrections go through shipmentTrackingUpdate).
     const other = await w.gql(SHIP, { o: orderId, c: 'DHL', t: '1Z-OTHER' }, w.merchant.token);
-    expect(other.data.orderShip).toMatchObject({ __typename: 'OrderStateError', errorCode: 'ORDER_STATE_INVALID', from: 'SHIPPED', to: 'SHIPPED' });
+    expect(other.data.orderShip).toMatchObject({
+      __typename: 'OrderStateError',
+      errorCode: 'ORDER_STATE_INVALID',
+      from: 'SHIPPED',
+      to: 'SHIPPED',
+    });
     expect(await w.sql('select id from shipment where order_id = $1', [orderId])).toHaveLength(1);
-    expect((await w.order(orderId)).history.filter((h: any) => h.type === 'SHIPMENT_UPDATED')).toHaveLength(1);
+    expect((await w.order(orderId)).history.filter((h: any) => h.type === 'SHIPMENT_UPDATED')).toHaveLength(
+      1,
+    );
   });
 
   test('five identical concurrent calls make one shipment and all return it', async () => {
     const orderId = await w.paidOrder();
-    const rs = await Promise.all(Array.from({ length: 5 }, () => w.gql(SHIP, { o: orderId, c: 'UPS', t: 'SAME-1' }, w.merchant.token)));
+    const rs = await Promise.all(
+      Array.from({ length: 5 }, () => w.gql(SHIP, { o: orderId, c: 'UPS', t: 'SAME-1' }, w.merchant.token)),
+    );
     const ids = new Set(rs.map((r) => r.data.orderShip.id));
     expect(rs.map((r) => r.data.orderShip.__typename)).toEqual(Array(5).fill('Shipment'));
     expect(ids.size).toBe(1);
@@ -223,10 +298,22 @@ describe('orderShip', () => {
   test('an unpaid order cannot ship (OrderStateError), nor can a cancelled one', async () => {
     const { orderId } = await w.unpaidOrder();
     const r = await w.gql(SHIP, { o: orderId, c: 'DHL', t: 'U1' }, w.merchant.token);
-    expect(r.data.orderShip).toMatchObject({ __typename: 'OrderStateError', from: 'PENDING_PAYMENT', to: 'SHIPPED' });
-    await w.gql(`mutation($o: ID!) { orderCancel(orderId: $o) { __typename } }`, { o: orderId }, w.buyer.token);
+    expect(r.data.orderShip).toMatchObject({
+      __typename: 'OrderStateError',
+      from: 'PENDING_PAYMENT',
+      to: 'SHIPPED',
+    });
+    await w.gql(
+      `mutation($o: ID!) { orderCancel(orderId: $o) { __typename } }`,
+      { o: orderId },
+      w.buyer.token,
+    );
     const c = await w.gql(SHIP, { o: orderId, c: 'DHL', t: 'U1' }, w.merchant.token);
-    expect(c.data.orderShip).toMatchObject({ __typename: 'OrderStateError', from: 'CANCELLED', to: 'SHIPPED' });
+    expect(c.data.orderShip).toMatchObject({
+      __typename: 'OrderStateError',
+      from: 'CANCELLED',
+      to: 'SHIPPED',
+    });
     expect(await w.sql('select id from shipment where order_id = $1', [orderId])).toHaveLength(0);
   });
 });
@@ -235,12 +322,21 @@ describe('shipmentTrackingUpdate', () => {
   test('ABA: a retried old correction names a passed version and cannot overwrite the newer one', async () => {
     const s = await w.ship(await w.paidOrder(), w.merchant, 'DHL', 'ORIGINAL');
     const a = await w.gql(TRACK, { s: s.id, t: 'CORRECTION-A', v: 1 }, w.merchant.token);
-    expect(a.data.shipmentTrackingUpdate).toEqual({ __typename: 'Shipment', id: s.id, trackingNumber: 'CORRECTION-A', version: 2 });
+    expect(a.data.shipmentTrackingUpdate).toEqual({
+      __typename: 'Shipment',
+      id: s.id,
+      trackingNumber: 'CORRECTION-A',
+      version: 2,
+    });
     const b = await w.gql(TRACK, { s: s.id, t: 'CORRECTION-B', v: 2 }, w.merchant.token);
     expect(b.data.shipmentTrackingUpdate).toMatchObject({ trackingNumber: 'CORRECTION-B', version: 3 });
 
     const retried = await w.gql(TRACK, { s: s.id, t: 'CORRECTION-A', v: 1 }, w.merchant.token);
-    expect(retried.data.shipmentTrackingUpdate).toMatchObject({ __typename: 'VersionConflictError', errorCode: 'VERSION_CONFLICT', currentVersion: 3 });
+    expect(retried.data.shipmentTrackingUpdate).toMatchObject({
+      __typename: 'VersionConflictError',
+      errorCode: 'VERSION_CONFLICT',
+      currentVersion: 3,
+    });
     const [row] = await w.sql('select tracking_number, version from shipment where id = $1', [s.id]);
     expect(row).toEqual({ tracking_number: 'CORRECTION-B', version: 3 });
 
@@ -253,12 +349,16 @@ describe('shipmentTrackingUpdate', () => {
 
   test('concurrent corrections from the same version: exactly one wins, the others see its version', async () => {
     const s = await w.ship(await w.paidOrder());
-    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => w.gql(TRACK, { s: s.id, t: `RACE-${i}`, v: 1 }, w.merchant.token)));
+    const rs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => w.gql(TRACK, { s: s.id, t: `RACE-${i}`, v: 1 }, w.merchant.token)),
+    );
     const results = rs.map((r) => r.data.shipmentTrackingUpdate);
     const winners = results.filter((r) => r.__typename === 'Shipment');
     expect(winners).toHaveLength(1);
     expect(winners[0].version).toBe(2);
-    expect(results.filter((r) => r.__typename === 'VersionConflictError').map((r) => r.currentVersion)).toEqual(Array(7).fill(2));
+    expect(
+      results.filter((r) => r.__typename === 'VersionConflictError').map((r) => r.currentVersion),
+    ).toEqual(Array(7).fill(2));
     const [row] = await w.sql('select tracking_number, version from shipment where id = $1', [s.id]);
     expect(row).toEqual({ tracking_number: winners[0].trackingNumber, version: 2 });
   });
@@ -279,7 +379,13 @@ describe('shipmentTrackingUpdate', () => {
 describe('POST /webhooks/logistics', () => {
   test('signatures: forged, stale, future and missing are 401 and store nothing; within tolerance and a rotated pair are accepted', async () => {
     const s = await w.ship(await w.paidOrder());
-    const count = async () => (await w.sql('select count(*)::int as n from tracking_event t join shipment s on s.id = t.shipment_id where s.id = $1', [s.id]))[0].n;
+    const count = async () =>
+      (
+        await w.sql(
+          'select count(*)::int as n from tracking_event t join shipment s on s.id = t.shipment_id where s.id = $1',
+          [s.id],
+        )
+      )[0].n;
     const e = () => w.event(s, 'IN_TRANSIT', minutesAgo(30));
 
     expect((await w.post(e(), { secret: 'not-the-secret-at-all-0123' })).status).toBe(401);
@@ -289,12 +395,20 @@ describe('POST /webhooks/logistics', () => {
     expect((await w.post(e(), { signature: 't=123,v1=zz' })).status).toBe(401);
     // A signature of another body does not cover this one.
     const event = e();
-    expect((await w.post(event, { signature: sign(SECRET, JSON.stringify({ ...event, status: 'DELIVERED' }), nowSeconds()) })).status).toBe(401);
+    expect(
+      (
+        await w.post(event, {
+          signature: sign(SECRET, JSON.stringify({ ...event, status: 'DELIVERED' }), nowSeconds()),
+        })
+      ).status,
+    ).toBe(401);
     expect(await count()).toBe(0);
 
     expect((await w.post(e(), { nowSeconds: nowSeconds() - 290 })).status).toBe(200);
     expect((await w.post(e(), { nowSeconds: nowSeconds() + 290 })).status).toBe(200);
-    const rotated = await w.post(w.event(s, 'IN_TRANSIT', minutesAgo(20)), { secret: ['old-secret-that-was-rotated-out', SECRET] });
+    const rotated = await w.post(w.event(s, 'IN_TRANSIT', minutesAgo(20)), {
+      secret: ['old-secret-that-was-rotated-out', SECRET],
+    });
     expect(rotated).toEqual({ status: 200, body: { status: 'applied' } });
     expect(await count()).toBe(3);
   });
@@ -334,11 +448,15 @@ describe('POST /webhooks/logistics', () => {
     const rs = await Promise.all(Array.from({ length: 10 }, () => w.post(event)));
     expect(rs.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(rs.map((r) => (r.body as any).status).sort()).toEqual(['applied', ...Array(9).fill('duplicate')]);
-    expect(await w.sql('select event_id from tracking_event where event_id = $1', [event.id])).toHaveLength(1);
+    expect(await w.sql('select event_id from tracking_event where event_id = $1', [event.id])).toHaveLength(
+      1,
+    );
 
     const o = await w.order(orderId);
     expect(o.shipments[0]).toMatchObject({ status: 'IN_TRANSIT', version: 2 });
-    expect(o.shipments[0].events).toEqual([{ status: 'IN_TRANSIT', location: 'Leipzig hub', description: null, occurredAt: event.occurredAt }]);
+    expect(o.shipments[0].events).toEqual([
+      { status: 'IN_TRANSIT', location: 'Leipzig hub', description: null, occurredAt: event.occurredAt },
+    ]);
     expect(o.history.filter((h: any) => h.type === 'SHIPMENT_UPDATED')).toHaveLength(2); // created + this event
     // Later, once more: still a duplicate.
     expect(await w.post(event)).toEqual({ status: 200, body: { status: 'duplicate' } });
@@ -348,7 +466,8 @@ describe('POST /webhooks/logistics', () => {
     const orderId = await w.paidOrder();
     const s = await w.ship(orderId);
     const at = (m: number) => minutesAgo(60 - m);
-    const send = async (status: CarrierStatus, minute: number) => ((await w.post(w.event(s, status, at(minute), `loc-${minute}`))).body as any).status;
+    const send = async (status: CarrierStatus, minute: number) =>
+      ((await w.post(w.event(s, status, at(minute), `loc-${minute}`))).body as any).status;
 
     expect(await send('IN_TRANSIT', 2)).toBe('applied');
     expect(await send('LABEL_CREATED', 1)).toBe('recorded'); // late and older
@@ -372,7 +491,16 @@ describe('POST /webhooks/logistics', () => {
     o = await w.order(orderId);
     expect(o.status).toBe('DELIVERED');
     expect(o.shipments[0]).toMatchObject({ status: 'DELIVERED', version: 5 });
-    expect(o.shipments[0].events.map((e: any) => e.status)).toEqual(['LABEL_CREATED', 'IN_TRANSIT', 'IN_TRANSIT', 'OUT_FOR_DELIVERY', 'IN_TRANSIT', 'OUT_FOR_DELIVERY', 'DELIVERED', 'EXCEPTION']);
+    expect(o.shipments[0].events.map((e: any) => e.status)).toEqual([
+      'LABEL_CREATED',
+      'IN_TRANSIT',
+      'IN_TRANSIT',
+      'OUT_FOR_DELIVERY',
+      'IN_TRANSIT',
+      'OUT_FOR_DELIVERY',
+      'DELIVERED',
+      'EXCEPTION',
+    ]);
     // Every applied event is one SHIPMENT_UPDATED naming the shipment as it is now; delivery changed the order too.
     const history = o.history.filter((h: any) => h.status !== 'PENDING_PAYMENT');
     const kinds = history.map((h: any) => `${h.type}:${h.status}`);
@@ -394,10 +522,16 @@ describe('POST /webhooks/logistics', () => {
   test('the carrier command’s journey delivers the order and schedules its completion', async () => {
     const orderId = await w.paidOrder();
     await w.delivered(orderId);
-    const jobs = await w.sql(`select data, start_after from pgboss.job where name = 'order.auto-complete' and data->>'orderId' = $1`, [orderId]);
+    const jobs = await w.sql(
+      `select data, start_after from pgboss.job where name = 'order.auto-complete' and data->>'orderId' = $1`,
+      [orderId],
+    );
     expect(jobs).toHaveLength(1);
     const [o] = await w.sql('select delivered_at from shop_order where id = $1', [orderId]);
-    expect(new Date(jobs[0].start_after).getTime() - o.delivered_at.getTime()).toBeCloseTo(7 * 24 * 3600 * 1000, -3);
+    expect(new Date(jobs[0].start_after).getTime() - o.delivered_at.getTime()).toBeCloseTo(
+      7 * 24 * 3600 * 1000,
+      -3,
+    );
   });
 });
 
@@ -411,7 +545,11 @@ describe('orderConfirmReceipt', () => {
 
     // Before delivery the merchant cannot confirm, nor a stranger, nor the buyer (state).
     const s = await w.ship(orderId, m);
-    expect((await w.gql(CONFIRM, { o: orderId }, buyer.token)).data.orderConfirmReceipt).toMatchObject({ __typename: 'OrderStateError', from: 'SHIPPED', to: 'COMPLETED' });
+    expect((await w.gql(CONFIRM, { o: orderId }, buyer.token)).data.orderConfirmReceipt).toMatchObject({
+      __typename: 'OrderStateError',
+      from: 'SHIPPED',
+      to: 'COMPLETED',
+    });
     // A partial refund from escrow: 10.00 back to the buyer, 9.00 of it from the merchant, 1.00 of the fee.
     const refund = await w.gql(
       `mutation($o: ID!) { orderRefund(orderId: $o, amount: "10.00", reason: "scratched", idempotencyKey: "r1") { __typename } }`,
@@ -434,16 +572,31 @@ describe('orderConfirmReceipt', () => {
     expect(await w.points(buyer.token)).toBe(pointsBefore + 30); // 40.00 paid − 10.00 refunded
     const [o] = await w.sql('select completed_at from shop_order where id = $1', [orderId]);
     expect(o.completed_at).toBeInstanceOf(Date);
-    const seen = await w.gql(`{ viewer { escrow { balance { amount } } account { balance { amount } } } }`, {}, m.token);
-    expect(seen.data.viewer).toEqual({ escrow: { balance: { amount: '13.50' } }, account: { balance: { amount: '27.00' } } });
+    const seen = await w.gql(
+      `{ viewer { escrow { balance { amount } } account { balance { amount } } } }`,
+      {},
+      m.token,
+    );
+    expect(seen.data.viewer).toEqual({
+      escrow: { balance: { amount: '13.50' } },
+      account: { balance: { amount: '27.00' } },
+    });
 
     // Twice: a state error, no second release, no more points.
     const again = await w.gql(CONFIRM, { o: orderId }, buyer.token);
-    expect(again.data.orderConfirmReceipt).toMatchObject({ __typename: 'OrderStateError', from: 'COMPLETED', to: 'COMPLETED' });
+    expect(again.data.orderConfirmReceipt).toMatchObject({
+      __typename: 'OrderStateError',
+      from: 'COMPLETED',
+      to: 'COMPLETED',
+    });
     expect(await w.escrow(m.id)).toEqual({ escrow: 1350, available: 2700 });
     expect(await w.points(buyer.token)).toBe(pointsBefore + 30);
     // A refund after completion comes from the merchant's available balance.
-    await w.gql(`mutation($o: ID!) { orderRefund(orderId: $o, amount: "5.00", reason: "late", idempotencyKey: "r2") { __typename } }`, { o: orderId }, w.admin);
+    await w.gql(
+      `mutation($o: ID!) { orderRefund(orderId: $o, amount: "5.00", reason: "late", idempotencyKey: "r2") { __typename } }`,
+      { o: orderId },
+      w.admin,
+    );
     expect(await w.escrow(m.id)).toEqual({ escrow: 1350, available: 2700 - 450 });
     expect((await w.order(other, buyer.token)).status).toBe('PAID');
     await w.invariants();
@@ -455,10 +608,15 @@ describe('orderConfirmReceipt', () => {
     const orderId = await w.paidOrder(m, buyer, '25.50', 1);
     await w.delivered(orderId, m, buyer);
     const before = await w.points(buyer.token);
-    const rs = await Promise.all(Array.from({ length: 10 }, () => w.gql(CONFIRM, { o: orderId }, buyer.token)));
+    const rs = await Promise.all(
+      Array.from({ length: 10 }, () => w.gql(CONFIRM, { o: orderId }, buyer.token)),
+    );
     const types = rs.map((r) => r.data.orderConfirmReceipt.__typename).sort();
     expect(types).toEqual(['Order', ...Array(9).fill('OrderStateError')]);
-    const releases = await w.sql(`select id from ledger_posting where kind = 'ESCROW_RELEASE' and reference = $1`, [`order:${orderId}`]);
+    const releases = await w.sql(
+      `select id from ledger_posting where kind = 'ESCROW_RELEASE' and reference = $1`,
+      [`order:${orderId}`],
+    );
     expect(releases).toHaveLength(1);
     expect(await w.escrow(m.id)).toEqual({ escrow: 0, available: 2550 - 255 });
     expect(await w.points(buyer.token)).toBe(before + 25);
@@ -469,9 +627,17 @@ describe('orderConfirmReceipt', () => {
     const m = await createMerchant(w.gql, w.admin);
     const orderId = await w.paidOrder(m);
     await w.delivered(orderId, m);
-    await w.gql(`mutation($o: ID!) { orderRefund(orderId: $o, amount: "20.00", reason: "lost", idempotencyKey: "full") { __typename } }`, { o: orderId }, w.admin);
+    await w.gql(
+      `mutation($o: ID!) { orderRefund(orderId: $o, amount: "20.00", reason: "lost", idempotencyKey: "full") { __typename } }`,
+      { o: orderId },
+      w.admin,
+    );
     const r = await w.gql(CONFIRM, { o: orderId }, w.buyer.token);
-    expect(r.data.orderConfirmReceipt).toMatchObject({ __typename: 'OrderStateError', from: 'REFUNDED', to: 'COMPLETED' });
+    expect(r.data.orderConfirmReceipt).toMatchObject({
+      __typename: 'OrderStateError',
+      from: 'REFUNDED',
+      to: 'COMPLETED',
+    });
     expect(await w.escrow(m.id)).toEqual({ escrow: 0, available: 0 });
     await w.invariants();
   });
@@ -536,8 +702,12 @@ describe('automatic completion', () => {
     expect(await fast.escrow(fast.merchant.id)).toEqual({ escrow: 0, available: 2700 });
     expect(await fast.points(fast.buyer.token)).toBe(before + 30);
     // The buyer's confirmation after that is a state error; the job running again changes nothing.
-    expect((await fast.gql(CONFIRM, { o: orderId }, fast.buyer.token)).data.orderConfirmReceipt.__typename).toBe('OrderStateError');
-    expect(await fast.t.app.services.fulfillment.completeDue(fast.t.app.orm.em.fork() as any, orderId)).toBe(false);
+    expect(
+      (await fast.gql(CONFIRM, { o: orderId }, fast.buyer.token)).data.orderConfirmReceipt.__typename,
+    ).toBe('OrderStateError');
+    expect(await fast.t.app.services.fulfillment.completeDue(fast.t.app.orm.em.fork() as any, orderId)).toBe(
+      false,
+    );
     expect(await fast.escrow(fast.merchant.id)).toEqual({ escrow: 0, available: 2700 });
     await fast.invariants();
   });

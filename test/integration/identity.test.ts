@@ -17,8 +17,13 @@ const VIEWER = `{ viewer { id email name roles merchant { id name } } }`;
 
 describe('sign-up and sign-in', () => {
   test('a new customer signs up, signs in with any email case, and is the viewer', async () => {
-    const up = await t.gql(SIGN_UP, { i: { email: 'Ada@Example.com', password: 'correct horse', name: 'Ada' } });
-    expect(up.data.signUp).toMatchObject({ __typename: 'AuthPayload', viewer: { email: 'ada@example.com', roles: ['CUSTOMER'], points: 0, merchant: null } });
+    const up = await t.gql(SIGN_UP, {
+      i: { email: 'Ada@Example.com', password: 'correct horse', name: 'Ada' },
+    });
+    expect(up.data.signUp).toMatchObject({
+      __typename: 'AuthPayload',
+      viewer: { email: 'ada@example.com', roles: ['CUSTOMER'], points: 0, merchant: null },
+    });
 
     const inn = await t.gql(SIGN_IN, { e: 'ADA@example.com', p: 'correct horse' });
     expect(inn.data.signIn.__typename).toBe('AuthPayload');
@@ -28,13 +33,17 @@ describe('sign-up and sign-in', () => {
 
   test('the same email twice is EMAIL_TAKEN, whatever its case', async () => {
     await t.gql(SIGN_UP, { i: { email: 'twice@example.com', password: 'password-1', name: 'One' } });
-    const again = await t.gql(SIGN_UP, { i: { email: 'TWICE@example.com', password: 'password-2', name: 'Two' } });
+    const again = await t.gql(SIGN_UP, {
+      i: { email: 'TWICE@example.com', password: 'password-2', name: 'Two' },
+    });
     expect(again.data.signUp).toMatchObject({ __typename: 'UserError', errorCode: 'EMAIL_TAKEN' });
   });
 
   test('twenty concurrent sign-ups with one email create exactly one account', async () => {
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => t.gql(SIGN_UP, { i: { email: 'race@example.com', password: 'password-1', name: 'Racer' } })),
+      Array.from({ length: 20 }, () =>
+        t.gql(SIGN_UP, { i: { email: 'race@example.com', password: 'password-1', name: 'Racer' } }),
+      ),
     );
     const kinds = results.map((r) => r.data?.signUp?.__typename ?? codeOf(r));
     expect(kinds.filter((k) => k === 'AuthPayload')).toHaveLength(1);
@@ -54,7 +63,11 @@ describe('sign-up and sign-in', () => {
     for (let i = 0; i < 5; i++) {
       const a = await time('nobody@example.com', 'password-1');
       const b = await time('timing@example.com', 'wrong-password');
-      expect(a.r.data.signIn).toEqual({ __typename: 'UserError', errorCode: 'INVALID_CREDENTIALS', message: 'Email or password is wrong' });
+      expect(a.r.data.signIn).toEqual({
+        __typename: 'UserError',
+        errorCode: 'INVALID_CREDENTIALS',
+        message: 'Email or password is wrong',
+      });
       expect(b.r.data.signIn).toEqual(a.r.data.signIn);
       unknown.push(a.ms);
       wrong.push(b.ms);
@@ -88,14 +101,22 @@ describe('sign-up and sign-in', () => {
 describe('merchants and roles', () => {
   test('the bootstrap admin creates a merchant whose owner signs in as MERCHANT', async () => {
     const admin = await adminToken(t.gql);
-    expect((await t.gql(VIEWER, {}, admin)).data.viewer).toMatchObject({ email: ADMIN.email, roles: ['ADMIN'] });
+    expect((await t.gql(VIEWER, {}, admin)).data.viewer).toMatchObject({
+      email: ADMIN.email,
+      roles: ['ADMIN'],
+    });
     const m = await createMerchant(t.gql, admin, 'Acme Goods');
     const me = await t.gql(VIEWER, {}, m.token);
     expect(me.data.viewer).toMatchObject({ roles: ['MERCHANT'], merchant: { id: m.id, name: 'Acme Goods' } });
   });
 
   test('merchantCreate is ADMIN only, and an owner email in use is BAD_USER_INPUT with nothing created', async () => {
-    const input = { name: 'Nope', ownerEmail: 'owner-x@example.com', ownerPassword: 'password-1', ownerName: 'X' };
+    const input = {
+      name: 'Nope',
+      ownerEmail: 'owner-x@example.com',
+      ownerPassword: 'password-1',
+      ownerName: 'X',
+    };
     const M = `mutation($i: MerchantCreateInput!) { merchantCreate(input: $i) { id } }`;
     expect(codeOf(await t.gql(M, { i: input }))).toBe('UNAUTHENTICATED');
     const customer = await signUpCustomer(t.gql);
@@ -104,7 +125,10 @@ describe('merchants and roles', () => {
     const admin = await adminToken(t.gql);
     const taken = await t.gql(M, { i: { ...input, ownerEmail: customer.email } }, admin);
     expect(codeOf(taken)).toBe('BAD_USER_INPUT');
-    const [{ n }] = await t.app.orm.em.fork().getConnection().execute(`select count(*)::int as n from merchant where name = 'Nope'`);
+    const [{ n }] = await t.app.orm.em
+      .fork()
+      .getConnection()
+      .execute(`select count(*)::int as n from merchant where name = 'Nope'`);
     expect(n).toBe(0);
   });
 });

@@ -27,17 +27,30 @@ test('events committed through the app reach a subscriber within moments, withou
   const p = await createProduct(t.gql, shop.token, { variants: [{ onHand: 10 }] });
   const buyer = await signUpCustomer(t.gql);
   const cartId = await createCart(t.gql, [{ variantId: p.variantIds[0], quantity: 1 }]);
-  const orderId = (await checkout(t.gql, buyer.token, cartId, `k-${randomBytes(4).toString('hex')}`)).data.checkoutCreate.orders[0].id;
+  const orderId = (await checkout(t.gql, buyer.token, cartId, `k-${randomBytes(4).toString('hex')}`)).data
+    .checkoutCreate.orders[0].id;
   const ws = wsClient(t.url, buyer.token);
-  const sub = subscribe(ws, `subscription($o: ID!) { orderEvents(orderId: $o) { type } }`, { o: orderId }, (d) => d.orderEvents);
+  const sub = subscribe(
+    ws,
+    `subscription($o: ID!) { orderEvents(orderId: $o) { type } }`,
+    { o: orderId },
+    (d) => d.orderEvents,
+  );
   await new Promise((r) => setTimeout(r, 300));
   for (let i = 1; i <= 3; i++) {
     const started = Date.now();
-    await inTransaction(t.app.orm.em as unknown as EntityManager, (tx) => recordOrderEvent(tx, { orderId, type: OrderEventKind.SHIPMENT_UPDATED }));
+    await inTransaction(t.app.orm.em as unknown as EntityManager, (tx) =>
+      recordOrderEvent(tx, { orderId, type: OrderEventKind.SHIPMENT_UPDATED }),
+    );
     await sub.waitFor(i, 5_000);
     expect(Date.now() - started).toBeLessThan(2_000);
   }
   await ws.dispose();
-  const [trigger] = (await t.app.orm.em.fork().getConnection().execute(`select count(*)::int as n from pg_trigger where tgname like 'order_event%'`)) as { n: number }[];
+  const [trigger] = (await t.app.orm.em
+    .fork()
+    .getConnection()
+    .execute(`select count(*)::int as n from pg_trigger where tgname like 'order_event%'`)) as {
+    n: number;
+  }[];
   expect(trigger.n).toBe(0);
 });

@@ -81,13 +81,20 @@ class World {
   }
 
   async control(update?: ControlsUpdate): Promise<ControlsView> {
-    const res = await fetch(`${this.providerUrl}/control`, update === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(update) });
+    const res = await fetch(
+      `${this.providerUrl}/control`,
+      update === undefined
+        ? {}
+        : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(update) },
+    );
     expect(res.status).toBe(200);
     return (await res.json()) as ControlsView;
   }
 
   async providerPayment(ref: string): Promise<PaymentView> {
-    const res = await fetch(`${this.providerUrl}/v1/payments/${ref}`, { headers: { authorization: `Bearer ${this.t.app.config.paymentProviderApiKey}` } });
+    const res = await fetch(`${this.providerUrl}/v1/payments/${ref}`, {
+      headers: { authorization: `Bearer ${this.t.app.config.paymentProviderApiKey}` },
+    });
     expect(res.status).toBe(200);
     return (await res.json()) as PaymentView;
   }
@@ -114,8 +121,14 @@ class World {
   async shop(spec: { policyA?: string; policyB?: string } = {}): Promise<Shop> {
     const mA = await createMerchant(this.gql, this.admin);
     const mB = await createMerchant(this.gql, this.admin);
-    const pA = await createProduct(this.gql, mA.token, { stockPolicy: spec.policyA, variants: [{ price: '20.00', onHand: 5 }] });
-    const pB = await createProduct(this.gql, mB.token, { stockPolicy: spec.policyB, variants: [{ price: '15.00', onHand: 5 }] });
+    const pA = await createProduct(this.gql, mA.token, {
+      stockPolicy: spec.policyA,
+      variants: [{ price: '20.00', onHand: 5 }],
+    });
+    const pB = await createProduct(this.gql, mB.token, {
+      stockPolicy: spec.policyB,
+      variants: [{ price: '15.00', onHand: 5 }],
+    });
     const buyer = await signUpCustomer(this.gql);
     const cartId = await createCart(this.gql, [
       { variantId: pA.variantIds[0], quantity: 2 },
@@ -124,7 +137,16 @@ class World {
     const c = (await checkout(this.gql, buyer.token, cartId, `co-${hex()}`)).data.checkoutCreate;
     expect(c).toMatchObject({ __typename: 'Checkout', total: { amount: '55.00' } });
     const byMerchant = (m: string) => c.orders.find((o: any) => o.merchant.id === m).id as string;
-    return { buyer, mA, mB, vA: pA.variantIds[0], vB: pB.variantIds[0], checkoutId: c.id, orderA: byMerchant(mA.id), orderB: byMerchant(mB.id) };
+    return {
+      buyer,
+      mA,
+      mB,
+      vA: pA.variantIds[0],
+      vB: pB.variantIds[0],
+      checkoutId: c.id,
+      orderA: byMerchant(mA.id),
+      orderB: byMerchant(mB.id),
+    };
   }
 
   startPayment(s: Shop, key: string, method = 'CARD') {
@@ -135,7 +157,13 @@ class World {
   async startCard(s: Shop, key = `pay-${hex()}`): Promise<{ id: string; redirectUrl: string }> {
     const r = await this.startPayment(s, key);
     expect(r.errors).toBeUndefined();
-    expect(r.data.paymentStart).toMatchObject({ __typename: 'Payment', status: 'PENDING', method: 'CARD', amount: { amount: '55.00' }, refunded: { amount: '0.00' } });
+    expect(r.data.paymentStart).toMatchObject({
+      __typename: 'Payment',
+      status: 'PENDING',
+      method: 'CARD',
+      amount: { amount: '55.00' },
+      refunded: { amount: '0.00' },
+    });
     expect(r.data.paymentStart.redirectUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/pay\/pay_[0-9a-f]+$/);
     return r.data.paymentStart;
   }
@@ -161,13 +189,19 @@ class World {
 
   /** Order statuses as [A, B]. */
   async orderStatuses(s: Shop): Promise<string[]> {
-    const rows = await this.sql<{ id: string; status: string }>('select id::text, status from shop_order where checkout_id = $1', [s.checkoutId]);
+    const rows = await this.sql<{ id: string; status: string }>(
+      'select id::text, status from shop_order where checkout_id = $1',
+      [s.checkoutId],
+    );
     return [s.orderA, s.orderB].map((id) => rows.find((r) => r.id === id)!.status);
   }
 
   /** Each order's status history from order_event, as [A's, B's]. */
   async orderHistories(s: Shop): Promise<string[][]> {
-    const rows = await this.sql<{ order_id: string; status: string }>('select order_id::text, status from order_event where order_id in ($1, $2) order by order_id, seq', [s.orderA, s.orderB]);
+    const rows = await this.sql<{ order_id: string; status: string }>(
+      'select order_id::text, status from order_event where order_id in ($1, $2) order by order_id, seq',
+      [s.orderA, s.orderB],
+    );
     return [s.orderA, s.orderB].map((id) => rows.filter((r) => r.order_id === id).map((r) => r.status));
   }
 
@@ -195,37 +229,64 @@ class World {
 
   /** Every ledger posting that names the payment or one of its refunds. */
   async postingsOf(paymentId: string): Promise<string[]> {
-    const refunds = await this.sql<{ id: string }>('select id::text from refund where payment_id = $1', [paymentId]);
+    const refunds = await this.sql<{ id: string }>('select id::text from refund where payment_id = $1', [
+      paymentId,
+    ]);
     const refs = [`payment:${paymentId}`, ...refunds.map((r) => `refund:${r.id}`)];
-    const rows = await this.sql<{ kind: string; reference: string }>('select kind, reference from ledger_posting where reference = any($1::text[]) order by id', [refs]);
+    const rows = await this.sql<{ kind: string; reference: string }>(
+      'select kind, reference from ledger_posting where reference = any($1::text[]) order by id',
+      [refs],
+    );
     return rows.map((r) => `${r.kind} ${r.reference}`);
   }
 
   /** A merchant's escrow balance; null when the account was never used. */
   async escrow(merchantId: string): Promise<number | null> {
-    const [row] = await this.sql<{ balance: number }>(`select balance::int from ledger_account where owner_type = 'MERCHANT' and owner_id = $1 and kind = 'ESCROW'`, [merchantId]);
+    const [row] = await this.sql<{ balance: number }>(
+      `select balance::int from ledger_account where owner_type = 'MERCHANT' and owner_id = $1 and kind = 'ESCROW'`,
+      [merchantId],
+    );
     return row ? row.balance : null;
   }
 
-  async refunds(paymentId: string): Promise<{ order_id: string; amount: number; status: string; provider_ref: string | null }[]> {
-    return this.sql('select order_id::text, amount::int, status, provider_ref from refund where payment_id = $1 order by order_id', [paymentId]);
+  async refunds(
+    paymentId: string,
+  ): Promise<{ order_id: string; amount: number; status: string; provider_ref: string | null }[]> {
+    return this.sql(
+      'select order_id::text, amount::int, status, provider_ref from refund where payment_id = $1 order by order_id',
+      [paymentId],
+    );
   }
 
   async providerEvents(paymentId: string): Promise<string[]> {
-    const rows = await this.sql<{ type: string }>('select type from provider_event where payment_id = $1 order by received_at, id', [paymentId]);
+    const rows = await this.sql<{ type: string }>(
+      'select type from provider_event where payment_id = $1 order by received_at, id',
+      [paymentId],
+    );
     return rows.map((r) => r.type);
   }
 
   /** A provider event for one of our payments, as the provider would send it. */
   async event(paymentId: string, type: string): Promise<Record<string, unknown>> {
     const p = await this.payment(paymentId);
-    return { id: `evt_test_${hex()}`, type, paymentId: p.provider_ref, amount: p.amount, currency: 'USD', reference: paymentId, occurredAt: new Date().toISOString() };
+    return {
+      id: `evt_test_${hex()}`,
+      type,
+      paymentId: p.provider_ref,
+      amount: p.amount,
+      currency: 'USD',
+      reference: paymentId,
+      occurredAt: new Date().toISOString(),
+    };
   }
 
   async postWebhook(body: string, signature?: string): Promise<{ status: number; body: any }> {
     const res = await fetch(this.webhookUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(signature === undefined ? {} : { 'x-signature': signature }) },
+      headers: {
+        'content-type': 'application/json',
+        ...(signature === undefined ? {} : { 'x-signature': signature }),
+      },
       body,
     });
     return { status: res.status, body: await res.json().catch(() => null) };
@@ -253,7 +314,13 @@ class World {
 
   /** The outcome of a paid 55.00 checkout, exactly once, whatever delivered the news. */
   async expectPaidOnce(s: Shop, paymentId: string): Promise<void> {
-    expect(await this.payment(paymentId)).toMatchObject({ status: 'SUCCEEDED', amount: 5500, refunded: 0, settled: true, failure_reason: null });
+    expect(await this.payment(paymentId)).toMatchObject({
+      status: 'SUCCEEDED',
+      amount: 5500,
+      refunded: 0,
+      settled: true,
+      failure_reason: null,
+    });
     expect(await this.orderStatuses(s)).toEqual(['PAID', 'PAID']);
     expect(await this.orderHistories(s)).toEqual([
       ['PENDING_PAYMENT', 'PAID'],
@@ -346,7 +413,9 @@ describe('card payments: callbacks', () => {
       // A body with whitespace added is other bytes: the signature is over the raw body.
       expect((await w.postWebhook(`${body} `, sign(SECRET, body, now))).status).toBe(401);
       // Right signature, wrong timestamp in the header.
-      expect((await w.postWebhook(body, sign(SECRET, body, now).replace(`t=${now}`, `t=${now - 1}`))).status).toBe(401);
+      expect(
+        (await w.postWebhook(body, sign(SECRET, body, now).replace(`t=${now}`, `t=${now - 1}`))).status,
+      ).toBe(401);
       // Stale: 301 s old.
       expect((await w.postWebhook(body, sign(SECRET, body, nowSeconds() - 301))).status).toBe(401);
       // Future-dated: 301 s ahead. Start early in a second so that the server's clock reads the same second.
@@ -362,8 +431,17 @@ describe('card payments: callbacks', () => {
     test('malformed JSON (or a body that is no payment event) with a valid signature is 400 and changes nothing', async () => {
       const before = await w.snapshot();
       const malformed = '{"id": "evt_x", "type": "payment.succeeded",';
-      expect(await w.postWebhook(malformed, sign(SECRET, malformed, nowSeconds()))).toEqual({ status: 400, body: { error: 'malformed JSON' } });
-      for (const other of [{ ...good, type: 'payment.exploded' }, { ...good, amount: '55.00' }, { ...good, id: '' }, [good], null]) {
+      expect(await w.postWebhook(malformed, sign(SECRET, malformed, nowSeconds()))).toEqual({
+        status: 400,
+        body: { error: 'malformed JSON' },
+      });
+      for (const other of [
+        { ...good, type: 'payment.exploded' },
+        { ...good, amount: '55.00' },
+        { ...good, id: '' },
+        [good],
+        null,
+      ]) {
         expect((await w.postSigned(other as object)).status).toBe(400);
       }
       expect(await w.snapshot()).toEqual(before);
@@ -385,14 +463,22 @@ describe('card payments: callbacks', () => {
     });
 
     test('timestamps 299 s old or ahead are within the tolerance: the signed event settles the payment', async () => {
-      expect(await w.postSigned(good, nowSeconds() - 299)).toEqual({ status: 200, body: { status: 'processed' } });
+      expect(await w.postSigned(good, nowSeconds() - 299)).toEqual({
+        status: 200,
+        body: { status: 'processed' },
+      });
       await w.expectPaidOnce(s, paymentId);
       // The same event again, signed 299 s ahead: accepted, a duplicate, nothing changes.
-      expect(await w.postSigned(good, nowSeconds() + 299)).toEqual({ status: 200, body: { status: 'duplicate' } });
+      expect(await w.postSigned(good, nowSeconds() + 299)).toEqual({
+        status: 200,
+        body: { status: 'duplicate' },
+      });
       // Signed with the current and a retired secret (rotation): accepted.
       const again = { ...good, id: `evt_test_${hex()}` };
       const body = JSON.stringify(again);
-      expect(await w.postWebhook(body, sign(['retired-secret-00000000000', SECRET], body, nowSeconds()))).toEqual({ status: 200, body: { status: 'processed' } });
+      expect(
+        await w.postWebhook(body, sign(['retired-secret-00000000000', SECRET], body, nowSeconds())),
+      ).toEqual({ status: 200, body: { status: 'processed' } });
       await w.expectPaidOnce(s, paymentId);
       expect(await w.providerEvents(paymentId)).toEqual(['payment.succeeded', 'payment.succeeded']);
     });
@@ -409,7 +495,9 @@ describe('card payments: callbacks', () => {
       const signature = sign(SECRET, body, nowSeconds());
       const answers = await Promise.all(Array.from({ length: 10 }, () => w.postWebhook(body, signature)));
       expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
-      expect(answers.map((a) => a.body.status).sort()).toEqual(['processed', ...Array(9).fill('duplicate')].sort());
+      expect(answers.map((a) => a.body.status).sort()).toEqual(
+        ['processed', ...Array(9).fill('duplicate')].sort(),
+      );
       await w.expectPaidOnce(s, id);
       expect(await w.providerEvents(id)).toEqual(['payment.succeeded']);
     });
@@ -426,7 +514,9 @@ describe('card payments: callbacks', () => {
       expect(after.gaveUp - before.gaveUp).toBe(0);
       await w.expectPaidOnce(s, p.id);
       expect(await w.providerEvents(p.id)).toEqual(['payment.succeeded']);
-      const [{ n }] = await w.sql('select count(*)::int as n from provider_event where payment_id = $1', [p.id]);
+      const [{ n }] = await w.sql('select count(*)::int as n from provider_event where payment_id = $1', [
+        p.id,
+      ]);
       expect(n).toBe(1);
     });
   });
@@ -441,11 +531,21 @@ describe('card payments: callbacks', () => {
       await w.expectPaidOnce(s, p.id);
 
       const before = await w.snapshot();
-      expect(await w.postSigned(await w.event(p.id, 'payment.failed'))).toEqual({ status: 200, body: { status: 'processed' } });
-      expect(await w.postSigned(await w.event(p.id, 'payment.cancelled'))).toEqual({ status: 200, body: { status: 'processed' } });
+      expect(await w.postSigned(await w.event(p.id, 'payment.failed'))).toEqual({
+        status: 200,
+        body: { status: 'processed' },
+      });
+      expect(await w.postSigned(await w.event(p.id, 'payment.cancelled'))).toEqual({
+        status: 200,
+        body: { status: 'processed' },
+      });
       expect(await w.snapshot()).toEqual(before);
       await w.expectPaidOnce(s, p.id);
-      expect(await w.providerEvents(p.id)).toEqual(['payment.succeeded', 'payment.failed', 'payment.cancelled']);
+      expect(await w.providerEvents(p.id)).toEqual([
+        'payment.succeeded',
+        'payment.failed',
+        'payment.cancelled',
+      ]);
     });
 
     test('callbacks held back (reorder) and released late: a declined attempt ends FAILED, the paid retry SUCCEEDED', async () => {
@@ -461,7 +561,12 @@ describe('card payments: callbacks', () => {
       await w.control({ reorder: false });
       await w.providerIdle();
       await eventually(async () => (await w.payment(second.id)).status === 'SUCCEEDED');
-      expect(await w.payment(first.id)).toMatchObject({ status: 'FAILED', failure_reason: 'declined', settled: false, refunded: 0 });
+      expect(await w.payment(first.id)).toMatchObject({
+        status: 'FAILED',
+        failure_reason: 'declined',
+        settled: false,
+        refunded: 0,
+      });
       await w.expectPaidOnce(s, second.id);
       expect(await w.postingsOf(first.id)).toEqual([]);
     });
@@ -470,7 +575,10 @@ describe('card payments: callbacks', () => {
       const s = await w.shop({ policyB: 'DEDUCT_ON_PAYMENT' });
       const p = await w.startCard(s);
       for (const o of [s.orderA, s.orderB]) {
-        expect((await w.gql(ORDER_CANCEL, { o }, s.buyer.token)).data.orderCancel).toEqual({ __typename: 'Order', status: 'CANCELLED' });
+        expect((await w.gql(ORDER_CANCEL, { o }, s.buyer.token)).data.orderCancel).toEqual({
+          __typename: 'Order',
+          status: 'CANCELLED',
+        });
       }
       expect(await w.variant(s.vA)).toEqual({ on_hand: 5, reserved: 0, sold: 0 });
       expect(await w.variant(s.vB)).toEqual({ on_hand: 5, reserved: 0, sold: 0 });
@@ -478,7 +586,12 @@ describe('card payments: callbacks', () => {
       // The shopper still had the provider's page open and pays on it.
       expect(await completeOnProviderPage(p.redirectUrl)).toBe(303);
       await eventually(async () => (await w.payment(p.id)).status !== 'PENDING');
-      expect(await w.payment(p.id)).toMatchObject({ status: 'REFUNDED', amount: 5500, refunded: 5500, settled: true });
+      expect(await w.payment(p.id)).toMatchObject({
+        status: 'REFUNDED',
+        amount: 5500,
+        refunded: 5500,
+        settled: true,
+      });
       expect(await w.orderStatuses(s)).toEqual(['CANCELLED', 'CANCELLED']);
       expect(await w.orderHistories(s)).toEqual([
         ['PENDING_PAYMENT', 'CANCELLED'],
@@ -500,7 +613,11 @@ describe('card payments: callbacks', () => {
       expect(await w.variant(s.vA)).toEqual({ on_hand: 5, reserved: 0, sold: 0 });
       expect(await w.variant(s.vB)).toEqual({ on_hand: 5, reserved: 0, sold: 0 });
       await w.providerIdle();
-      expect(await w.providerEvents(p.id)).toEqual(['payment.succeeded', 'refund.succeeded', 'refund.succeeded']);
+      expect(await w.providerEvents(p.id)).toEqual([
+        'payment.succeeded',
+        'refund.succeeded',
+        'refund.succeeded',
+      ]);
       expect(await w.payment(p.id)).toMatchObject({ status: 'REFUNDED', refunded: 5500 });
       expect(await w.invariants()).toEqual([]);
     });
@@ -530,7 +647,12 @@ describe('card payments: callbacks', () => {
       expect(await completeOnProviderPage(first.redirectUrl, 'decline')).toBe(303);
       await eventually(async () => (await w.payment(first.id)).status === 'FAILED');
       await w.providerIdle();
-      expect(await w.payment(first.id)).toMatchObject({ status: 'FAILED', failure_reason: 'declined', refunded: 0, settled: false });
+      expect(await w.payment(first.id)).toMatchObject({
+        status: 'FAILED',
+        failure_reason: 'declined',
+        refunded: 0,
+        settled: false,
+      });
       expect((await w.providerPayment(await w.providerRef(first.id))).status).toBe('FAILED');
       expect(await w.orderStatuses(s)).toEqual(['PENDING_PAYMENT', 'PENDING_PAYMENT']);
       expect(await w.variant(s.vA)).toEqual({ on_hand: 5, reserved: 2, sold: 0 });
@@ -538,7 +660,12 @@ describe('card payments: callbacks', () => {
 
       // The same key answers the failed attempt again; it is not a new payment.
       const same = (await w.startPayment(s, 'attempt-1')).data.paymentStart;
-      expect(same).toMatchObject({ __typename: 'Payment', id: first.id, status: 'FAILED', redirectUrl: null });
+      expect(same).toMatchObject({
+        __typename: 'Payment',
+        id: first.id,
+        status: 'FAILED',
+        redirectUrl: null,
+      });
 
       const second = await w.startCard(s, 'attempt-2');
       expect(second.id).not.toBe(first.id);
@@ -564,7 +691,12 @@ describe('card payments: callbacks', () => {
 
       expect(await completeOnProviderPage(p.redirectUrl)).toBe(303);
       await eventually(async () => (await w.payment(p.id)).status !== 'PENDING');
-      expect(await w.payment(p.id)).toMatchObject({ status: 'PARTIALLY_REFUNDED', amount: 5500, refunded: 4000, settled: true });
+      expect(await w.payment(p.id)).toMatchObject({
+        status: 'PARTIALLY_REFUNDED',
+        amount: 5500,
+        refunded: 4000,
+        settled: true,
+      });
       expect(await w.orderStatuses(s)).toEqual(['CANCELLED', 'PAID']);
       expect(await w.orderHistories(s)).toEqual([
         ['PENDING_PAYMENT', 'CANCELLED'],
@@ -573,7 +705,13 @@ describe('card payments: callbacks', () => {
       const [a] = await w.sql('select cancel_reason from shop_order where id = $1', [s.orderA]);
       expect(a.cancel_reason).toBe('stock ran out before payment');
       // Only B's sale entered the books.
-      expect(await w.purchases(p.id)).toEqual([[`MERCHANT:${s.mB.id}:ESCROW:SALE:1350`, 'PLATFORM:-:FEE_REVENUE:PLATFORM_FEE:150', 'PLATFORM:-:PROVIDER_CLEARING:PURCHASE:-1500']]);
+      expect(await w.purchases(p.id)).toEqual([
+        [
+          `MERCHANT:${s.mB.id}:ESCROW:SALE:1350`,
+          'PLATFORM:-:FEE_REVENUE:PLATFORM_FEE:150',
+          'PLATFORM:-:PROVIDER_CLEARING:PURCHASE:-1500',
+        ],
+      ]);
       expect(await w.postingsOf(p.id)).toEqual([`PURCHASE payment:${p.id}`]);
       expect(await w.escrow(s.mA.id)).toBeNull();
       expect(await w.escrow(s.mB.id)).toBe(1350);
@@ -581,7 +719,9 @@ describe('card payments: callbacks', () => {
       expect(await w.variant(s.vB)).toEqual({ on_hand: 5, reserved: 0, sold: 1 });
       // A's share goes back to the card.
       await w.expectRefundedAtProvider(p.id, 4000);
-      expect((await w.refunds(p.id)).map((r) => [r.order_id, r.amount, r.status])).toEqual([[s.orderA, 4000, 'SUCCEEDED']]);
+      expect((await w.refunds(p.id)).map((r) => [r.order_id, r.amount, r.status])).toEqual([
+        [s.orderA, 4000, 'SUCCEEDED'],
+      ]);
       await w.providerIdle();
       expect(await w.providerEvents(p.id)).toEqual(['payment.succeeded', 'refund.succeeded']);
       expect(await w.payment(p.id)).toMatchObject({ status: 'PARTIALLY_REFUNDED', refunded: 4000 });
@@ -593,13 +733,21 @@ describe('card payments: callbacks', () => {
     test('same key + another method is IDEMPOTENCY_KEY_REUSED; a PAID checkout is ORDER_STATE_INVALID; a cancelled one PAYMENT_WINDOW_EXPIRED', async () => {
       const s = await w.shop();
       const p = await w.startCard(s, 'k-1');
-      const [{ n: paymentsBefore }] = await w.sql('select count(*)::int as n from payment where checkout_id = $1', [s.checkoutId]);
+      const [{ n: paymentsBefore }] = await w.sql(
+        'select count(*)::int as n from payment where checkout_id = $1',
+        [s.checkoutId],
+      );
       expect(paymentsBefore).toBe(1);
 
       const reused = (await w.startPayment(s, 'k-1', 'BALANCE')).data.paymentStart;
       expect(reused).toMatchObject({ __typename: 'UserError', errorCode: 'IDEMPOTENCY_KEY_REUSED' });
       // The same key and request answers the same payment.
-      expect((await w.startPayment(s, 'k-1')).data.paymentStart).toMatchObject({ __typename: 'Payment', id: p.id, status: 'PENDING', redirectUrl: p.redirectUrl });
+      expect((await w.startPayment(s, 'k-1')).data.paymentStart).toMatchObject({
+        __typename: 'Payment',
+        id: p.id,
+        status: 'PENDING',
+        redirectUrl: p.redirectUrl,
+      });
 
       expect(await completeOnProviderPage(p.redirectUrl)).toBe(303);
       await eventually(async () => (await w.payment(p.id)).status === 'SUCCEEDED');
@@ -608,9 +756,15 @@ describe('card payments: callbacks', () => {
         ['k-2', 'CARD'],
         ['k-3', 'BALANCE'],
       ]) {
-        expect((await w.startPayment(s, key, method)).data.paymentStart).toMatchObject({ __typename: 'UserError', errorCode: 'ORDER_STATE_INVALID' });
+        expect((await w.startPayment(s, key, method)).data.paymentStart).toMatchObject({
+          __typename: 'UserError',
+          errorCode: 'ORDER_STATE_INVALID',
+        });
       }
-      const [{ n: paymentsAfter }] = await w.sql('select count(*)::int as n from payment where checkout_id = $1', [s.checkoutId]);
+      const [{ n: paymentsAfter }] = await w.sql(
+        'select count(*)::int as n from payment where checkout_id = $1',
+        [s.checkoutId],
+      );
       expect(paymentsAfter).toBe(1);
       await w.expectPaidOnce(s, p.id);
 
@@ -619,8 +773,13 @@ describe('card payments: callbacks', () => {
         expect((await w.gql(ORDER_CANCEL, { o }, c.buyer.token)).data.orderCancel.status).toBe('CANCELLED');
       }
       const created = (await w.control()).stats.paymentsCreated;
-      expect((await w.startPayment(c, 'k-4')).data.paymentStart).toMatchObject({ __typename: 'UserError', errorCode: 'PAYMENT_WINDOW_EXPIRED' });
-      const [{ n: none }] = await w.sql('select count(*)::int as n from payment where checkout_id = $1', [c.checkoutId]);
+      expect((await w.startPayment(c, 'k-4')).data.paymentStart).toMatchObject({
+        __typename: 'UserError',
+        errorCode: 'PAYMENT_WINDOW_EXPIRED',
+      });
+      const [{ n: none }] = await w.sql('select count(*)::int as n from payment where checkout_id = $1', [
+        c.checkoutId,
+      ]);
       expect(none).toBe(0);
       expect((await w.control()).stats.paymentsCreated).toBe(created);
       expect(await w.invariants()).toEqual([]);
@@ -636,20 +795,34 @@ describe('card payments: callbacks', () => {
       const down = await w.startPayment(s, 'k-down');
       expect(down.status).toBe(200);
       expect(down.errors).toBeUndefined();
-      expect(down.data.paymentStart).toMatchObject({ __typename: 'UserError', errorCode: 'PAYMENT_PROVIDER_UNAVAILABLE' });
+      expect(down.data.paymentStart).toMatchObject({
+        __typename: 'UserError',
+        errorCode: 'PAYMENT_PROVIDER_UNAVAILABLE',
+      });
       // Three attempts with a backoff that honours the provider's Retry-After: 1.
       expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
-      const [row] = await w.sql('select id::text, status, provider_ref, redirect_url from payment where checkout_id = $1', [s.checkoutId]);
+      const [row] = await w.sql(
+        'select id::text, status, provider_ref, redirect_url from payment where checkout_id = $1',
+        [s.checkoutId],
+      );
       expect(row).toMatchObject({ status: 'PENDING', provider_ref: null, redirect_url: null });
       expect(await w.orderStatuses(s)).toEqual(['PENDING_PAYMENT', 'PENDING_PAYMENT']);
 
       await w.control({ down: false });
       const up = (await w.startPayment(s, 'k-down')).data.paymentStart;
-      expect(up).toMatchObject({ __typename: 'Payment', id: row.id, status: 'PENDING', amount: { amount: '55.00' } });
+      expect(up).toMatchObject({
+        __typename: 'Payment',
+        id: row.id,
+        status: 'PENDING',
+        amount: { amount: '55.00' },
+      });
       expect(up.redirectUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/pay\/pay_[0-9a-f]+$/);
       expect((await w.control()).stats.paymentsCreated).toBe(created + 1);
       // Asking again creates nothing more at the provider.
-      expect((await w.startPayment(s, 'k-down')).data.paymentStart).toMatchObject({ id: row.id, redirectUrl: up.redirectUrl });
+      expect((await w.startPayment(s, 'k-down')).data.paymentStart).toMatchObject({
+        id: row.id,
+        redirectUrl: up.redirectUrl,
+      });
       expect((await w.control()).stats.paymentsCreated).toBe(created + 1);
 
       expect(await completeOnProviderPage(up.redirectUrl)).toBe(303);
@@ -715,7 +888,12 @@ describe('card payments: polling (PAYMENT_POLL_AFTER_SECONDS=1)', () => {
     await w.control({ reorder: false });
     await w.providerIdle();
     expect(await w.providerEvents(p.id)).toEqual(['refund.succeeded', 'payment.succeeded']);
-    expect(await w.payment(p.id)).toMatchObject({ status: 'PARTIALLY_REFUNDED', amount: 5500, refunded: 1500, settled: true });
+    expect(await w.payment(p.id)).toMatchObject({
+      status: 'PARTIALLY_REFUNDED',
+      amount: 5500,
+      refunded: 1500,
+      settled: true,
+    });
     expect(await w.orderStatuses(s)).toEqual(['PAID', 'REFUNDED']);
     expect(await w.orderHistories(s)).toEqual([
       ['PENDING_PAYMENT', 'PAID'],
@@ -735,7 +913,9 @@ describe('card payments: polling (PAYMENT_POLL_AFTER_SECONDS=1)', () => {
     const s = await w.shop();
     const p = await w.startCard(s);
     const ref = await w.providerRef(p.id);
-    const [{ deadline }] = await w.sql('select payment_deadline as deadline from checkout where id = $1', [s.checkoutId]);
+    const [{ deadline }] = await w.sql('select payment_deadline as deadline from checkout where id = $1', [
+      s.checkoutId,
+    ]);
     // Before the deadline: asked about, still pending, left alone.
     await sleep(1100);
     await w.reconcile();
@@ -745,7 +925,12 @@ describe('card payments: polling (PAYMENT_POLL_AFTER_SECONDS=1)', () => {
     await sleep(Math.max(0, new Date(deadline).getTime() - Date.now() + 200));
     await w.reconcile();
     expect((await w.providerPayment(ref)).status).toBe('CANCELLED');
-    expect(await w.payment(p.id)).toMatchObject({ status: 'CANCELLED', failure_reason: 'cancelled', refunded: 0, settled: false });
+    expect(await w.payment(p.id)).toMatchObject({
+      status: 'CANCELLED',
+      failure_reason: 'cancelled',
+      refunded: 0,
+      settled: false,
+    });
     // The expiry job cancels the orders and gives their stock back.
     await eventually(async () => (await w.orderStatuses(s)).every((st) => st === 'CANCELLED'));
     expect(await w.orderHistories(s)).toEqual([
@@ -790,11 +975,19 @@ describe('card payments: after the payment window (PAYMENT_WINDOW_SECONDS=3)', (
     await eventually(async () => (await w.orderStatuses(s)).every((st) => st === 'CANCELLED'));
     expect(await w.variant(s.vA)).toEqual({ on_hand: 5, reserved: 0, sold: 0 });
     // The window has closed: a new attempt is refused.
-    expect((await w.startPayment(s, `late-${hex()}`)).data.paymentStart).toMatchObject({ __typename: 'UserError', errorCode: 'PAYMENT_WINDOW_EXPIRED' });
+    expect((await w.startPayment(s, `late-${hex()}`)).data.paymentStart).toMatchObject({
+      __typename: 'UserError',
+      errorCode: 'PAYMENT_WINDOW_EXPIRED',
+    });
 
     expect(await completeOnProviderPage(p.redirectUrl)).toBe(303);
     await eventually(async () => (await w.payment(p.id)).status !== 'PENDING');
-    expect(await w.payment(p.id)).toMatchObject({ status: 'REFUNDED', amount: 5500, refunded: 5500, settled: true });
+    expect(await w.payment(p.id)).toMatchObject({
+      status: 'REFUNDED',
+      amount: 5500,
+      refunded: 5500,
+      settled: true,
+    });
     await w.expectRefundedAtProvider(p.id, 5500);
     expect(await w.orderStatuses(s)).toEqual(['CANCELLED', 'CANCELLED']);
     expect(await w.orderHistories(s)).toEqual([
@@ -809,7 +1002,11 @@ describe('card payments: after the payment window (PAYMENT_WINDOW_SECONDS=3)', (
     expect(await w.variant(s.vA)).toEqual({ on_hand: 5, reserved: 0, sold: 0 });
     expect(await w.variant(s.vB)).toEqual({ on_hand: 5, reserved: 0, sold: 0 });
     await w.providerIdle();
-    expect(await w.providerEvents(p.id)).toEqual(['payment.succeeded', 'refund.succeeded', 'refund.succeeded']);
+    expect(await w.providerEvents(p.id)).toEqual([
+      'payment.succeeded',
+      'refund.succeeded',
+      'refund.succeeded',
+    ]);
     expect(await w.invariants()).toEqual([]);
   });
 });

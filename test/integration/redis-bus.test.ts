@@ -24,7 +24,7 @@ const event = (seq: number): PublishedEvent => ({
   occurredAt: new Date().toISOString(),
 });
 const until = async (check: () => boolean, ms = 10_000) => {
-  for (const end = Date.now() + ms; !check(); ) {
+  for (const end = Date.now() + ms; !check();) {
     if (Date.now() > end) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -34,8 +34,11 @@ test('batches published on one bus arrive on every other, in order', async () =>
   const buses = [new RedisEventBus(url(), log), new RedisEventBus(url(), log), new RedisEventBus(url(), log)];
   await Promise.all(buses.map((b) => b.start()));
   const seen: number[][] = buses.map(() => []);
-  buses.forEach((b, i) => b.listen({ onEvents: (batch) => seen[i].push(...batch.map((e) => e.seq)), onGap: () => undefined }));
-  for (let n = 1; n <= 100; n += 10) await buses[0].publish(Array.from({ length: 10 }, (_, k) => event(n + k)));
+  buses.forEach((b, i) =>
+    b.listen({ onEvents: (batch) => seen[i].push(...batch.map((e) => e.seq)), onGap: () => undefined }),
+  );
+  for (let n = 1; n <= 100; n += 10)
+    await buses[0].publish(Array.from({ length: 10 }, (_, k) => event(n + k)));
   await until(() => seen.every((s) => s.length === 100));
   for (const s of seen) expect(s).toEqual(Array.from({ length: 100 }, (_, k) => k + 1));
   await Promise.all(buses.map((b) => b.close()));

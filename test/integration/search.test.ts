@@ -72,7 +72,10 @@ const stem = (w: string) => STEMS[w] ?? w;
 function documentWords(p: ModelProduct): string[] {
   const attrValues = p.variants.flatMap((v) => v.attributes.map((a) => a.value));
   // Stop words are not in the search document.
-  return [p.title, p.description, ...p.collections, ...attrValues].flatMap(words).filter((w) => !STOPWORDS.has(w)).map(stem);
+  return [p.title, p.description, ...p.collections, ...attrValues]
+    .flatMap(words)
+    .filter((w) => !STOPWORDS.has(w))
+    .map(stem);
 }
 
 /**
@@ -83,7 +86,8 @@ function matchesQuery(p: ModelProduct, query: string): boolean {
   const typed = words(query).slice(0, 12);
   const doc = documentWords(p);
   return typed.every((w, i) => {
-    if (i === typed.length - 1) return doc.some((d) => (!STOPWORDS.has(w) && d.startsWith(stem(w))) || d.startsWith(w));
+    if (i === typed.length - 1)
+      return doc.some((d) => (!STOPWORDS.has(w) && d.startsWith(stem(w))) || d.startsWith(w));
     return STOPWORDS.has(w) || doc.includes(stem(w));
   });
 }

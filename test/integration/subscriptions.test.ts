@@ -35,7 +35,8 @@ afterEach(async () => {
 afterAll(() => t?.stop());
 
 const uid = () => randomBytes(4).toString('hex');
-const sql = async (q: string, params: unknown[] = []) => (await t.app.orm.em.fork().getConnection().execute(q, params)) as any[];
+const sql = async (q: string, params: unknown[] = []) =>
+  (await t.app.orm.em.fork().getConnection().execute(q, params)) as any[];
 const ws = (token?: string, onClose?: (code: number) => void) => {
   const c = wsClient(t.url, token, onClose);
   clients.push(c);
@@ -50,20 +51,30 @@ async function newOrder(buyer: string): Promise<string> {
 
 /** A change that is not a status change: what a carrier scan writes. */
 const touch = (orderId: string) =>
-  inTransaction(t.app.orm.em as unknown as EntityManager, (tx) => recordOrderEvent(tx, { orderId, type: OrderEventKind.SHIPMENT_UPDATED }));
+  inTransaction(t.app.orm.em as unknown as EntityManager, (tx) =>
+    recordOrderEvent(tx, { orderId, type: OrderEventKind.SHIPMENT_UPDATED }),
+  );
 
 const ORDER_EVENTS = `subscription($o: ID!, $a: ID) { orderEvents(orderId: $o, after: $a) { id orderId type status occurredAt } }`;
 const SHOP_EVENTS = `subscription($a: ID) { merchantOrderEvents(after: $a) { id orderId type status } }`;
 const pickOrder = (d: any) => d.orderEvents;
 const pickShop = (d: any) => d.merchantOrderEvents;
-const eventsInDb = async (orderId: string) => (await sql('select id::text, seq from order_event where order_id = ? order by seq', [orderId])) as { id: string; seq: number }[];
+const eventsInDb = async (orderId: string) =>
+  (await sql('select id::text, seq from order_event where order_id = ? order by seq', [orderId])) as {
+    id: string;
+    seq: number;
+  }[];
 
 test('the buyer sees an order change live, with its type, status and time', async () => {
   const buyer = await signUpCustomer(t.gql);
   const orderId = await newOrder(buyer.token);
   const sub = subscribe(ws(buyer.token), ORDER_EVENTS, { o: orderId }, pickOrder);
   await new Promise((r) => setTimeout(r, 200)); // subscribed
-  const r = await t.gql(`mutation($id: ID!) { orderCancel(orderId: $id) { __typename } }`, { id: orderId }, buyer.token);
+  const r = await t.gql(
+    `mutation($id: ID!) { orderCancel(orderId: $id) { __typename } }`,
+    { id: orderId },
+    buyer.token,
+  );
   expect(r.data.orderCancel.__typename).toBe('Order');
   const [e] = await sub.waitFor(1);
   const db = await eventsInDb(orderId);
@@ -76,12 +87,22 @@ test('credentials: a bad token is refused with 4403, none with 4401, and strange
   const orderId = await newOrder(buyer.token);
 
   let closed: number | undefined;
-  const bad = subscribe(ws('not-a-token', (c) => (closed = c)), ORDER_EVENTS, { o: orderId }, pickOrder);
+  const bad = subscribe(
+    ws('not-a-token', (c) => (closed = c)),
+    ORDER_EVENTS,
+    { o: orderId },
+    pickOrder,
+  );
   await bad.ended;
   expect(closed).toBe(4403);
 
   let closedAnon: number | undefined;
-  const anon = subscribe(ws(undefined, (c) => (closedAnon = c)), ORDER_EVENTS, { o: orderId }, pickOrder);
+  const anon = subscribe(
+    ws(undefined, (c) => (closedAnon = c)),
+    ORDER_EVENTS,
+    { o: orderId },
+    pickOrder,
+  );
   await anon.ended;
   expect(closedAnon).toBe(4401);
 
@@ -106,7 +127,12 @@ test('credentials: a bad token is refused with 4403, none with 4401, and strange
 
   // The merchant and an admin may follow it.
   for (const token of [merchant.token, admin]) {
-    const s = subscribe(ws(token), ORDER_EVENTS, { o: orderId, a: (await eventsInDb(orderId))[0].id }, pickOrder);
+    const s = subscribe(
+      ws(token),
+      ORDER_EVENTS,
+      { o: orderId, a: (await eventsInDb(orderId))[0].id },
+      pickOrder,
+    );
     await touch(orderId);
     const got = await s.waitFor(1);
     expect(got[0].orderId).toBe(orderId);
@@ -126,9 +152,18 @@ test('the same depth limit applies over WebSocket as over HTTP', async () => {
 test('a socket is closed when its token expires', async () => {
   const buyer = await signUpCustomer(t.gql);
   const [user] = await sql('select id::text from app_user where email = ?', [buyer.email]);
-  const shortLived = await new TokenService(t.app.config.jwtSecret, 1).sign({ userId: user.id, roles: ['CUSTOMER' as any], merchantId: null });
+  const shortLived = await new TokenService(t.app.config.jwtSecret, 1).sign({
+    userId: user.id,
+    roles: ['CUSTOMER' as any],
+    merchantId: null,
+  });
   let closed: number | undefined;
-  const s = subscribe(ws(shortLived, (c) => (closed = c)), ORDER_EVENTS, { o: await newOrder(buyer.token) }, pickOrder);
+  const s = subscribe(
+    ws(shortLived, (c) => (closed = c)),
+    ORDER_EVENTS,
+    { o: await newOrder(buyer.token) },
+    pickOrder,
+  );
   await s.ended;
   expect(closed).toBe(4403);
 });
@@ -150,7 +185,10 @@ test('replay from a cursor, then live: under 8 concurrent writers every subscrib
     await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
     const db = await eventsInDb(orderId);
     const cursor = db[Math.floor(Math.random() * db.length)];
-    subs.push({ from: cursor.seq, sub: subscribe(ws(buyer.token), ORDER_EVENTS, { o: orderId, a: cursor.id }, pickOrder) });
+    subs.push({
+      from: cursor.seq,
+      sub: subscribe(ws(buyer.token), ORDER_EVENTS, { o: orderId, a: cursor.id }, pickOrder),
+    });
   }
   await Promise.all(writers);
   const all = await eventsInDb(orderId);
@@ -176,7 +214,11 @@ test('a shop stream carries new orders and every later change, and resumes from 
   }
   // Another shop's order is not in this stream.
   await newOrder(buyer.token);
-  await t.gql(`mutation($id: ID!) { orderCancel(orderId: $id) { __typename } }`, { id: orders[1] }, buyer.token);
+  await t.gql(
+    `mutation($id: ID!) { orderCancel(orderId: $id) { __typename } }`,
+    { id: orders[1] },
+    buyer.token,
+  );
   const got = [...(await live.waitFor(4))];
   await new Promise((r) => setTimeout(r, 200));
   expect(live.events.map((e: any) => [e.orderId, e.status])).toEqual([
@@ -190,7 +232,10 @@ test('a shop stream carries new orders and every later change, and resumes from 
   await resumed.waitFor(3);
   await touch(orders[2]);
   await resumed.waitFor(4);
-  expect(resumed.events.map((e: any) => e.id)).toEqual([...got.slice(1).map((e: any) => e.id), resumed.events[3].id]);
+  expect(resumed.events.map((e: any) => e.id)).toEqual([
+    ...got.slice(1).map((e: any) => e.id),
+    resumed.events[3].id,
+  ]);
   expect(resumed.events[3]).toMatchObject({ orderId: orders[2], type: 'SHIPMENT_UPDATED' });
 });
 
@@ -215,7 +260,7 @@ test('events numbered by a relay that died before publishing are published by th
   const got = await sub.waitFor(2);
   expect(got.map((e: any) => e.id)).toEqual((await eventsInDb(orderId)).slice(1).map((e) => e.id));
   // The relay records what it published just after publishing it.
-  for (const end = Date.now() + 5000; ; ) {
+  for (const end = Date.now() + 5000; ;) {
     const [relay] = await sql('select assigned_pos::text, published_pos::text from outbox_relay');
     if (relay.published_pos === relay.assigned_pos || Date.now() > end) {
       expect(relay.published_pos).toBe(relay.assigned_pos);

@@ -60,9 +60,17 @@ async function startRedis() {
       s.close(() => resolve(p));
     });
   });
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   await new Promise((resolve, reject) => {
-    child.once('error', (err) => reject(new Error(`redis-server could not start (install it: apt-get install redis-server): ${err.message}`)));
+    child.once('error', (err) =>
+      reject(
+        new Error(`redis-server could not start (install it: apt-get install redis-server): ${err.message}`),
+      ),
+    );
     child.once('spawn', resolve);
   });
   globalThis.__REDIS__ = child;

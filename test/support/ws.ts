@@ -2,14 +2,20 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
 /** A graphql-ws client as a storefront opens it: the token in connection_init, no reconnects. */
-export function wsClient(httpUrl: string, token?: string, onClose?: (code: number, reason: string) => void): Client {
+export function wsClient(
+  httpUrl: string,
+  token?: string,
+  onClose?: (code: number, reason: string) => void,
+): Client {
   return createClient({
     url: httpUrl.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
     retryAttempts: 0,
     lazy: true,
-    on: { closed: (e) => onClose?.((e as { code: number }).code, String((e as { reason?: string }).reason ?? '')) },
+    on: {
+      closed: (e) => onClose?.((e as { code: number }).code, String((e as { reason?: string }).reason ?? '')),
+    },
   });
 }
 
@@ -24,7 +30,12 @@ export interface Subscription<T> {
 }
 
 /** Subscribes and collects what arrives, in order. */
-export function subscribe<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}, pick: (data: any) => T = (d) => d): Subscription<T> {
+export function subscribe<T = any>(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown> = {},
+  pick: (data: any) => T = (d) => d,
+): Subscription<T> {
   const events: T[] = [];
   const errors: unknown[] = [];
   let ended!: () => void;
@@ -57,8 +68,12 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
       const deadline = Date.now() + ms;
       while (events.length < n) {
         if (errors.length) throw new Error(`subscription failed: ${JSON.stringify(errors)}`);
-        if (Date.now() > deadline) throw new Error(`expected ${n} events, got ${events.length}: ${JSON.stringify(events)}`);
-        await Promise.race([new Promise<void>((r) => waiters.push(r)), new Promise((r) => setTimeout(r, 200))]);
+        if (Date.now() > deadline)
+          throw new Error(`expected ${n} events, got ${events.length}: ${JSON.stringify(events)}`);
+        await Promise.race([
+          new Promise<void>((r) => waiters.push(r)),
+          new Promise((r) => setTimeout(r, 200)),
+        ]);
       }
       return events;
     },

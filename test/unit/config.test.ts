@@ -98,8 +98,15 @@ describe('defaults', () => {
   });
 
   test('production without PAYMENT_PROVIDER_URL is refused: the sandbox provider is for development', () => {
-    const e = failure({ DATA_DIR: tempDir(), NODE_ENV: 'production', DATABASE_URL: 'postgres://db/shop', ...SECRETS });
-    expect(e.message).toMatch(/^Invalid configuration: PAYMENT_PROVIDER_URL is required when NODE_ENV=production/);
+    const e = failure({
+      DATA_DIR: tempDir(),
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://db/shop',
+      ...SECRETS,
+    });
+    expect(e.message).toMatch(
+      /^Invalid configuration: PAYMENT_PROVIDER_URL is required when NODE_ENV=production/,
+    );
   });
 
   test('production with everything set is accepted and hides SQL statistics', () => {
@@ -273,7 +280,11 @@ describe('generated secrets', () => {
     const c = loadConfig({ DATA_DIR: dir, JWT_SECRET: SECRETS.JWT_SECRET });
     expect(c.jwtSecret).toBe(SECRETS.JWT_SECRET);
     const stored = JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8'));
-    expect(Object.keys(stored).sort()).toEqual(['LOGISTICS_WEBHOOK_SECRET', 'PAYMENT_PROVIDER_API_KEY', 'PAYMENT_WEBHOOK_SECRET']);
+    expect(Object.keys(stored).sort()).toEqual([
+      'LOGISTICS_WEBHOOK_SECRET',
+      'PAYMENT_PROVIDER_API_KEY',
+      'PAYMENT_WEBHOOK_SECRET',
+    ]);
     expect(JSON.stringify(stored)).not.toContain(SECRETS.JWT_SECRET);
   });
 
@@ -296,18 +307,40 @@ describe('fulfillment settings', () => {
   });
 
   test('ORDER_AUTO_COMPLETE_SECONDS and POINTS_PER_CURRENCY_UNIT are read (0 points turns awards off)', () => {
-    const c = loadConfig({ DATA_DIR: tempDir(), ORDER_AUTO_COMPLETE_SECONDS: ' 2 ', POINTS_PER_CURRENCY_UNIT: '0' });
+    const c = loadConfig({
+      DATA_DIR: tempDir(),
+      ORDER_AUTO_COMPLETE_SECONDS: ' 2 ',
+      POINTS_PER_CURRENCY_UNIT: '0',
+    });
     expect(c.orderAutoCompleteSeconds).toBe(2);
     expect(c.points.perCurrencyUnit).toBe(0);
   });
 
   test.each([
-    [{ ORDER_AUTO_COMPLETE_SECONDS: '0' }, 'Invalid configuration: ORDER_AUTO_COMPLETE_SECONDS must be between 1 and 31536000, got 0'],
-    [{ ORDER_AUTO_COMPLETE_SECONDS: '1.5' }, 'Invalid configuration: ORDER_AUTO_COMPLETE_SECONDS must be an integer, got "1.5"'],
-    [{ ORDER_AUTO_COMPLETE_SECONDS: '7d' }, 'Invalid configuration: ORDER_AUTO_COMPLETE_SECONDS must be an integer, got "7d"'],
-    [{ ORDER_AUTO_COMPLETE_SECONDS: '31536001' }, 'Invalid configuration: ORDER_AUTO_COMPLETE_SECONDS must be between 1 and 31536000, got 31536001'],
-    [{ POINTS_PER_CURRENCY_UNIT: '-1' }, 'Invalid configuration: POINTS_PER_CURRENCY_UNIT must be between 0 and 1000, got -1'],
-    [{ POINTS_PER_CURRENCY_UNIT: 'lots' }, 'Invalid configuration: POINTS_PER_CURRENCY_UNIT must be an integer, got "lots"'],
+    [
+      { ORDER_AUTO_COMPLETE_SECONDS: '0' },
+      'Invalid configuration: ORDER_AUTO_COMPLETE_SECONDS must be between 1 and 31536000, got 0',
+    ],
+    [
+      { ORDER_AUTO_COMPLETE_SECONDS: '1.5' },
+      'Invalid configuration: ORDER_AUTO_COMPLETE_SECONDS must be an integer, got "1.5"',
+    ],
+    [
+      { ORDER_AUTO_COMPLETE_SECONDS: '7d' },
+      'Invalid configuration: ORDER_AUTO_COMPLETE_SECONDS must be an integer, got "7d"',
+    ],
+    [
+      { ORDER_AUTO_COMPLETE_SECONDS: '31536001' },
+      'Invalid configuration: ORDER_AUTO_COMPLETE_SECONDS must be between 1 and 31536000, got 31536001',
+    ],
+    [
+      { POINTS_PER_CURRENCY_UNIT: '-1' },
+      'Invalid configuration: POINTS_PER_CURRENCY_UNIT must be between 0 and 1000, got -1',
+    ],
+    [
+      { POINTS_PER_CURRENCY_UNIT: 'lots' },
+      'Invalid configuration: POINTS_PER_CURRENCY_UNIT must be an integer, got "lots"',
+    ],
   ])('%o', (env, message) => {
     const e = failure(env as Record<string, string>);
     expect(e).toBeInstanceOf(ConfigError);
@@ -322,23 +355,53 @@ describe('after-sale settings', () => {
   });
 
   test('AFTER_SALE_REVIEW_HOURS and AFTER_SALE_WINDOW_DAYS are read; AFTER_SALE_REVIEW_SECONDS wins over hours', () => {
-    expect(loadConfig({ DATA_DIR: tempDir(), AFTER_SALE_REVIEW_HOURS: ' 48 ', AFTER_SALE_WINDOW_DAYS: '7' }).afterSale).toEqual({
+    expect(
+      loadConfig({ DATA_DIR: tempDir(), AFTER_SALE_REVIEW_HOURS: ' 48 ', AFTER_SALE_WINDOW_DAYS: '7' })
+        .afterSale,
+    ).toEqual({
       reviewSeconds: 48 * 3600,
       windowDays: 7,
     });
-    expect(loadConfig({ DATA_DIR: tempDir(), AFTER_SALE_REVIEW_HOURS: '48', AFTER_SALE_REVIEW_SECONDS: '2' }).afterSale.reviewSeconds).toBe(2);
+    expect(
+      loadConfig({ DATA_DIR: tempDir(), AFTER_SALE_REVIEW_HOURS: '48', AFTER_SALE_REVIEW_SECONDS: '2' })
+        .afterSale.reviewSeconds,
+    ).toBe(2);
   });
 
   test.each([
-    [{ AFTER_SALE_REVIEW_HOURS: '0' }, 'Invalid configuration: AFTER_SALE_REVIEW_HOURS must be between 1 and 720, got 0'],
-    [{ AFTER_SALE_REVIEW_HOURS: '1.5' }, 'Invalid configuration: AFTER_SALE_REVIEW_HOURS must be an integer, got "1.5"'],
-    [{ AFTER_SALE_REVIEW_HOURS: '721' }, 'Invalid configuration: AFTER_SALE_REVIEW_HOURS must be between 1 and 720, got 721'],
+    [
+      { AFTER_SALE_REVIEW_HOURS: '0' },
+      'Invalid configuration: AFTER_SALE_REVIEW_HOURS must be between 1 and 720, got 0',
+    ],
+    [
+      { AFTER_SALE_REVIEW_HOURS: '1.5' },
+      'Invalid configuration: AFTER_SALE_REVIEW_HOURS must be an integer, got "1.5"',
+    ],
+    [
+      { AFTER_SALE_REVIEW_HOURS: '721' },
+      'Invalid configuration: AFTER_SALE_REVIEW_HOURS must be between 1 and 720, got 721',
+    ],
     // a bad value is refused even when the seconds override it
-    [{ AFTER_SALE_REVIEW_HOURS: 'soon', AFTER_SALE_REVIEW_SECONDS: '5' }, 'Invalid configuration: AFTER_SALE_REVIEW_HOURS must be an integer, got "soon"'],
-    [{ AFTER_SALE_REVIEW_SECONDS: '0' }, 'Invalid configuration: AFTER_SALE_REVIEW_SECONDS must be between 1 and 2592000, got 0'],
-    [{ AFTER_SALE_REVIEW_SECONDS: '2h' }, 'Invalid configuration: AFTER_SALE_REVIEW_SECONDS must be an integer, got "2h"'],
-    [{ AFTER_SALE_WINDOW_DAYS: '0' }, 'Invalid configuration: AFTER_SALE_WINDOW_DAYS must be between 1 and 365, got 0'],
-    [{ AFTER_SALE_WINDOW_DAYS: 'two weeks' }, 'Invalid configuration: AFTER_SALE_WINDOW_DAYS must be an integer, got "two weeks"'],
+    [
+      { AFTER_SALE_REVIEW_HOURS: 'soon', AFTER_SALE_REVIEW_SECONDS: '5' },
+      'Invalid configuration: AFTER_SALE_REVIEW_HOURS must be an integer, got "soon"',
+    ],
+    [
+      { AFTER_SALE_REVIEW_SECONDS: '0' },
+      'Invalid configuration: AFTER_SALE_REVIEW_SECONDS must be between 1 and 2592000, got 0',
+    ],
+    [
+      { AFTER_SALE_REVIEW_SECONDS: '2h' },
+      'Invalid configuration: AFTER_SALE_REVIEW_SECONDS must be an integer, got "2h"',
+    ],
+    [
+      { AFTER_SALE_WINDOW_DAYS: '0' },
+      'Invalid configuration: AFTER_SALE_WINDOW_DAYS must be between 1 and 365, got 0',
+    ],
+    [
+      { AFTER_SALE_WINDOW_DAYS: 'two weeks' },
+      'Invalid configuration: AFTER_SALE_WINDOW_DAYS must be an integer, got "two weeks"',
+    ],
   ])('%o', (env, message) => {
     const e = failure(env as Record<string, string>);
     expect(e).toBeInstanceOf(ConfigError);

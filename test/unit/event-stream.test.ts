@@ -51,7 +51,10 @@ function outbox(rows: OrderEventRow[]) {
       reads.push(after);
       await gate;
       const key = (r: OrderEventRow) => ('orderId' in scope ? r.seq : Number(r.pos));
-      return rows.filter((r) => key(r) > after).sort((a, b) => key(a) - key(b)).slice(0, 2);
+      return rows
+        .filter((r) => key(r) > after)
+        .sort((a, b) => key(a) - key(b))
+        .slice(0, 2);
     },
   };
 }

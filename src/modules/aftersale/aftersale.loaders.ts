@@ -8,7 +8,11 @@ export function afterSaleLoaders(em: EntityManager) {
   return {
     byId: new DataLoader(rowById<AfterSaleRow>(em, 'select * from after_sale where id = any($1::bigint[])')),
     byOrder: new DataLoader(
-      rowsPerKey<AfterSaleRow>(em, 'select * from after_sale where order_id = any($1::bigint[]) order by order_id, id', (r) => String(r.order_id)),
+      rowsPerKey<AfterSaleRow>(
+        em,
+        'select * from after_sale where order_id = any($1::bigint[]) order by order_id, id',
+        (r) => String(r.order_id),
+      ),
     ),
     lines: new DataLoader(
       rowsPerKey<AfterSaleLineRow>(

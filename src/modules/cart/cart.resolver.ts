@@ -6,18 +6,27 @@ import { CartLineInput, CartLineUpdateInput } from './cart.inputs';
 import type { CartOutcome } from './cart.service';
 import { CartLineType, CartResult, CartType, toCart } from './cart.types';
 
-const result = (r: CartOutcome, ctx: Context): typeof CartResult => ('lines' in r ? toCart(r, ctx.config.currency) : r);
+const result = (r: CartOutcome, ctx: Context): typeof CartResult =>
+  'lines' in r ? toCart(r, ctx.config.currency) : r;
 
 @Resolver(() => CartType)
 export class CartResolver {
   @Query(() => CartType, { nullable: true, description: "With no id: the signed-in customer's cart." })
-  async cart(@Arg('id', () => ID, { nullable: true }) id: string | null, @Ctx() ctx: Context): Promise<CartType | null> {
+  async cart(
+    @Arg('id', () => ID, { nullable: true }) id: string | null,
+    @Ctx() ctx: Context,
+  ): Promise<CartType | null> {
     const v = await ctx.services.cart.find(ctx.em, ctx.principal, id);
     return v ? toCart(v, ctx.config.currency) : null;
   }
 
-  @Mutation(() => CartResult, { description: "Anonymous: a new cart. Signed-in customer: their cart, with these lines added." })
-  async cartCreate(@Arg('lines', () => [CartLineInput], { nullable: true }) lines: CartLineInput[] | null, @Ctx() ctx: Context): Promise<typeof CartResult> {
+  @Mutation(() => CartResult, {
+    description: 'Anonymous: a new cart. Signed-in customer: their cart, with these lines added.',
+  })
+  async cartCreate(
+    @Arg('lines', () => [CartLineInput], { nullable: true }) lines: CartLineInput[] | null,
+    @Ctx() ctx: Context,
+  ): Promise<typeof CartResult> {
     return result(await ctx.services.cart.create(ctx.em, ctx.principal, lines ?? []), ctx);
   }
 
@@ -40,17 +49,28 @@ export class CartResolver {
   }
 
   @Mutation(() => CartResult)
-  async cartLinesRemove(@Arg('cartId', () => ID) cartId: string, @Arg('lineIds', () => [ID]) lineIds: string[], @Ctx() ctx: Context): Promise<typeof CartResult> {
+  async cartLinesRemove(
+    @Arg('cartId', () => ID) cartId: string,
+    @Arg('lineIds', () => [ID]) lineIds: string[],
+    @Ctx() ctx: Context,
+  ): Promise<typeof CartResult> {
     return result(await ctx.services.cart.removeLines(ctx.em, ctx.principal, cartId, lineIds), ctx);
   }
 
   @Mutation(() => CartResult)
-  async cartCouponApply(@Arg('cartId', () => ID) cartId: string, @Arg('code', () => String) code: string, @Ctx() ctx: Context): Promise<typeof CartResult> {
+  async cartCouponApply(
+    @Arg('cartId', () => ID) cartId: string,
+    @Arg('code', () => String) code: string,
+    @Ctx() ctx: Context,
+  ): Promise<typeof CartResult> {
     return result(await ctx.services.cart.applyCoupon(ctx.em, ctx.principal, cartId, code.slice(0, 60)), ctx);
   }
 
   @Mutation(() => CartResult)
-  async cartCouponRemove(@Arg('cartId', () => ID) cartId: string, @Ctx() ctx: Context): Promise<typeof CartResult> {
+  async cartCouponRemove(
+    @Arg('cartId', () => ID) cartId: string,
+    @Ctx() ctx: Context,
+  ): Promise<typeof CartResult> {
     return result(await ctx.services.cart.removeCoupon(ctx.em, ctx.principal, cartId), ctx);
   }
 }

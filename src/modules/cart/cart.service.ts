@@ -55,44 +55,87 @@ const newCartId = () => randomBytes(16).toString('base64url');
  * sign-in) apply one after another.
  */
 export class CartService {
-  constructor(private readonly pricing: PricingService, private readonly limits: CartLimits) {}
+  constructor(
+    private readonly pricing: PricingService,
+    private readonly limits: CartLimits,
+  ) {}
 
   /** The cart by id (anonymous carts: whoever holds the id; customer carts: their owner), or the viewer's. */
   async find(em: EntityManager, principal: Principal | null, id?: string | null): Promise<CartView | null> {
     let row: CartRow | undefined;
     if (id) {
       if (!CART_ID.test(id)) return null;
-      [row] = await sqlAll<CartRow>(em, `select id, customer_id, coupon_code, updated_at from cart where id = $1 and status = 'ACTIVE'`, [id]);
+      [row] = await sqlAll<CartRow>(
+        em,
+        `select id, customer_id, coupon_code, updated_at from cart where id = $1 and status = 'ACTIVE'`,
+        [id],
+      );
       if (row?.customer_id && String(row.customer_id) !== principal?.userId) return null;
     } else if (principal) {
-      [row] = await sqlAll<CartRow>(em, `select id, customer_id, coupon_code, updated_at from cart where customer_id = $1 and status = 'ACTIVE'`, [principal.userId]);
+      [row] = await sqlAll<CartRow>(
+        em,
+        `select id, customer_id, coupon_code, updated_at from cart where customer_id = $1 and status = 'ACTIVE'`,
+        [principal.userId],
+      );
     }
     return row ? this.view(em, row) : null;
   }
 
   /** Signed-in customers get (or start) their one active cart; anyone else a new anonymous cart. */
-  create(em: EntityManager, principal: Principal | null, lines: { variantId: string; quantity: number }[]): Promise<CartOutcome> {
+  create(
+    em: EntityManager,
+    principal: Principal | null,
+    lines: { variantId: string; quantity: number }[],
+  ): Promise<CartOutcome> {
     return inTransaction<CartOutcome, CartOutcome>(em, async (tx) => {
-      const cartId = principal?.roles.includes(Role.CUSTOMER) ? await this.activeCartOf(tx, principal.userId) : newCartId();
-      if (!principal?.roles.includes(Role.CUSTOMER)) await sqlAll(tx, 'insert into cart (id) values ($1)', [cartId]);
+      const cartId = principal?.roles.includes(Role.CUSTOMER)
+        ? await this.activeCartOf(tx, principal.userId)
+        : newCartId();
+      if (!principal?.roles.includes(Role.CUSTOMER))
+        await sqlAll(tx, 'insert into cart (id) values ($1)', [cartId]);
       const row = await this.lock(tx, principal, cartId);
       await this.add(tx, row, lines);
-      [{ updated_at: row.updated_at }] = await sqlAll<{ updated_at: Date }>(tx, 'update cart set updated_at = now() where id = $1 returning updated_at', [row.id]);
+      [{ updated_at: row.updated_at }] = await sqlAll<{ updated_at: Date }>(
+        tx,
+        'update cart set updated_at = now() where id = $1 returning updated_at',
+        [row.id],
+      );
       return this.view(tx, row);
     });
   }
 
-  addLines(em: EntityManager, principal: Principal | null, cartId: string, lines: { variantId: string; quantity: number }[]): Promise<CartOutcome> {
+  addLines(
+    em: EntityManager,
+    principal: Principal | null,
+    cartId: string,
+    lines: { variantId: string; quantity: number }[],
+  ): Promise<CartOutcome> {
     return this.change(em, principal, cartId, (tx, row) => this.add(tx, row, lines));
   }
 
-  updateLines(em: EntityManager, principal: Principal | null, cartId: string, updates: { lineId: string; quantity: number }[]): Promise<CartOutcome> {
+  updateLines(
+    em: EntityManager,
+    principal: Principal | null,
+    cartId: string,
+    updates: { lineId: string; quantity: number }[],
+  ): Promise<CartOutcome> {
     return this.change(em, principal, cartId, async (tx, row) => {
       for (const u of updates) {
         const [line] = isId(u.lineId)
-          ? await sqlAll<{ variant_id: string }>(tx, 'select variant_id from cart_line where id = $1 and cart_id = $2', [u.lineId, row.id])
+          ? await sqlAll<{ variant_id: string }>(
+              tx,
+              'select variant_id from cart_line where id = $1 and cart_id = $2',
+              [u.lineId, row.id],
+            )
           : [];
-        if (!line) throw new Rollback(UserError.of(ErrorCode.VARIANT_UNAVAILABLE, `Cart line ${u.lineId} is not in this cart`, 'lineId'));
+        if (!line)
+          throw new Rollback(
+            UserError.of(
+              ErrorCode.VARIANT_UNAVAILABLE,
+              `Cart line ${u.lineId} is not in this cart`,
+              'lineId',
+            ),
+          );
         if (u.quantity === 0) {
           await sqlAll(tx, 'delete from cart_line where id = $1', [u.lineId]);
           continue;
@@ -104,23 +147,43 @@ export class CartService {
     });
   }
 
-  removeLines(em: EntityManager, principal: Principal | null, cartId: string, lineIds: string[]): Promise<CartOutcome> {
+  removeLines(
+    em: EntityManager,
+    principal: Principal | null,
+    cartId: string,
+    lineIds: string[],
+  ): Promise<CartOutcome> {
     return this.change(em, principal, cartId, async (tx, row) => {
-      await sqlAll(tx, 'delete from cart_line where cart_id = $1 and id = any($2::bigint[])', [row.id, lineIds.filter(isId)]);
+      await sqlAll(tx, 'delete from cart_line where cart_id = $1 and id = any($2::bigint[])', [
+        row.id,
+        lineIds.filter(isId),
+      ]);
     });
   }
 
-  applyCoupon(em: EntityManager, principal: Principal | null, cartId: string, code: string): Promise<CartOutcome> {
+  applyCoupon(
+    em: EntityManager,
+    principal: Principal | null,
+    cartId: string,
+    code: string,
+  ): Promise<CartOutcome> {
     return this.change(em, principal, cartId, async (tx, row) => {
       const coupon = await this.pricing.coupon(tx, code.trim());
-      const invalid = (message: string) => new Rollback(UserError.of(ErrorCode.COUPON_INVALID, message, 'code'));
+      const invalid = (message: string) =>
+        new Rollback(UserError.of(ErrorCode.COUPON_INVALID, message, 'code'));
       if (!coupon) throw invalid(`No coupon ${code.trim().toUpperCase()}`);
       if (!isLive(coupon, new Date())) throw invalid(`Coupon ${coupon.code} is not valid now`);
       const view = await this.view(tx, row);
       if (coupon.minSubtotal !== null && view.subtotal < coupon.minSubtotal) {
-        throw invalid(`Coupon ${coupon.code} needs a subtotal of at least ${(coupon.minSubtotal / 100).toFixed(2)}`);
+        throw invalid(
+          `Coupon ${coupon.code} needs a subtotal of at least ${(coupon.minSubtotal / 100).toFixed(2)}`,
+        );
       }
-      const exhausted = await this.pricing.checkUsage(tx, coupon, row.customer_id ? String(row.customer_id) : null);
+      const exhausted = await this.pricing.checkUsage(
+        tx,
+        coupon,
+        row.customer_id ? String(row.customer_id) : null,
+      );
       if (exhausted) throw new Rollback(exhausted);
       await sqlAll(tx, 'update cart set coupon_code = $1 where id = $2', [coupon.code, row.id]);
       row.coupon_code = coupon.code;
@@ -139,7 +202,11 @@ export class CartService {
    * and marked MERGED in the same transaction, so a repeated or concurrent sign-in with the same
    * cart id finds nothing left to merge. Quantities of one variant add up, capped per line.
    */
-  async mergeIntoCustomer(em: EntityManager, customerId: string, anonymousCartId: string): Promise<string | null> {
+  async mergeIntoCustomer(
+    em: EntityManager,
+    customerId: string,
+    anonymousCartId: string,
+  ): Promise<string | null> {
     if (!CART_ID.test(anonymousCartId)) return null;
     return inTransaction(em, async (tx) => {
       const [source] = await sqlAll<CartRow>(
@@ -158,8 +225,16 @@ export class CartService {
          on conflict (cart_id, variant_id) do update set quantity = least(cart_line.quantity + excluded.quantity, $3)`,
         [target, source.id, this.limits.maxLineQuantity],
       );
-      await sqlAll(tx, `update cart set coupon_code = coalesce(coupon_code, $2), updated_at = now() where id = $1`, [target, source.coupon_code]);
-      await sqlAll(tx, `update cart set status = 'MERGED', merged_into = $2, updated_at = now() where id = $1`, [source.id, target]);
+      await sqlAll(
+        tx,
+        `update cart set coupon_code = coalesce(coupon_code, $2), updated_at = now() where id = $1`,
+        [target, source.coupon_code],
+      );
+      await sqlAll(
+        tx,
+        `update cart set status = 'MERGED', merged_into = $2, updated_at = now() where id = $1`,
+        [source.id, target],
+      );
       return target;
     });
   }
@@ -179,16 +254,33 @@ export class CartService {
 
   /** The customer's active cart id, created when missing (one per customer, by a unique index). */
   async activeCartOf(em: EntityManager, customerId: string): Promise<string> {
-    await sqlAll(em, `insert into cart (id, customer_id) values ($1, $2) on conflict (customer_id) where status = 'ACTIVE' do nothing`, [newCartId(), customerId]);
-    const [row] = await sqlAll<{ id: string }>(em, `select id from cart where customer_id = $1 and status = 'ACTIVE'`, [customerId]);
+    await sqlAll(
+      em,
+      `insert into cart (id, customer_id) values ($1, $2) on conflict (customer_id) where status = 'ACTIVE' do nothing`,
+      [newCartId(), customerId],
+    );
+    const [row] = await sqlAll<{ id: string }>(
+      em,
+      `select id from cart where customer_id = $1 and status = 'ACTIVE'`,
+      [customerId],
+    );
     return row.id;
   }
 
-  private change(em: EntityManager, principal: Principal | null, cartId: string, fn: (tx: EntityManager, row: CartRow) => Promise<void>): Promise<CartOutcome> {
+  private change(
+    em: EntityManager,
+    principal: Principal | null,
+    cartId: string,
+    fn: (tx: EntityManager, row: CartRow) => Promise<void>,
+  ): Promise<CartOutcome> {
     return inTransaction<CartOutcome, CartOutcome>(em, async (tx) => {
       const row = await this.lock(tx, principal, cartId);
       await fn(tx, row);
-      [{ updated_at: row.updated_at }] = await sqlAll<{ updated_at: Date }>(tx, 'update cart set updated_at = now() where id = $1 returning updated_at', [row.id]);
+      [{ updated_at: row.updated_at }] = await sqlAll<{ updated_at: Date }>(
+        tx,
+        'update cart set updated_at = now() where id = $1 returning updated_at',
+        [row.id],
+      );
       return this.view(tx, row);
     });
   }
@@ -196,30 +288,60 @@ export class CartService {
   /** Locks an active cart the caller may use; anything else reads as not found. */
   private async lock(em: EntityManager, principal: Principal | null, cartId: string): Promise<CartRow> {
     const [row] = CART_ID.test(cartId)
-      ? await sqlAll<CartRow>(em, `select id, customer_id, coupon_code, updated_at from cart where id = $1 and status = 'ACTIVE' for update`, [cartId])
+      ? await sqlAll<CartRow>(
+          em,
+          `select id, customer_id, coupon_code, updated_at from cart where id = $1 and status = 'ACTIVE' for update`,
+          [cartId],
+        )
       : [];
-    if (!row || (row.customer_id && String(row.customer_id) !== principal?.userId)) throw notFound('Cart', cartId.slice(0, 40));
+    if (!row || (row.customer_id && String(row.customer_id) !== principal?.userId))
+      throw notFound('Cart', cartId.slice(0, 40));
     return row;
   }
 
   private checkQuantity(quantity: number): void {
     if (quantity > this.limits.maxLineQuantity) {
-      throw new Rollback(UserError.of(ErrorCode.QUANTITY_LIMIT_EXCEEDED, `At most ${this.limits.maxLineQuantity} of one variant per order`, 'quantity'));
+      throw new Rollback(
+        UserError.of(
+          ErrorCode.QUANTITY_LIMIT_EXCEEDED,
+          `At most ${this.limits.maxLineQuantity} of one variant per order`,
+          'quantity',
+        ),
+      );
     }
   }
 
   private async checkAvailable(em: EntityManager, variantId: string, quantity: number): Promise<void> {
-    const [v] = await sqlAll<{ available: number }>(em, 'select greatest(on_hand - reserved - sold, 0) as available from variant where id = $1', [variantId]);
+    const [v] = await sqlAll<{ available: number }>(
+      em,
+      'select greatest(on_hand - reserved - sold, 0) as available from variant where id = $1',
+      [variantId],
+    );
     if (v.available < quantity) throw new Rollback(OutOfStockError.of(variantId, quantity, v.available));
   }
 
-  private async add(em: EntityManager, row: CartRow, lines: { variantId: string; quantity: number }[]): Promise<void> {
+  private async add(
+    em: EntityManager,
+    row: CartRow,
+    lines: { variantId: string; quantity: number }[],
+  ): Promise<void> {
     for (const l of lines) {
       const [variant] = isId(l.variantId)
         ? await sqlAll<{ id: string }>(em, 'select id from variant where id = $1', [l.variantId])
         : [];
-      if (!variant) throw new Rollback(UserError.of(ErrorCode.VARIANT_UNAVAILABLE, `Variant ${l.variantId.slice(0, 40)} does not exist`, 'variantId'));
-      const [existing] = await sqlAll<{ quantity: number }>(em, 'select quantity from cart_line where cart_id = $1 and variant_id = $2', [row.id, l.variantId]);
+      if (!variant)
+        throw new Rollback(
+          UserError.of(
+            ErrorCode.VARIANT_UNAVAILABLE,
+            `Variant ${l.variantId.slice(0, 40)} does not exist`,
+            'variantId',
+          ),
+        );
+      const [existing] = await sqlAll<{ quantity: number }>(
+        em,
+        'select quantity from cart_line where cart_id = $1 and variant_id = $2',
+        [row.id, l.variantId],
+      );
       const quantity = (existing?.quantity ?? 0) + l.quantity;
       this.checkQuantity(quantity);
       await this.checkAvailable(em, l.variantId, quantity);
@@ -230,13 +352,31 @@ export class CartService {
         [row.id, l.variantId, quantity],
       );
     }
-    const [{ n }] = await sqlAll<{ n: number }>(em, 'select count(*)::int as n from cart_line where cart_id = $1', [row.id]);
-    if (n > this.limits.maxLines) throw new Rollback(UserError.of(ErrorCode.QUANTITY_LIMIT_EXCEEDED, `A cart holds at most ${this.limits.maxLines} lines`, 'lines'));
+    const [{ n }] = await sqlAll<{ n: number }>(
+      em,
+      'select count(*)::int as n from cart_line where cart_id = $1',
+      [row.id],
+    );
+    if (n > this.limits.maxLines)
+      throw new Rollback(
+        UserError.of(
+          ErrorCode.QUANTITY_LIMIT_EXCEEDED,
+          `A cart holds at most ${this.limits.maxLines} lines`,
+          'lines',
+        ),
+      );
   }
 
   /** Prices the cart as of now. */
   async view(em: EntityManager, row: CartRow): Promise<CartView> {
-    const lines = await sqlAll<{ id: string; variant_id: string; quantity: number; price: string; merchant_id: string; collections: string[] }>(
+    const lines = await sqlAll<{
+      id: string;
+      variant_id: string;
+      quantity: number;
+      price: string;
+      merchant_id: string;
+      collections: string[];
+    }>(
       em,
       `select cl.id, cl.variant_id, cl.quantity, v.price, v.merchant_id, p.collections
          from cart_line cl join variant v on v.id = cl.variant_id join product p on p.id = v.product_id
@@ -245,7 +385,13 @@ export class CartService {
     );
     const coupon = row.coupon_code ? await this.pricing.coupon(em, row.coupon_code) : null;
     const priced: PricingResult = price({
-      lines: lines.map((l) => ({ key: String(l.id), merchantId: String(l.merchant_id), unitPrice: Number(l.price), quantity: l.quantity, collections: l.collections })),
+      lines: lines.map((l) => ({
+        key: String(l.id),
+        merchantId: String(l.merchant_id),
+        unitPrice: Number(l.price),
+        quantity: l.quantity,
+        collections: l.collections,
+      })),
       promotions: lines.length ? await this.pricing.activePromotions(em) : [],
       coupon,
       now: new Date(),

@@ -13,13 +13,16 @@ export class CartLineType {
   @Field(() => VariantType) variant!: unknown;
   @Field(() => Int) quantity!: number;
   @Field(() => Money, { description: 'The variant price now.' }) unitPrice!: Money;
-  @Field(() => Money, { description: 'quantity × unitPrice less this line’s share of discounts.' }) lineTotal!: Money;
+  @Field(() => Money, { description: 'quantity × unitPrice less this line’s share of discounts.' })
+  lineTotal!: Money;
   variantId!: string;
 }
 
 @ObjectType('Cart', { description: 'A server-side cart, priced afresh on every read. It holds no stock.' })
 export class CartType {
-  @Field(() => ID, { description: 'For an anonymous cart this id is an unguessable token: whoever holds it may use the cart.' })
+  @Field(() => ID, {
+    description: 'For an anonymous cart this id is an unguessable token: whoever holds it may use the cart.',
+  })
   id!: string;
   @Field(() => [CartLineType]) lines!: CartLineType[];
   @Field(() => Int) itemCount!: number;
@@ -30,14 +33,23 @@ export class CartType {
   @Field(() => GraphQLDateTime) updatedAt!: Date;
 }
 
-export const CartResult = createUnionType({ name: 'CartResult', types: () => [CartType, UserError, OutOfStockError] as const });
+export const CartResult = createUnionType({
+  name: 'CartResult',
+  types: () => [CartType, UserError, OutOfStockError] as const,
+});
 
 export function toCart(v: CartView, currency: string): CartType {
   const m = (n: number) => Money.of(n, currency);
   return Object.assign(new CartType(), {
     id: v.id,
     lines: v.lines.map((l) =>
-      Object.assign(new CartLineType(), { id: l.id, variantId: l.variantId, quantity: l.quantity, unitPrice: m(l.unitPrice), lineTotal: m(l.lineTotal) }),
+      Object.assign(new CartLineType(), {
+        id: l.id,
+        variantId: l.variantId,
+        quantity: l.quantity,
+        unitPrice: m(l.unitPrice),
+        lineTotal: m(l.lineTotal),
+      }),
     ),
     itemCount: v.itemCount,
     subtotal: m(v.subtotal),

@@ -85,7 +85,10 @@ export class ProductCreateInput {
   @Field(() => [String], { nullable: true })
   @IsOptional()
   @ArrayMaxSize(20)
-  @IsUrl({ require_protocol: true, protocols: ['http', 'https'] }, { each: true, message: 'images must be http(s) URLs' })
+  @IsUrl(
+    { require_protocol: true, protocols: ['http', 'https'] },
+    { each: true, message: 'images must be http(s) URLs' },
+  )
   @MaxLength(2000, { each: true })
   images?: string[] | null;
 
@@ -127,7 +130,10 @@ export class ProductUpdateInput {
   @Field(() => [String], { nullable: true })
   @IsOptional()
   @ArrayMaxSize(20)
-  @IsUrl({ require_protocol: true, protocols: ['http', 'https'] }, { each: true, message: 'images must be http(s) URLs' })
+  @IsUrl(
+    { require_protocol: true, protocols: ['http', 'https'] },
+    { each: true, message: 'images must be http(s) URLs' },
+  )
   @MaxLength(2000, { each: true })
   images?: string[] | null;
 
@@ -171,7 +177,8 @@ export class AttributeFilter {
 export class ProductFilter {
   @Field(() => String, {
     nullable: true,
-    description: 'Full-text query over title, description and attribute values; the last word matches as a prefix.',
+    description:
+      'Full-text query over title, description and attribute values; the last word matches as a prefix.',
   })
   @IsOptional()
   @MaxLength(200)

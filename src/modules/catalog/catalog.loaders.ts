@@ -12,7 +12,11 @@ import type { Variant } from './variant.entity';
 export function catalogLoaders(em: EntityManager) {
   const byId = <T>(table: string, map: (r: Record<string, any>) => T, columns = '*') =>
     new DataLoader<string, T | null>(async (ids) => {
-      const rows = await sqlAll<Record<string, any>>(em, `select ${columns} from ${table} p where id = any($1::bigint[])`, [ids]);
+      const rows = await sqlAll<Record<string, any>>(
+        em,
+        `select ${columns} from ${table} p where id = any($1::bigint[])`,
+        [ids],
+      );
       const found = new Map(rows.map((r) => [String(r.id), map(r)]));
       return ids.map((id) => found.get(id) ?? null);
     });
@@ -45,7 +49,11 @@ export function catalogLoaders(em: EntityManager) {
       return productIds.map((id) => grouped.get(id)!);
     }),
     variantsByProduct: new DataLoader<string, Variant[]>(async (productIds) => {
-      const rows = await sqlAll<Record<string, any>>(em, 'select * from variant where product_id = any($1::bigint[]) order by id', [productIds]);
+      const rows = await sqlAll<Record<string, any>>(
+        em,
+        'select * from variant where product_id = any($1::bigint[]) order by id',
+        [productIds],
+      );
       const grouped = new Map<string, Variant[]>(productIds.map((id) => [id, []]));
       for (const r of rows) grouped.get(String(r.product_id))?.push(toVariant(r));
       return productIds.map((id) => grouped.get(id)!);

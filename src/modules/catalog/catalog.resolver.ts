@@ -32,10 +32,13 @@ export class ProductResolver {
     return isId(id) ? ctx.loaders.catalog.product.load(id) : null;
   }
 
-  @Query(() => ProductConnection, { description: 'Catalog search with filters, sorts, keyset pagination and facets.' })
+  @Query(() => ProductConnection, {
+    description: 'Catalog search with filters, sorts, keyset pagination and facets.',
+  })
   async products(
     @Arg('filter', () => ProductFilter, { nullable: true }) filter: ProductFilter | null,
-    @Arg('sort', () => ProductSort, { nullable: true, defaultValue: ProductSort.RELEVANCE }) sort: ProductSort | null,
+    @Arg('sort', () => ProductSort, { nullable: true, defaultValue: ProductSort.RELEVANCE })
+    sort: ProductSort | null,
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: Context,
@@ -54,7 +57,10 @@ export class ProductResolver {
   }
 
   @Mutation(() => ProductType, { description: 'MERCHANT: creates a product of the signed-in merchant.' })
-  productCreate(@Arg('input', () => ProductCreateInput) input: ProductCreateInput, @Ctx() ctx: Context): Promise<Product> {
+  productCreate(
+    @Arg('input', () => ProductCreateInput) input: ProductCreateInput,
+    @Ctx() ctx: Context,
+  ): Promise<Product> {
     const p = authorizeMerchant(ctx.principal);
     return ctx.services.catalog.createProduct(ctx.em, p.merchantId, input);
   }
@@ -88,7 +94,10 @@ export class ProductResolver {
   async priceRange(@Root() p: Product, @Ctx() ctx: Context): Promise<PriceRange> {
     const prices = (await ctx.loaders.catalog.variantsByProduct.load(String(p.id))).map((v) => v.price);
     const c = ctx.config.currency;
-    return { min: Money.of(prices.length ? Math.min(...prices) : 0, c), max: Money.of(prices.length ? Math.max(...prices) : 0, c) };
+    return {
+      min: Money.of(prices.length ? Math.min(...prices) : 0, c),
+      max: Money.of(prices.length ? Math.max(...prices) : 0, c),
+    };
   }
 
   @FieldResolver(() => Availability, { description: 'The best availability among the variants.' })
@@ -97,7 +106,9 @@ export class ProductResolver {
     return bestAvailability(variants.map((v) => availabilityOf(v, ctx.config.lowStockThreshold)));
   }
 
-  @FieldResolver(() => [ProductType], { description: 'Products most often bought together with this one, from order history.' })
+  @FieldResolver(() => [ProductType], {
+    description: 'Products most often bought together with this one, from order history.',
+  })
   async alsoBought(
     @Root() p: Product,
     @Arg('first', () => Int, { nullable: true, defaultValue: 5 }) first: number | null,
@@ -105,7 +116,9 @@ export class ProductResolver {
   ): Promise<Product[]> {
     const n = Math.min(Math.max(first ?? 5, 0), 20);
     const ids = (await ctx.loaders.catalog.alsoBought.load(String(p.id))).slice(0, n);
-    return (await ctx.loaders.catalog.product.loadMany(ids)).filter((x): x is Product => !!x && !(x instanceof Error));
+    return (await ctx.loaders.catalog.product.loadMany(ids)).filter(
+      (x): x is Product => !!x && !(x instanceof Error),
+    );
   }
 
   @FieldResolver(() => ID)
@@ -135,7 +148,10 @@ export class CategoryResolver {
   }
 
   @Mutation(() => CategoryType, { description: 'ADMIN.' })
-  categoryCreate(@Arg('input', () => CategoryCreateInput) input: CategoryCreateInput, @Ctx() ctx: Context): Promise<Category> {
+  categoryCreate(
+    @Arg('input', () => CategoryCreateInput) input: CategoryCreateInput,
+    @Ctx() ctx: Context,
+  ): Promise<Category> {
     authorize(ctx.principal, Role.ADMIN);
     return ctx.services.catalog.createCategory(ctx.em, input);
   }

@@ -39,7 +39,14 @@ export const toVariant = (r: Row): Variant =>
     createdAt: r.created_at,
   }) as Variant;
 
-export const toMerchant = (r: Row): Merchant => ({ id: String(r.id), name: r.name, createdAt: r.created_at }) as Merchant;
+export const toMerchant = (r: Row): Merchant =>
+  ({ id: String(r.id), name: r.name, createdAt: r.created_at }) as Merchant;
 
 export const toCategory = (r: Row): Category =>
-  ({ id: String(r.id), name: r.name, slug: r.slug, parentId: r.parent_id === null ? null : String(r.parent_id), createdAt: r.created_at }) as Category;
+  ({
+    id: String(r.id),
+    name: r.name,
+    slug: r.slug,
+    parentId: r.parent_id === null ? null : String(r.parent_id),
+    createdAt: r.created_at,
+  }) as Category;

@@ -10,7 +10,9 @@ import { Merchant } from './merchant.entity';
 import { Product, StockPolicy } from './product.entity';
 import { Variant } from './variant.entity';
 
-const uniq = (xs: string[] | null | undefined) => [...new Set((xs ?? []).map((x) => x.trim()).filter(Boolean))];
+const uniq = (xs: string[] | null | undefined) => [
+  ...new Set((xs ?? []).map((x) => x.trim()).filter(Boolean)),
+];
 
 export class CatalogService {
   /** `onProductsChanged` runs after every committed product write (the search cache listens). */
@@ -24,11 +26,16 @@ export class CatalogService {
     if (input.parentId && (!isId(input.parentId) || !(await em.findOne(Category, { id: input.parentId })))) {
       throw notFound('Category', input.parentId);
     }
-    const category = em.create(Category, { name: input.name.trim(), slug: input.slug, parentId: input.parentId ?? null });
+    const category = em.create(Category, {
+      name: input.name.trim(),
+      slug: input.slug,
+      parentId: input.parentId ?? null,
+    });
     try {
       await em.flush();
     } catch (e) {
-      if (e instanceof UniqueConstraintViolationException) throw badInput(`Slug "${input.slug}" is taken`, 'slug');
+      if (e instanceof UniqueConstraintViolationException)
+        throw badInput(`Slug "${input.slug}" is taken`, 'slug');
       throw e;
     }
     return category;
@@ -42,7 +49,10 @@ export class CatalogService {
 
   /** Product and variants in one transaction; the search data follows through triggers. */
   async createProduct(em: EntityManager, merchantId: string, input: ProductCreateInput): Promise<Product> {
-    if (input.categoryId && (!isId(input.categoryId) || !(await em.findOne(Category, { id: input.categoryId })))) {
+    if (
+      input.categoryId &&
+      (!isId(input.categoryId) || !(await em.findOne(Category, { id: input.categoryId })))
+    ) {
       throw notFound('Category', input.categoryId);
     }
     const skus = input.variants.map((v) => v.sku);
@@ -86,10 +96,18 @@ export class CatalogService {
   }
 
   /** Another merchant's product reads as not found. */
-  async updateProduct(em: EntityManager, principal: Principal, id: string, input: ProductUpdateInput): Promise<Product> {
+  async updateProduct(
+    em: EntityManager,
+    principal: Principal,
+    id: string,
+    input: ProductUpdateInput,
+  ): Promise<Product> {
     const product = await em.findOne(Product, { id: requireId(id, 'Product') });
     if (!product || !canManage(principal, String(product.merchantId))) throw notFound('Product', id);
-    if (input.categoryId && (!isId(input.categoryId) || !(await em.findOne(Category, { id: input.categoryId })))) {
+    if (
+      input.categoryId &&
+      (!isId(input.categoryId) || !(await em.findOne(Category, { id: input.categoryId })))
+    ) {
       throw notFound('Category', input.categoryId);
     }
     if (input.title != null) product.title = input.title.trim();

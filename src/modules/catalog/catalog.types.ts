@@ -26,7 +26,8 @@ export enum ProductSort {
 }
 registerEnumType(ProductSort, {
   name: 'ProductSort',
-  description: 'RELEVANCE ranks full-text matches (NEWEST without a query); prices sort by the lowest variant price.',
+  description:
+    'RELEVANCE ranks full-text matches (NEWEST without a query); prices sort by the lowest variant price.',
 });
 
 @ObjectType('Merchant', { description: 'A shop on the marketplace.' })
@@ -76,7 +77,8 @@ export class ProductType {
   @Field(() => ID) id!: string;
   @Field(() => String) title!: string;
   @Field(() => String) description!: string;
-  @Field(() => [String], { description: 'Virtual categories (tags) such as a sale event.' }) collections!: string[];
+  @Field(() => [String], { description: 'Virtual categories (tags) such as a sale event.' })
+  collections!: string[];
   @Field(() => [String]) images!: string[];
   @Field(() => StockPolicy) stockPolicy!: StockPolicy;
   @Field(() => GraphQLDateTime) createdAt!: Date;

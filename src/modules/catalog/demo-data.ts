@@ -30,51 +30,158 @@ function rng(seed: number) {
 }
 
 /** 5 departments with 3 sub-categories each: 20 categories. */
-const TREE: { name: string; children: { name: string; nouns: string[]; sizes: string[]; price: [number, number] }[] }[] = [
+const TREE: {
+  name: string;
+  children: { name: string; nouns: string[]; sizes: string[]; price: [number, number] }[];
+}[] = [
   {
     name: 'Clothing',
     children: [
-      { name: 'T-Shirts', nouns: ['T-Shirt', 'Tee', 'Polo'], sizes: ['S', 'M', 'L', 'XL'], price: [1200, 4500] },
-      { name: 'Jackets', nouns: ['Jacket', 'Parka', 'Windbreaker', 'Coat'], sizes: ['S', 'M', 'L', 'XL'], price: [5000, 25000] },
-      { name: 'Trousers', nouns: ['Jeans', 'Chinos', 'Trousers', 'Joggers'], sizes: ['28', '30', '32', '34', '36'], price: [3000, 12000] },
+      {
+        name: 'T-Shirts',
+        nouns: ['T-Shirt', 'Tee', 'Polo'],
+        sizes: ['S', 'M', 'L', 'XL'],
+        price: [1200, 4500],
+      },
+      {
+        name: 'Jackets',
+        nouns: ['Jacket', 'Parka', 'Windbreaker', 'Coat'],
+        sizes: ['S', 'M', 'L', 'XL'],
+        price: [5000, 25000],
+      },
+      {
+        name: 'Trousers',
+        nouns: ['Jeans', 'Chinos', 'Trousers', 'Joggers'],
+        sizes: ['28', '30', '32', '34', '36'],
+        price: [3000, 12000],
+      },
     ],
   },
   {
     name: 'Footwear',
     children: [
-      { name: 'Sneakers', nouns: ['Sneaker', 'Trainer', 'Runner'], sizes: ['38', '39', '40', '41', '42', '43', '44'], price: [4000, 18000] },
-      { name: 'Boots', nouns: ['Boot', 'Chelsea Boot', 'Hiking Boot'], sizes: ['38', '39', '40', '41', '42', '43', '44'], price: [7000, 30000] },
-      { name: 'Sandals', nouns: ['Sandal', 'Slide', 'Flip-Flop'], sizes: ['38', '40', '42', '44'], price: [1500, 8000] },
+      {
+        name: 'Sneakers',
+        nouns: ['Sneaker', 'Trainer', 'Runner'],
+        sizes: ['38', '39', '40', '41', '42', '43', '44'],
+        price: [4000, 18000],
+      },
+      {
+        name: 'Boots',
+        nouns: ['Boot', 'Chelsea Boot', 'Hiking Boot'],
+        sizes: ['38', '39', '40', '41', '42', '43', '44'],
+        price: [7000, 30000],
+      },
+      {
+        name: 'Sandals',
+        nouns: ['Sandal', 'Slide', 'Flip-Flop'],
+        sizes: ['38', '40', '42', '44'],
+        price: [1500, 8000],
+      },
     ],
   },
   {
     name: 'Home',
     children: [
-      { name: 'Bedding', nouns: ['Duvet Cover', 'Pillowcase', 'Sheet Set', 'Blanket'], sizes: ['Single', 'Double', 'King'], price: [2500, 15000] },
-      { name: 'Kitchen', nouns: ['Mug', 'Bowl', 'Plate', 'Teapot', 'Carafe'], sizes: ['Small', 'Large'], price: [800, 6000] },
-      { name: 'Lighting', nouns: ['Lamp', 'Pendant', 'Lantern'], sizes: ['Small', 'Medium', 'Large'], price: [3000, 22000] },
+      {
+        name: 'Bedding',
+        nouns: ['Duvet Cover', 'Pillowcase', 'Sheet Set', 'Blanket'],
+        sizes: ['Single', 'Double', 'King'],
+        price: [2500, 15000],
+      },
+      {
+        name: 'Kitchen',
+        nouns: ['Mug', 'Bowl', 'Plate', 'Teapot', 'Carafe'],
+        sizes: ['Small', 'Large'],
+        price: [800, 6000],
+      },
+      {
+        name: 'Lighting',
+        nouns: ['Lamp', 'Pendant', 'Lantern'],
+        sizes: ['Small', 'Medium', 'Large'],
+        price: [3000, 22000],
+      },
     ],
   },
   {
     name: 'Sports',
     children: [
-      { name: 'Yoga', nouns: ['Yoga Mat', 'Yoga Block', 'Yoga Strap'], sizes: ['Standard', 'Long'], price: [1000, 9000] },
-      { name: 'Cycling', nouns: ['Cycling Jersey', 'Bike Light', 'Helmet'], sizes: ['S', 'M', 'L'], price: [2000, 15000] },
-      { name: 'Running', nouns: ['Running Shorts', 'Running Vest', 'Running Cap'], sizes: ['S', 'M', 'L', 'XL'], price: [1500, 7000] },
+      {
+        name: 'Yoga',
+        nouns: ['Yoga Mat', 'Yoga Block', 'Yoga Strap'],
+        sizes: ['Standard', 'Long'],
+        price: [1000, 9000],
+      },
+      {
+        name: 'Cycling',
+        nouns: ['Cycling Jersey', 'Bike Light', 'Helmet'],
+        sizes: ['S', 'M', 'L'],
+        price: [2000, 15000],
+      },
+      {
+        name: 'Running',
+        nouns: ['Running Shorts', 'Running Vest', 'Running Cap'],
+        sizes: ['S', 'M', 'L', 'XL'],
+        price: [1500, 7000],
+      },
     ],
   },
   {
     name: 'Accessories',
     children: [
-      { name: 'Bags', nouns: ['Backpack', 'Tote', 'Messenger Bag', 'Duffel'], sizes: ['One Size'], price: [2500, 20000] },
+      {
+        name: 'Bags',
+        nouns: ['Backpack', 'Tote', 'Messenger Bag', 'Duffel'],
+        sizes: ['One Size'],
+        price: [2500, 20000],
+      },
       { name: 'Hats', nouns: ['Beanie', 'Cap', 'Bucket Hat'], sizes: ['S/M', 'L/XL'], price: [1200, 5000] },
-      { name: 'Watches', nouns: ['Watch', 'Chronograph', 'Smartwatch Band'], sizes: ['38mm', '42mm'], price: [5000, 60000] },
+      {
+        name: 'Watches',
+        nouns: ['Watch', 'Chronograph', 'Smartwatch Band'],
+        sizes: ['38mm', '42mm'],
+        price: [5000, 60000],
+      },
     ],
   },
 ];
 
-const ADJECTIVES = ['Classic', 'Essential', 'Urban', 'Vintage', 'Lightweight', 'Premium', 'Everyday', 'Rugged', 'Slim', 'Relaxed', 'Organic', 'Recycled', 'Alpine', 'Coastal', 'Nordic', 'Studio', 'Heritage', 'Modern', 'Soft', 'Waterproof'];
-const MATERIALS = ['Cotton', 'Linen', 'Wool', 'Leather', 'Canvas', 'Denim', 'Merino', 'Bamboo', 'Ceramic', 'Steel', 'Suede', 'Fleece'];
+const ADJECTIVES = [
+  'Classic',
+  'Essential',
+  'Urban',
+  'Vintage',
+  'Lightweight',
+  'Premium',
+  'Everyday',
+  'Rugged',
+  'Slim',
+  'Relaxed',
+  'Organic',
+  'Recycled',
+  'Alpine',
+  'Coastal',
+  'Nordic',
+  'Studio',
+  'Heritage',
+  'Modern',
+  'Soft',
+  'Waterproof',
+];
+const MATERIALS = [
+  'Cotton',
+  'Linen',
+  'Wool',
+  'Leather',
+  'Canvas',
+  'Denim',
+  'Merino',
+  'Bamboo',
+  'Ceramic',
+  'Steel',
+  'Suede',
+  'Fleece',
+];
 const COLORS = ['Black', 'White', 'Navy', 'Red', 'Green', 'Grey', 'Beige', 'Blue', 'Olive', 'Burgundy'];
 const COLLECTIONS = ['summer-sale', 'new-arrivals', 'best-of-2026', 'gift-ideas'];
 
@@ -92,7 +199,14 @@ export interface GenerateOptions {
 }
 
 /** Categories and merchants with their owners; idempotent per slug and email. */
-async function ensureStructure(em: EntityManager, identity: IdentityService): Promise<{ merchants: string[]; leaves: { id: string; spec: (typeof TREE)[0]['children'][0] }[]; logins: DemoLogin[] }> {
+async function ensureStructure(
+  em: EntityManager,
+  identity: IdentityService,
+): Promise<{
+  merchants: string[];
+  leaves: { id: string; spec: (typeof TREE)[0]['children'][0] }[];
+  logins: DemoLogin[];
+}> {
   const leaves: { id: string; spec: (typeof TREE)[0]['children'][0] }[] = [];
   for (const dept of TREE) {
     const slug = dept.name.toLowerCase();
@@ -116,8 +230,23 @@ async function ensureStructure(em: EntityManager, identity: IdentityService): Pr
   for (const [i, name] of shops.entries()) {
     const email = `merchant${i + 1}@example.com`;
     const password = `demo-merchant-${i + 1}`;
-    const [existing] = await sqlAll<{ merchant_id: string }>(em, 'select merchant_id from app_user where email = $1', [email]);
-    const id = existing ? String(existing.merchant_id) : String((await identity.createMerchant(em, { name, ownerEmail: email, ownerPassword: password, ownerName: `${name} owner` })).id);
+    const [existing] = await sqlAll<{ merchant_id: string }>(
+      em,
+      'select merchant_id from app_user where email = $1',
+      [email],
+    );
+    const id = existing
+      ? String(existing.merchant_id)
+      : String(
+          (
+            await identity.createMerchant(em, {
+              name,
+              ownerEmail: email,
+              ownerPassword: password,
+              ownerName: `${name} owner`,
+            })
+          ).id,
+        );
     merchants.push(id);
     logins.push({ role: `MERCHANT (${name})`, email, password });
   }
@@ -132,15 +261,34 @@ async function ensureStructure(em: EntityManager, identity: IdentityService): Pr
  * Inserts `products` generated products (4 to 8 variants each) in batches, with bulk statements
  * so 100,000 products load in about a minute.
  */
-export async function generateCatalog(em: EntityManager, identity: IdentityService, opts: GenerateOptions): Promise<DemoLogin[]> {
+export async function generateCatalog(
+  em: EntityManager,
+  identity: IdentityService,
+  opts: GenerateOptions,
+): Promise<DemoLogin[]> {
   const r = rng(opts.seed ?? 42);
   const { merchants, leaves, logins } = await ensureStructure(em, identity);
   const [{ n: offset }] = await sqlAll<{ n: number }>(em, 'select count(*)::int as n from product');
   const batch = 2000;
   for (let start = 0; start < opts.products; start += batch) {
     const count = Math.min(batch, opts.products - start);
-    const p = { merchant: [] as string[], category: [] as string[], title: [] as string[], description: [] as string[], collections: [] as string[], images: [] as string[], policy: [] as string[] };
-    const variants: { idx: number; sku: string; title: string; attrs: string; price: number; onHand: number }[] = [];
+    const p = {
+      merchant: [] as string[],
+      category: [] as string[],
+      title: [] as string[],
+      description: [] as string[],
+      collections: [] as string[],
+      images: [] as string[],
+      policy: [] as string[],
+    };
+    const variants: {
+      idx: number;
+      sku: string;
+      title: string;
+      attrs: string;
+      price: number;
+      onHand: number;
+    }[] = [];
     for (let i = 0; i < count; i++) {
       const n = offset + start + i;
       const leaf = r.pick(leaves);
@@ -152,9 +300,16 @@ export async function generateCatalog(em: EntityManager, identity: IdentityServi
       p.merchant.push(merchant);
       p.category.push(leaf.id);
       p.title.push(title);
-      p.description.push(`A ${adjective.toLowerCase()} ${noun.toLowerCase()} in ${material.toLowerCase()}, made for ${r.pick(['every day', 'the city', 'the outdoors', 'travel', 'weekends', 'the office'])}. Item ${n + 1}.`);
+      p.description.push(
+        `A ${adjective.toLowerCase()} ${noun.toLowerCase()} in ${material.toLowerCase()}, made for ${r.pick(['every day', 'the city', 'the outdoors', 'travel', 'weekends', 'the office'])}. Item ${n + 1}.`,
+      );
       p.collections.push(JSON.stringify(r.next() < 0.25 ? [r.pick(COLLECTIONS)] : []));
-      p.images.push(JSON.stringify([`https://images.example.com/products/${n + 1}/1.jpg`, `https://images.example.com/products/${n + 1}/2.jpg`]));
+      p.images.push(
+        JSON.stringify([
+          `https://images.example.com/products/${n + 1}/1.jpg`,
+          `https://images.example.com/products/${n + 1}/2.jpg`,
+        ]),
+      );
       p.policy.push(r.next() < 0.8 ? 'RESERVE_ON_ORDER' : r.pick(['DEDUCT_ON_ORDER', 'DEDUCT_ON_PAYMENT']));
       const base = Math.round(r.int(leaf.spec.price[0], leaf.spec.price[1]) / 100) * 100 - 1;
       const colors = r.sample(COLORS, r.int(1, 3));

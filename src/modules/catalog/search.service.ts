@@ -56,7 +56,10 @@ export class SearchService {
   private readonly pages: TtlCache<Promise<Record<string, any>[]>>;
   private readonly stats: TtlCache<Promise<SearchStats>>;
 
-  constructor(private readonly maxPageSize: number, cacheTtlMs: number) {
+  constructor(
+    private readonly maxPageSize: number,
+    cacheTtlMs: number,
+  ) {
     this.pages = new TtlCache(cacheTtlMs);
     this.stats = new TtlCache(cacheTtlMs);
   }
@@ -67,7 +70,13 @@ export class SearchService {
     this.stats.clear();
   }
 
-  async search(em: EntityManager, filter: SearchFilter, sort: SearchSort, first: number, after?: string | null): Promise<SearchPage> {
+  async search(
+    em: EntityManager,
+    filter: SearchFilter,
+    sort: SearchSort,
+    first: number,
+    after?: string | null,
+  ): Promise<SearchPage> {
     checkPageSize(first, this.maxPageSize);
     const page = pageStatement(filter, sort, first, after);
     const key = filterKey(filter);

@@ -38,7 +38,8 @@ export const PRICE_BANDS: [number, number | null][] = [
   [20000, 50000],
   [50000, null],
 ];
-const bandLabel = ([lo, hi]: [number, number | null]) => (hi === null ? `${lo / 100}+` : `${lo / 100}-${hi / 100}`);
+const bandLabel = ([lo, hi]: [number, number | null]) =>
+  hi === null ? `${lo / 100}+` : `${lo / 100}-${hi / 100}`;
 
 /**
  * The tsquery text for what a shopper typed: every word must match, the last one as a prefix
@@ -46,7 +47,11 @@ const bandLabel = ([lo, hi]: [number, number | null]) => (hi === null ? `${lo / 
  * tsquery syntax; null when nothing searchable was typed.
  */
 export function toTsQuery(text: string): string | null {
-  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu)?.slice(0, 12) ?? [];
+  const words =
+    text
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu)
+      ?.slice(0, 12) ?? [];
   if (words.length === 0) return null;
   return words.map((w, i) => (i === words.length - 1 ? `'${w}':*` : `'${w}'`)).join(' & ');
 }
@@ -72,8 +77,10 @@ interface Conditions {
 
 function conditions(filter: SearchFilter, params: Params): Conditions {
   // Ids are cast to bigint: one out of its range would fail in PostgreSQL rather than as input.
-  if (filter.categoryId && !isId(filter.categoryId)) throw badInput('categoryId is not a valid id', 'categoryId');
-  if (filter.merchantId && !isId(filter.merchantId)) throw badInput('merchantId is not a valid id', 'merchantId');
+  if (filter.categoryId && !isId(filter.categoryId))
+    throw badInput('categoryId is not a valid id', 'categoryId');
+  if (filter.merchantId && !isId(filter.merchantId))
+    throw badInput('merchantId is not a valid id', 'merchantId');
   const base: string[] = [];
   const tsQuery = filter.query ? toTsQuery(filter.query) : null;
   let tsParam: string | null = null;
@@ -89,8 +96,10 @@ function conditions(filter: SearchFilter, params: Params): Conditions {
   if (filter.categoryId) base.push(`p.category_path @> array[${params.add(filter.categoryId)}::bigint]`);
   if (filter.collection) base.push(`p.collections @> array[${params.add(filter.collection)}::text]`);
   if (filter.merchantId) base.push(`p.merchant_id = ${params.add(filter.merchantId)}::bigint`);
-  if (filter.priceMin) base.push(`p.price_max >= ${params.add(parseMoney(filter.priceMin, 'priceMin'))}::bigint`);
-  if (filter.priceMax) base.push(`p.price_min <= ${params.add(parseMoney(filter.priceMax, 'priceMax'))}::bigint`);
+  if (filter.priceMin)
+    base.push(`p.price_max >= ${params.add(parseMoney(filter.priceMin, 'priceMin'))}::bigint`);
+  if (filter.priceMax)
+    base.push(`p.price_min <= ${params.add(parseMoney(filter.priceMax, 'priceMax'))}::bigint`);
   if (filter.inStockOnly) base.push('p.in_stock');
 
   // One condition per attribute name: several filters on one name merge into one OR list.
@@ -147,7 +156,12 @@ export interface PageStatement extends Statement {
 }
 
 /** The page: `first + 1` rows so the caller knows whether there is a next page. Keyset, never OFFSET. */
-export function pageStatement(filter: SearchFilter, sort: SearchSort, first: number, after?: string | null): PageStatement {
+export function pageStatement(
+  filter: SearchFilter,
+  sort: SearchSort,
+  first: number,
+  after?: string | null,
+): PageStatement {
   const params = new Params();
   const c = conditions(filter, params);
   const spec = sortSpec(sort, c.tsParam);
@@ -159,10 +173,13 @@ export function pageStatement(filter: SearchFilter, sort: SearchSort, first: num
     // The values are cast to bigint (ids, prices, sales) or real (rank): a forged value out of
     // range, fractional or in exponent form would fail in PostgreSQL instead of as input.
     const rankKey = spec.key !== null && sort === 'RELEVANCE';
-    if (!values.every((v, i) => (i === 0 && rankKey ? isReal(v) : isId(v)))) throw badInput('Malformed cursor', 'after');
+    if (!values.every((v, i) => (i === 0 && rankKey ? isReal(v) : isId(v))))
+      throw badInput('Malformed cursor', 'after');
     if (spec.key) {
       const keyCast = sort === 'RELEVANCE' ? 'real' : 'bigint';
-      conds.push(`(${spec.key}, p.id) ${op} (${params.add(values[0])}::${keyCast}, ${params.add(values[1])}::bigint)`);
+      conds.push(
+        `(${spec.key}, p.id) ${op} (${params.add(values[0])}::${keyCast}, ${params.add(values[1])}::bigint)`,
+      );
     } else {
       conds.push(`p.id ${op} ${params.add(values[0])}::bigint`);
     }
@@ -188,10 +205,14 @@ export function statsStatement(filter: SearchFilter): Statement {
   const allAttrs = all.length ? all.join(' and ') : 'true';
   // For a facet value "name=value", the attribute filters on other names must hold.
   const othersHold = c.attributes.length
-    ? c.attributes.map((a) => `(left(v.pair, strpos(v.pair, '=') - 1) = ${params.add(a.name)} or ${a.cond})`).join(' and ')
+    ? c.attributes
+        .map((a) => `(left(v.pair, strpos(v.pair, '=') - 1) = ${params.add(a.name)} or ${a.cond})`)
+        .join(' and ')
     : 'true';
   const band = `case ${PRICE_BANDS.map(([, hi], i) =>
-    hi === null ? `else ${params.add(bandLabel(PRICE_BANDS[i]))}` : `when p.price_min < ${hi} then ${params.add(bandLabel(PRICE_BANDS[i]))}`,
+    hi === null
+      ? `else ${params.add(bandLabel(PRICE_BANDS[i]))}`
+      : `when p.price_min < ${hi} then ${params.add(bandLabel(PRICE_BANDS[i]))}`,
   ).join(' ')} end`;
   // The filtered set is read once (one index scan), then counted four ways.
   const sql = `
@@ -250,5 +271,6 @@ export function shapeStats(rows: StatsRow[]): { totalCount: number; facets: Face
 }
 
 export function assertSort(sort: string): asserts sort is SearchSort {
-  if (!['RELEVANCE', 'PRICE_ASC', 'PRICE_DESC', 'NEWEST', 'BEST_SELLING'].includes(sort)) throw badInput('Unknown sort');
+  if (!['RELEVANCE', 'PRICE_ASC', 'PRICE_DESC', 'NEWEST', 'BEST_SELLING'].includes(sort))
+    throw badInput('Unknown sort');
 }

@@ -39,7 +39,9 @@ export class VariantResolver {
     return canManage(ctx.principal, String(v.merchantId)) ? toLevel(v) : null;
   }
 
-  @Mutation(() => InventoryLevel, { description: 'MERCHANT: set the stock on hand of an own variant (ADMIN: any).' })
+  @Mutation(() => InventoryLevel, {
+    description: 'MERCHANT: set the stock on hand of an own variant (ADMIN: any).',
+  })
   inventorySet(
     @Arg('variantId', () => ID) variantId: string,
     @Arg('onHand', () => Int) onHand: number,

@@ -13,7 +13,9 @@ export class CheckoutInput {
   @Field(() => ID)
   cartId!: string;
 
-  @Field(() => String, { description: 'Client-generated; a retry with the same key and the same input returns the first result.' })
+  @Field(() => String, {
+    description: 'Client-generated; a retry with the same key and the same input returns the first result.',
+  })
   @Matches(/^[\x21-\x7e]{1,100}$/, { message: 'idempotencyKey must be 1-100 printable ASCII characters' })
   idempotencyKey!: string;
 
@@ -28,12 +30,20 @@ export class CheckoutInput {
   pointsToRedeem?: number | null;
 }
 
-export const CheckoutResult = createUnionType({ name: 'CheckoutResult', types: () => [CheckoutType, UserError, OutOfStockError] as const });
+export const CheckoutResult = createUnionType({
+  name: 'CheckoutResult',
+  types: () => [CheckoutType, UserError, OutOfStockError] as const,
+});
 
 @Resolver()
 export class CheckoutResolver {
-  @Mutation(() => CheckoutResult, { description: 'Signed-in customers only. All or nothing: stock, coupon and points are taken together.' })
-  async checkoutCreate(@Arg('input', () => CheckoutInput) input: CheckoutInput, @Ctx() ctx: Context): Promise<typeof CheckoutResult> {
+  @Mutation(() => CheckoutResult, {
+    description: 'Signed-in customers only. All or nothing: stock, coupon and points are taken together.',
+  })
+  async checkoutCreate(
+    @Arg('input', () => CheckoutInput) input: CheckoutInput,
+    @Ctx() ctx: Context,
+  ): Promise<typeof CheckoutResult> {
     const p = authorize(ctx.principal, Role.CUSTOMER);
     const r = await ctx.services.checkout.create(ctx.em, p.userId, {
       cartId: input.cartId,
@@ -43,7 +53,8 @@ export class CheckoutResolver {
     });
     if (!('checkoutId' in r)) return r;
     // A repeated request returns the first checkout as stored.
-    const c = r.total === undefined ? (await ctx.services.orders.findCheckout(ctx.em, p, r.checkoutId))! : null;
+    const c =
+      r.total === undefined ? (await ctx.services.orders.findCheckout(ctx.em, p, r.checkoutId))! : null;
     return Object.assign(new CheckoutType(), {
       id: r.checkoutId,
       total: Money.of(c ? Number(c.total) : r.total!, ctx.config.currency),
@@ -51,4 +62,3 @@ export class CheckoutResolver {
     });
   }
 }
-

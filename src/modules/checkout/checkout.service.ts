@@ -34,7 +34,8 @@ export interface CheckoutRequest {
 }
 
 /** A new checkout carries its total and deadline; a repeated request carries only the id. */
-export type CheckoutOutcome = { checkoutId: string; total?: number; paymentDeadline?: Date } | UserError | OutOfStockError;
+export type CheckoutOutcome =
+  { checkoutId: string; total?: number; paymentDeadline?: Date } | UserError | OutOfStockError;
 
 interface CartLineRow {
   variant_id: string;
@@ -76,10 +77,23 @@ export class CheckoutService {
     const requestHash = digest({ cartId: req.cartId, address, points: req.pointsToRedeem });
     return inTransaction<CheckoutOutcome, CheckoutOutcome>(em, async (tx) => {
       // The checkout id is drawn with the key, so the key row needs no second write.
-      const claim = await claimKey(tx, buyerId, 'checkout', req.idempotencyKey, requestHash, 'next_order_id($1)::text');
+      const claim = await claimKey(
+        tx,
+        buyerId,
+        'checkout',
+        req.idempotencyKey,
+        requestHash,
+        'next_order_id($1)::text',
+      );
       if (!claim.claimed) {
         if (!claim.sameRequest) {
-          throw new Rollback(UserError.of(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was used for a different checkout', 'idempotencyKey'));
+          throw new Rollback(
+            UserError.of(
+              ErrorCode.IDEMPOTENCY_KEY_REUSED,
+              'This idempotency key was used for a different checkout',
+              'idempotencyKey',
+            ),
+          );
         }
         return { checkoutId: claim.resultRef };
       }
@@ -92,45 +106,87 @@ export class CheckoutService {
    * points; one conditional UPDATE per line; one statement writing checkout, orders, lines,
    * reservations, events and the cart's new status; one for the jobs.
    */
-  private async place(tx: EntityManager, checkoutId: string, buyerId: string, req: CheckoutRequest, address: AddressData): Promise<CheckoutOutcome> {
+  private async place(
+    tx: EntityManager,
+    checkoutId: string,
+    buyerId: string,
+    req: CheckoutRequest,
+    address: AddressData,
+  ): Promise<CheckoutOutcome> {
     const fail = (e: UserError | OutOfStockError) => new Rollback(e);
     const rows = /^[A-Za-z0-9_-]{22}$/.test(req.cartId)
-      ? await sqlAll<CartLineRow & { cart_id: string; customer_id: string | null; status: string; coupon_code: string | null; buyer_points: number }>(
-          tx,
-          CART_READ_SQL,
-          [req.cartId, buyerId],
-        )
+      ? await sqlAll<
+          CartLineRow & {
+            cart_id: string;
+            customer_id: string | null;
+            status: string;
+            coupon_code: string | null;
+            buyer_points: number;
+          }
+        >(tx, CART_READ_SQL, [req.cartId, buyerId])
       : [];
     const cart = rows[0];
-    if (!cart || (cart.customer_id && String(cart.customer_id) !== buyerId)) throw notFound('Cart', req.cartId.slice(0, 40));
-    if (cart.status !== 'ACTIVE') throw fail(UserError.of(ErrorCode.CART_EMPTY, 'This cart has already been checked out', 'cartId'));
+    if (!cart || (cart.customer_id && String(cart.customer_id) !== buyerId))
+      throw notFound('Cart', req.cartId.slice(0, 40));
+    if (cart.status !== 'ACTIVE')
+      throw fail(UserError.of(ErrorCode.CART_EMPTY, 'This cart has already been checked out', 'cartId'));
     const lines = rows.filter((r) => r.variant_id !== null);
     if (lines.length === 0) throw fail(UserError.of(ErrorCode.CART_EMPTY, 'The cart is empty', 'cartId'));
 
     const now = new Date();
     const coupon = cart.coupon_code ? await this.pricing.coupon(tx, cart.coupon_code, true) : null;
-    if (cart.coupon_code && !coupon) throw fail(UserError.of(ErrorCode.COUPON_INVALID, `Coupon ${cart.coupon_code} no longer exists`, 'code'));
+    if (cart.coupon_code && !coupon)
+      throw fail(
+        UserError.of(ErrorCode.COUPON_INVALID, `Coupon ${cart.coupon_code} no longer exists`, 'code'),
+      );
     if (req.pointsToRedeem > cart.buyer_points) {
-      throw fail(UserError.of(ErrorCode.POINTS_INSUFFICIENT, `You have ${cart.buyer_points} points`, 'pointsToRedeem'));
+      throw fail(
+        UserError.of(ErrorCode.POINTS_INSUFFICIENT, `You have ${cart.buyer_points} points`, 'pointsToRedeem'),
+      );
     }
     const priced = price({
-      lines: lines.map((l) => ({ key: String(l.variant_id), merchantId: String(l.merchant_id), unitPrice: Number(l.price), quantity: l.quantity, collections: l.collections })),
+      lines: lines.map((l) => ({
+        key: String(l.variant_id),
+        merchantId: String(l.merchant_id),
+        unitPrice: Number(l.price),
+        quantity: l.quantity,
+        collections: l.collections,
+      })),
       promotions: await this.pricing.activePromotions(tx),
       coupon,
-      points: req.pointsToRedeem > 0 ? { points: req.pointsToRedeem, pointValue: this.config.points.valueMinor, maxShareBps: this.config.points.maxShareBps } : null,
+      points:
+        req.pointsToRedeem > 0
+          ? {
+              points: req.pointsToRedeem,
+              pointValue: this.config.points.valueMinor,
+              maxShareBps: this.config.points.maxShareBps,
+            }
+          : null,
       shipping: this.config.shipping,
       now,
     });
 
     // Coupon, points, then (last) stock: the lock order every transaction here follows.
     if (coupon) {
-      if (!priced.coupon?.applied) throw fail(UserError.of(ErrorCode.COUPON_INVALID, `Coupon ${coupon.code} does not apply to this cart now`, 'code'));
+      if (!priced.coupon?.applied)
+        throw fail(
+          UserError.of(
+            ErrorCode.COUPON_INVALID,
+            `Coupon ${coupon.code} does not apply to this cart now`,
+            'code',
+          ),
+        );
       const exhausted = await this.pricing.checkUsage(tx, coupon, buyerId);
       if (exhausted) throw fail(exhausted);
     }
     if (priced.pointsUsed > 0) {
-      const taken = await sqlAll(tx, 'update app_user set points = points - $1 where id = $2 and points >= $1 returning id', [priced.pointsUsed, buyerId]);
-      if (taken.length === 0) throw fail(UserError.of(ErrorCode.POINTS_INSUFFICIENT, 'Not enough points', 'pointsToRedeem'));
+      const taken = await sqlAll(
+        tx,
+        'update app_user set points = points - $1 where id = $2 and points >= $1 returning id',
+        [priced.pointsUsed, buyerId],
+      );
+      if (taken.length === 0)
+        throw fail(UserError.of(ErrorCode.POINTS_INSUFFICIENT, 'Not enough points', 'pointsToRedeem'));
     }
     const deadline = new Date(now.getTime() + this.config.paymentWindowSeconds * 1000);
     const byVariant = new Map(lines.map((l) => [String(l.variant_id), l]));
@@ -145,45 +201,41 @@ export class CheckoutService {
     );
     const groups = priced.groups;
     markEventsWritten(); // the orders' first events
-    await sqlAll(
-      tx,
-      WRITE_CHECKOUT_SQL,
-      [
-        checkoutId,
-        buyerId,
-        cart.cart_id,
-        priced.subtotal,
-        priced.discount,
-        priced.pointsDiscount,
-        priced.pointsUsed,
-        priced.shippingFee,
-        priced.total,
-        coupon?.code ?? null,
-        JSON.stringify(address),
-        deadline,
-        groups.map((g) => g.merchantId),
-        groups.map((g) => g.subtotal),
-        groups.map((g) => g.discount),
-        groups.map((g) => g.pointsDiscount),
-        groups.map((g) => g.pointsUsed),
-        groups.map((g) => g.shippingFee),
-        groups.map((g) => g.total),
-        orderLines.map((r) => r.l.merchant_id),
-        orderLines.map((r) => r.l.variant_id),
-        orderLines.map((r) => r.l.product_id),
-        orderLines.map((r) => r.l.sku),
-        orderLines.map((r) => `${r.l.product_title} (${r.l.variant_title})`),
-        orderLines.map((r) => JSON.stringify(r.l.attributes)),
-        orderLines.map((r) => r.l.stock_policy),
-        orderLines.map((r) => r.l.quantity),
-        orderLines.map((r) => Number(r.l.price)),
-        orderLines.map((r) => r.pl.subtotal),
-        orderLines.map((r) => r.pl.discount),
-        orderLines.map((r) => r.pl.pointsDiscount),
-        orderLines.map((r) => r.pl.total),
-        orderLines.map((r) => r.digest),
-      ],
-    );
+    await sqlAll(tx, WRITE_CHECKOUT_SQL, [
+      checkoutId,
+      buyerId,
+      cart.cart_id,
+      priced.subtotal,
+      priced.discount,
+      priced.pointsDiscount,
+      priced.pointsUsed,
+      priced.shippingFee,
+      priced.total,
+      coupon?.code ?? null,
+      JSON.stringify(address),
+      deadline,
+      groups.map((g) => g.merchantId),
+      groups.map((g) => g.subtotal),
+      groups.map((g) => g.discount),
+      groups.map((g) => g.pointsDiscount),
+      groups.map((g) => g.pointsUsed),
+      groups.map((g) => g.shippingFee),
+      groups.map((g) => g.total),
+      orderLines.map((r) => r.l.merchant_id),
+      orderLines.map((r) => r.l.variant_id),
+      orderLines.map((r) => r.l.product_id),
+      orderLines.map((r) => r.l.sku),
+      orderLines.map((r) => `${r.l.product_title} (${r.l.variant_title})`),
+      orderLines.map((r) => JSON.stringify(r.l.attributes)),
+      orderLines.map((r) => r.l.stock_policy),
+      orderLines.map((r) => r.l.quantity),
+      orderLines.map((r) => Number(r.l.price)),
+      orderLines.map((r) => r.pl.subtotal),
+      orderLines.map((r) => r.pl.discount),
+      orderLines.map((r) => r.pl.pointsDiscount),
+      orderLines.map((r) => r.pl.total),
+      orderLines.map((r) => r.digest),
+    ]);
     // The coupon use refers to the checkout row, so it is taken after it exists.
     if (coupon && !(await this.pricing.redeem(tx, coupon.code, checkoutId, buyerId))) {
       throw fail(UserError.of(ErrorCode.COUPON_EXHAUSTED, `Coupon ${coupon.code} has been used up`, 'code'));
@@ -199,8 +251,16 @@ export class CheckoutService {
     // Stock last: a hot variant's row stays locked only from its UPDATE to the commit. In variant id
     // order (the rows are sorted so), so concurrent checkouts never deadlock.
     for (const l of lines) {
-      if (!(await takeStock(tx, { variantId: String(l.variant_id), quantity: l.quantity, policy: l.stock_policy }))) {
-        throw fail(OutOfStockError.of(String(l.variant_id), l.quantity, await availableOf(tx, String(l.variant_id))));
+      if (
+        !(await takeStock(tx, {
+          variantId: String(l.variant_id),
+          quantity: l.quantity,
+          policy: l.stock_policy,
+        }))
+      ) {
+        throw fail(
+          OutOfStockError.of(String(l.variant_id), l.quantity, await availableOf(tx, String(l.variant_id))),
+        );
       }
     }
 
@@ -228,14 +288,21 @@ export class CheckoutService {
   }
 
   /** Stores snapshots once per distinct content (the snapshot job). */
-  async writeSnapshots(em: EntityManager, all: { digest: string; title: string; data: object }[]): Promise<void> {
+  async writeSnapshots(
+    em: EntityManager,
+    all: { digest: string; title: string; data: object }[],
+  ): Promise<void> {
     const snapshots = [...new Map(all.map((s) => [s.digest, s])).values()];
     if (snapshots.length === 0) return;
     await sqlAll(
       em,
       `insert into product_snapshot (digest, title, data)
        select d, t, j from unnest($1::text[], $2::text[], $3::jsonb[]) as u(d, t, j) on conflict (digest) do nothing`,
-      [snapshots.map((s) => s.digest), snapshots.map((s) => s.title), snapshots.map((s) => JSON.stringify(s.data))],
+      [
+        snapshots.map((s) => s.digest),
+        snapshots.map((s) => s.title),
+        snapshots.map((s) => JSON.stringify(s.data)),
+      ],
     );
   }
 }
@@ -253,5 +320,3 @@ function normalizeAddress(a: AddressData): AddressData {
     phone: t(a.phone),
   };
 }
-
-

@@ -78,11 +78,15 @@ export class RedisEventBus implements EventBus {
   private readonly listeners: BusListener[] = [];
   private subscribed = false;
 
-  constructor(url: string, private readonly log: Logger) {
+  constructor(
+    url: string,
+    private readonly log: Logger,
+  ) {
     const opts = { maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false };
     this.pub = new Redis(url, opts);
     this.sub = new Redis(url, opts);
-    for (const c of [this.pub, this.sub]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+    for (const c of [this.pub, this.sub])
+      c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     this.sub.on('message', (_channel: string, message: string) => {
       let batch: PublishedEvent[];
       try {

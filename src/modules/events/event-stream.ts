@@ -98,7 +98,9 @@ export class EventStream implements AsyncIterableIterator<PublishedEvent> {
     if (this.done || (this.last !== null && n <= this.last)) return;
     this.last = n;
     if (this.ready.length >= this.maxBuffered) {
-      this.fail(new StreamOverflowError('The subscriber is too slow; resubscribe with the last event id as `after`'));
+      this.fail(
+        new StreamOverflowError('The subscriber is too slow; resubscribe with the last event id as `after`'),
+      );
       return;
     }
     this.ready.push(e);

@@ -37,7 +37,8 @@ function freshContext(ctx: Context & { root?: Context['em'] }): void {
 @Resolver(() => OrderEventType)
 export class OrderEventsResolver {
   @Subscription(() => OrderEventType, {
-    description: 'Buyer, the order’s merchant, or admin. With `after`, first replays every later event, then streams live: none missed, none twice.',
+    description:
+      'Buyer, the order’s merchant, or admin. With `after`, first replays every later event, then streams live: none missed, none twice.',
     subscribe: ({ args, context }: SubscribeData<{ orderId: string; after?: string | null }>) =>
       context.services.events.orderStream(context.em, context.principal, args.orderId, args.after ?? null),
   })
@@ -52,11 +53,16 @@ export class OrderEventsResolver {
   }
 
   @Subscription(() => OrderEventType, {
-    description: 'MERCHANT: every event of the shop’s orders, new orders included. With `after`, replays later events first.',
+    description:
+      'MERCHANT: every event of the shop’s orders, new orders included. With `after`, replays later events first.',
     subscribe: ({ args, context }: SubscribeData<{ after?: string | null }>) =>
       context.services.events.merchantStream(context.em, context.principal, args.after ?? null),
   })
-  merchantOrderEvents(@Root() event: PublishedEvent, @Arg('after', () => ID, { nullable: true }) _after: string | null, @Ctx() ctx: Context): OrderEventType {
+  merchantOrderEvents(
+    @Root() event: PublishedEvent,
+    @Arg('after', () => ID, { nullable: true }) _after: string | null,
+    @Ctx() ctx: Context,
+  ): OrderEventType {
     freshContext(ctx);
     return toEventType(event);
   }

@@ -23,11 +23,15 @@ class EventHub implements BusListener {
   }
 
   onGap(): void {
-    for (const index of [this.byOrder, this.byMerchant]) for (const set of index.values()) set.forEach((s) => s.catchUp());
+    for (const index of [this.byOrder, this.byMerchant])
+      for (const set of index.values()) set.forEach((s) => s.catchUp());
   }
 
   add(stream: EventStream): () => void {
-    const [index, key] = 'orderId' in stream.scope ? [this.byOrder, stream.scope.orderId] : [this.byMerchant, stream.scope.merchantId];
+    const [index, key] =
+      'orderId' in stream.scope
+        ? [this.byOrder, stream.scope.orderId]
+        : [this.byMerchant, stream.scope.merchantId];
     const set = index.get(key) ?? new Set();
     index.set(key, set);
     set.add(stream);
@@ -65,32 +69,47 @@ export class EventsService {
   }
 
   /** The order's buyer, its merchant and admins; anyone else: NOT_FOUND, and no event. */
-  async orderStream(em: EntityManager, principal: Principal | null, orderId: string, after: string | null): Promise<EventStream> {
+  async orderStream(
+    em: EntityManager,
+    principal: Principal | null,
+    orderId: string,
+    after: string | null,
+  ): Promise<EventStream> {
     const p = authorize(principal);
     const [order] = isId(orderId)
-      ? await sqlAll<{ buyer_id: string; merchant_id: string; event_seq: number }>(em, 'select buyer_id, merchant_id, event_seq from shop_order where id = $1', [orderId])
+      ? await sqlAll<{ buyer_id: string; merchant_id: string; event_seq: number }>(
+          em,
+          'select buyer_id, merchant_id, event_seq from shop_order where id = $1',
+          [orderId],
+        )
       : [];
     if (!order || !canSee(p, order)) throw notFound('Order', orderId.slice(0, 40));
     // Without a cursor: everything after this moment (so a lost message is noticed from the start).
     let last = Number(order.event_seq);
     if (after != null) {
       const cursor = await this.cursor(em, after);
-      if (!cursor || String(cursor.order_id) !== orderId) throw badInput('`after` is not an event of this order', 'after');
+      if (!cursor || String(cursor.order_id) !== orderId)
+        throw badInput('`after` is not an event of this order', 'after');
       last = Number(cursor.seq);
     }
     return this.open(em, { orderId }, last);
   }
 
   /** Every event of the signed-in merchant's orders, new orders included. */
-  async merchantStream(em: EntityManager, principal: Principal | null, after: string | null): Promise<EventStream> {
+  async merchantStream(
+    em: EntityManager,
+    principal: Principal | null,
+    after: string | null,
+  ): Promise<EventStream> {
     const p = authorizeMerchant(principal);
     const [relay] = await sqlAll<{ assigned_pos: string }>(em, 'select assigned_pos from outbox_relay');
     let last = Number(relay.assigned_pos);
     if (after != null) {
       let cursor = await this.cursor(em, after);
-      if (!cursor || String(cursor.merchant_id) !== p.merchantId) throw badInput('`after` is not an event of this shop', 'after');
+      if (!cursor || String(cursor.merchant_id) !== p.merchantId)
+        throw badInput('`after` is not an event of this shop', 'after');
       // A cursor read from Order.history may not be numbered yet; the relay does so within moments.
-      for (const until = Date.now() + this.cursorWaitMs; cursor.pos === null && Date.now() < until; ) {
+      for (const until = Date.now() + this.cursorWaitMs; cursor.pos === null && Date.now() < until;) {
         await new Promise((r) => setTimeout(r, 50));
         cursor = (await this.cursor(em, after))!;
       }
@@ -109,8 +128,16 @@ export class EventsService {
   private open(em: EntityManager, scope: StreamScope, last: number): EventStream {
     const read: OutboxReader = (s, after) =>
       'orderId' in s
-        ? sqlAll<OrderEventRow>(em.fork() as EntityManager, 'select * from order_event where order_id = $1 and seq > $2 order by seq limit $3', [s.orderId, after, REPLAY_PAGE])
-        : sqlAll<OrderEventRow>(em.fork() as EntityManager, 'select * from order_event where merchant_id = $1 and pos > $2 order by pos limit $3', [s.merchantId, after, REPLAY_PAGE]);
+        ? sqlAll<OrderEventRow>(
+            em.fork() as EntityManager,
+            'select * from order_event where order_id = $1 and seq > $2 order by seq limit $3',
+            [s.orderId, after, REPLAY_PAGE],
+          )
+        : sqlAll<OrderEventRow>(
+            em.fork() as EntityManager,
+            'select * from order_event where merchant_id = $1 and pos > $2 order by pos limit $3',
+            [s.merchantId, after, REPLAY_PAGE],
+          );
     let remove = () => {};
     const stream = new EventStream(scope, last, read, this.maxBuffered, () => remove());
     // Listen first, then read the outbox: whatever is published meanwhile is held, then deduplicated.

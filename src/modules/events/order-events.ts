@@ -41,7 +41,13 @@ export async function recordOrderEvent(tx: EntityManager, input: OrderEventInput
     [input.orderId],
   );
   if (!order) throw new Error(`order ${input.orderId} does not exist`);
-  return insertEvent(tx, { ...input, buyerId: order.buyer_id, merchantId: order.merchant_id, status: order.status, seq: order.event_seq });
+  return insertEvent(tx, {
+    ...input,
+    buyerId: order.buyer_id,
+    merchantId: order.merchant_id,
+    status: order.status,
+    seq: order.event_seq,
+  });
 }
 
 /** Inserts an event whose number the caller took with `event_seq = event_seq + 1` on the order row. */
@@ -54,7 +60,16 @@ export async function insertEvent(
     tx,
     `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status, shipment_id, after_sale_id)
      values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
-    [e.orderId, e.buyerId, e.merchantId, e.seq, e.type, e.status, e.shipmentId ?? null, e.afterSaleId ?? null],
+    [
+      e.orderId,
+      e.buyerId,
+      e.merchantId,
+      e.seq,
+      e.type,
+      e.status,
+      e.shipmentId ?? null,
+      e.afterSaleId ?? null,
+    ],
   );
   return row;
 }

@@ -44,7 +44,10 @@ export class OutboxRelay {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'commerce-outbox-relay' });
+    const client = new pg.Client({
+      connectionString: this.databaseUrl,
+      application_name: 'commerce-outbox-relay',
+    });
     client.on('error', (err) => {
       // The lock went with the connection: lead again only after reconnecting and re-taking it.
       this.log.warn({ err: err.message }, 'outbox relay connection lost');
@@ -82,7 +85,9 @@ export class OutboxRelay {
     if (!this.client) await this.connect();
     const client = this.client!;
     if (!this.leader) {
-      const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [RELAY_LOCK]);
+      const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [
+        RELAY_LOCK,
+      ]);
       if (!rows[0].ok) return;
       this.leader = true;
       // Only the leader listens: the other processes are not woken by every commit.
@@ -132,7 +137,9 @@ export class OutboxRelay {
 
   private async publish(client: pg.Client, batch: OrderEventRow[]): Promise<void> {
     await this.bus.publish(batch.map(toPublished));
-    await client.query('update outbox_relay set published_pos = greatest(published_pos, $1)', [batch.at(-1)!.pos]);
+    await client.query('update outbox_relay set published_pos = greatest(published_pos, $1)', [
+      batch.at(-1)!.pos,
+    ]);
   }
 
   /** A new leader first publishes what its predecessor numbered but may not have published. */

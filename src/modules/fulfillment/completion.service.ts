@@ -37,7 +37,8 @@ export class OrderCompletion {
   async confirm(em: EntityManager, p: Principal, orderId: string): Promise<OrderRow | OrderStateError> {
     const order = await this.orders.find(em, p, orderId);
     if (!order) throw notFound('Order', orderId.slice(0, 40));
-    if (String(order.buyer_id) !== p.userId && !isAdmin(p)) throw forbidden('Only the buyer confirms receipt of an order');
+    if (String(order.buyer_id) !== p.userId && !isAdmin(p))
+      throw forbidden('Only the buyer confirms receipt of an order');
     return inTransaction<OrderRow, OrderStateError>(em, async (tx) => {
       const r = await this.completeInTransaction(tx, orderId);
       if (r instanceof OrderStateError) throw new Rollback(r);
@@ -49,7 +50,9 @@ export class OrderCompletion {
   async scheduleAutoComplete(tx: EntityManager, order: OrderRow): Promise<void> {
     const deliveredAt = order.delivered_at ? new Date(order.delivered_at).getTime() : Date.now();
     const startAfter = new Date(deliveredAt + this.settings.autoCompleteSeconds * 1000);
-    await this.jobs.sendMany([{ name: AUTO_COMPLETE_JOB, data: { orderId: String(order.id) }, startAfter }], { em: tx });
+    await this.jobs.sendMany([{ name: AUTO_COMPLETE_JOB, data: { orderId: String(order.id) }, startAfter }], {
+      em: tx,
+    });
   }
 
   /**
@@ -118,7 +121,11 @@ export class OrderCompletion {
     const kept = await this.refunds.refundableInTransaction(tx, orderId);
     const points = Math.floor(kept / MINOR_PER_UNIT) * this.settings.pointsPerCurrencyUnit;
     // Capped at the column's range: a huge order must not make its completion fail.
-    if (points > 0) await sqlAll(tx, 'update app_user set points = least(points::bigint + $1, 2147483647) where id = $2', [points, order.buyer_id]);
+    if (points > 0)
+      await sqlAll(tx, 'update app_user set points = least(points::bigint + $1, 2147483647) where id = $2', [
+        points,
+        order.buyer_id,
+      ]);
     return order;
   }
 }

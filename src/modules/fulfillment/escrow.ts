@@ -10,7 +10,12 @@ import { PostingKind } from '../ledger/ledger.service';
  * went in less what refunds took out, whatever fee rate applied at the time. The postings are
  * found by their unique (kind, reference), so the cost does not grow with the merchant's history.
  */
-export async function escrowHeldForOrder(tx: EntityManager, merchantId: string, orderId: string, paymentIds: string[]): Promise<number> {
+export async function escrowHeldForOrder(
+  tx: EntityManager,
+  merchantId: string,
+  orderId: string,
+  paymentIds: string[],
+): Promise<number> {
   const refunds = await sqlAll<{ id: string }>(tx, 'select id from refund where order_id = $1', [orderId]);
   const postings = [
     ...paymentIds.map((id) => [PostingKind.PURCHASE, `payment:${id}`]),

@@ -8,10 +8,18 @@ export function fulfillmentLoaders(em: EntityManager) {
   return {
     shipment: new DataLoader(rowById<ShipmentRow>(em, 'select * from shipment where id = any($1::bigint[])')),
     shipmentsByOrder: new DataLoader(
-      rowsPerKey<ShipmentRow>(em, 'select * from shipment where order_id = any($1::bigint[]) order by id', (r) => String(r.order_id)),
+      rowsPerKey<ShipmentRow>(
+        em,
+        'select * from shipment where order_id = any($1::bigint[]) order by id',
+        (r) => String(r.order_id),
+      ),
     ),
     trackingByShipment: new DataLoader(
-      rowsPerKey<TrackingEventRow>(em, 'select * from tracking_event where shipment_id = any($1::bigint[]) order by occurred_at, id', (r) => String(r.shipment_id)),
+      rowsPerKey<TrackingEventRow>(
+        em,
+        'select * from tracking_event where shipment_id = any($1::bigint[]) order by occurred_at, id',
+        (r) => String(r.shipment_id),
+      ),
     ),
   };
 }

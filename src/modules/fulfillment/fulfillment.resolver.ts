@@ -10,7 +10,8 @@ import { toShipment, type TrackingEventRow } from './shipment.store';
 @Resolver()
 export class FulfillmentResolver {
   @Mutation(() => ShipmentResult, {
-    description: 'MERCHANT: own paid orders. Creates the shipment and moves the order to SHIPPED; the same call again returns the same shipment.',
+    description:
+      'MERCHANT: own paid orders. Creates the shipment and moves the order to SHIPPED; the same call again returns the same shipment.',
   })
   async orderShip(
     @Arg('orderId', () => ID) orderId: string,
@@ -18,12 +19,19 @@ export class FulfillmentResolver {
     @Arg('trackingNumber', () => String) trackingNumber: string,
     @Ctx() ctx: Context,
   ): Promise<typeof ShipmentResult> {
-    const r = await ctx.services.fulfillment.ship(ctx.em, authorizeMerchant(ctx.principal), orderId, carrier, trackingNumber);
+    const r = await ctx.services.fulfillment.ship(
+      ctx.em,
+      authorizeMerchant(ctx.principal),
+      orderId,
+      carrier,
+      trackingNumber,
+    );
     return r instanceof OrderStateError ? r : toShipment(r);
   }
 
   @Mutation(() => ShipmentResult, {
-    description: 'MERCHANT: correct a tracking number; fails with VERSION_CONFLICT if the shipment changed since expectedVersion.',
+    description:
+      'MERCHANT: correct a tracking number; fails with VERSION_CONFLICT if the shipment changed since expectedVersion.',
   })
   async shipmentTrackingUpdate(
     @Arg('shipmentId', () => ID) shipmentId: string,
@@ -31,14 +39,24 @@ export class FulfillmentResolver {
     @Arg('expectedVersion', () => Int) expectedVersion: number,
     @Ctx() ctx: Context,
   ): Promise<typeof ShipmentResult> {
-    const r = await ctx.services.fulfillment.updateTracking(ctx.em, authorizeMerchant(ctx.principal), shipmentId, trackingNumber, expectedVersion);
+    const r = await ctx.services.fulfillment.updateTracking(
+      ctx.em,
+      authorizeMerchant(ctx.principal),
+      shipmentId,
+      trackingNumber,
+      expectedVersion,
+    );
     return r instanceof VersionConflictError ? r : toShipment(r);
   }
 
   @Mutation(() => OrderResult, {
-    description: "Buyer: after delivery; also happens automatically some days after delivery. Releases the merchant's escrow and awards loyalty points.",
+    description:
+      "Buyer: after delivery; also happens automatically some days after delivery. Releases the merchant's escrow and awards loyalty points.",
   })
-  async orderConfirmReceipt(@Arg('orderId', () => ID) orderId: string, @Ctx() ctx: Context): Promise<typeof OrderResult> {
+  async orderConfirmReceipt(
+    @Arg('orderId', () => ID) orderId: string,
+    @Ctx() ctx: Context,
+  ): Promise<typeof OrderResult> {
     const r = await ctx.services.fulfillment.confirmReceipt(ctx.em, authorize(ctx.principal), orderId);
     return r instanceof OrderStateError ? r : toOrder(r, ctx.config.currency);
   }
@@ -46,18 +64,27 @@ export class FulfillmentResolver {
 
 @Resolver(() => OrderType)
 export class OrderShipmentsResolver {
-  @FieldResolver(() => [ShipmentType], { description: "The order's parcel, and any return or exchange parcels, oldest first." })
+  @FieldResolver(() => [ShipmentType], {
+    description: "The order's parcel, and any return or exchange parcels, oldest first.",
+  })
   async shipments(@Root() o: OrderType, @Ctx() ctx: Context): Promise<ShipmentType[]> {
     return (await ctx.loaders.fulfillment.shipmentsByOrder.load(o.id)).map(toShipment);
   }
 }
 
 export const toTrackingEvent = (r: TrackingEventRow): TrackingEventType =>
-  Object.assign(new TrackingEventType(), { status: r.status, location: r.location, description: r.description, occurredAt: r.occurred_at });
+  Object.assign(new TrackingEventType(), {
+    status: r.status,
+    location: r.location,
+    description: r.description,
+    occurredAt: r.occurred_at,
+  });
 
 @Resolver(() => ShipmentType)
 export class ShipmentEventsResolver {
-  @FieldResolver(() => [TrackingEventType], { description: "The carrier's reports, oldest first (by when they happened, not when they arrived)." })
+  @FieldResolver(() => [TrackingEventType], {
+    description: "The carrier's reports, oldest first (by when they happened, not when they arrived).",
+  })
   async events(@Root() s: ShipmentType, @Ctx() ctx: Context): Promise<TrackingEventType[]> {
     return (await ctx.loaders.fulfillment.trackingByShipment.load(s.id)).map(toTrackingEvent);
   }
@@ -65,7 +92,10 @@ export class ShipmentEventsResolver {
 
 @Resolver(() => OrderEventType)
 export class OrderEventShipmentResolver {
-  @FieldResolver(() => ShipmentType, { nullable: true, description: 'The shipment a SHIPMENT_UPDATED event is about.' })
+  @FieldResolver(() => ShipmentType, {
+    nullable: true,
+    description: 'The shipment a SHIPMENT_UPDATED event is about.',
+  })
   async shipment(@Root() e: OrderEventType, @Ctx() ctx: Context): Promise<ShipmentType | null> {
     if (!e.shipmentId) return null;
     const row = await ctx.loaders.fulfillment.shipment.load(String(e.shipmentId));

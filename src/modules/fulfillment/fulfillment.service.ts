@@ -17,7 +17,12 @@ import { OrderCompletion } from './completion.service';
 import { checkVersion, shippingText } from './fulfillment.inputs';
 import { VersionConflictError } from './fulfillment.types';
 import { insertShipment, type ShipmentRow } from './shipment.store';
-import { CarrierTracking, type CarrierEvent, type CarrierEventOutcome, type DeliveredListener } from './tracking.service';
+import {
+  CarrierTracking,
+  type CarrierEvent,
+  type CarrierEventOutcome,
+  type DeliveredListener,
+} from './tracking.service';
 
 export interface FulfillmentSettings {
   /** A delivered order completes this long after delivery unless its buyer confirms first. */
@@ -55,15 +60,29 @@ export class FulfillmentService {
    * client may retry; any other call on a shipped order is an OrderStateError. The order row is
    * locked first, so two concurrent identical calls both see the one shipment.
    */
-  async ship(em: EntityManager, p: Merchant, orderId: string, carrier: string, trackingNumber: string): Promise<ShipmentRow | OrderStateError> {
+  async ship(
+    em: EntityManager,
+    p: Merchant,
+    orderId: string,
+    carrier: string,
+    trackingNumber: string,
+  ): Promise<ShipmentRow | OrderStateError> {
     const c = shippingText(carrier, 'carrier');
     const t = shippingText(trackingNumber, 'trackingNumber');
     const missing = () => notFound('Order', orderId.slice(0, 40));
     if (!isId(orderId)) throw missing();
     const r = await inTransaction<ShipmentRow | null, OrderStateError>(em, async (tx) => {
-      const [order] = await sqlAll<Pick<OrderRow, 'merchant_id' | 'status'>>(tx, 'select merchant_id, status from shop_order where id = $1 for update', [orderId]);
+      const [order] = await sqlAll<Pick<OrderRow, 'merchant_id' | 'status'>>(
+        tx,
+        'select merchant_id, status from shop_order where id = $1 for update',
+        [orderId],
+      );
       if (!order || String(order.merchant_id) !== p.merchantId) return null;
-      const [existing] = await sqlAll<ShipmentRow>(tx, `select * from shipment where order_id = $1 and kind = 'ORDER'`, [orderId]);
+      const [existing] = await sqlAll<ShipmentRow>(
+        tx,
+        `select * from shipment where order_id = $1 and kind = 'ORDER'`,
+        [orderId],
+      );
       if (existing) {
         if (existing.carrier === c && existing.tracking_number === t) return existing;
         throw new Rollback(OrderStateError.of(order.status, OrderStatus.SHIPPED));
@@ -82,13 +101,23 @@ export class FulfillmentService {
    * one (ABA): it names a version that has passed and gets VersionConflictError. Setting the
    * number it already has is not a change (no new version, no event).
    */
-  async updateTracking(em: EntityManager, p: Merchant, shipmentId: string, trackingNumber: string, expectedVersion: number): Promise<ShipmentRow | VersionConflictError> {
+  async updateTracking(
+    em: EntityManager,
+    p: Merchant,
+    shipmentId: string,
+    trackingNumber: string,
+    expectedVersion: number,
+  ): Promise<ShipmentRow | VersionConflictError> {
     const t = shippingText(trackingNumber, 'trackingNumber');
     checkVersion(expectedVersion);
     const missing = () => notFound('Shipment', shipmentId.slice(0, 40));
     if (!isId(shipmentId)) throw missing();
     const r = await inTransaction<ShipmentRow | null, VersionConflictError>(em, async (tx) => {
-      const [s] = await sqlAll<{ order_id: string; merchant_id: string }>(tx, 'select order_id, merchant_id from shipment where id = $1', [shipmentId]);
+      const [s] = await sqlAll<{ order_id: string; merchant_id: string }>(
+        tx,
+        'select order_id, merchant_id from shipment where id = $1',
+        [shipmentId],
+      );
       if (!s || String(s.merchant_id) !== p.merchantId) return null;
       // The order row first, then the shipment: the order in which every change of an order locks them.
       await sqlAll(tx, 'select 1 from shop_order where id = $1 for update', [s.order_id]);
@@ -99,7 +128,12 @@ export class FulfillmentService {
         [shipmentId, t, expectedVersion, p.merchantId],
       );
       if (row) {
-        await recordOrderEvent(tx, { orderId: row.order_id, type: OrderEventKind.SHIPMENT_UPDATED, shipmentId: row.id, afterSaleId: row.after_sale_id });
+        await recordOrderEvent(tx, {
+          orderId: row.order_id,
+          type: OrderEventKind.SHIPMENT_UPDATED,
+          shipmentId: row.id,
+          afterSaleId: row.after_sale_id,
+        });
         return row;
       }
       const [current] = await sqlAll<ShipmentRow>(tx, 'select * from shipment where id = $1', [shipmentId]);

@@ -10,7 +10,10 @@ export enum ShipmentStatus {
   DELIVERED = 'DELIVERED',
   EXCEPTION = 'EXCEPTION',
 }
-registerEnumType(ShipmentStatus, { name: 'ShipmentStatus', description: 'Where a parcel is, as its carrier reports it.' });
+registerEnumType(ShipmentStatus, {
+  name: 'ShipmentStatus',
+  description: 'Where a parcel is, as its carrier reports it.',
+});
 
 @ObjectType('TrackingEvent', { description: 'One report of the carrier.' })
 export class TrackingEventType {
@@ -20,17 +23,25 @@ export class TrackingEventType {
   @Field(() => GraphQLDateTime) occurredAt!: Date;
 }
 
-@ObjectType('Shipment', { description: 'A parcel: the order going out, a return coming back, or an exchange going out.' })
+@ObjectType('Shipment', {
+  description: 'A parcel: the order going out, a return coming back, or an exchange going out.',
+})
 export class ShipmentType {
   @Field(() => ID) id!: string;
   @Field(() => String) carrier!: string;
   @Field(() => String) trackingNumber!: string;
   @Field(() => ShipmentStatus) status!: ShipmentStatus;
-  @Field(() => Int, { description: 'Optimistic-lock version: tracking corrections must name the version they saw.' }) version!: number;
+  @Field(() => Int, {
+    description: 'Optimistic-lock version: tracking corrections must name the version they saw.',
+  })
+  version!: number;
   orderId!: string;
 }
 
-@ObjectType({ implements: ErrorResult, description: 'The thing changed since the version you saw; nothing was changed.' })
+@ObjectType({
+  implements: ErrorResult,
+  description: 'The thing changed since the version you saw; nothing was changed.',
+})
 export class VersionConflictError extends ErrorResult {
   @Field(() => Int) currentVersion!: number;
 

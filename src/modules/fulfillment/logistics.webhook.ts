@@ -10,21 +10,36 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+
 /** An event dated further ahead than the signature's tolerance is a broken clock, not news. */
 const MAX_FUTURE_MS = 300_000;
 
-const text = (v: unknown, min: number, max: number): v is string => typeof v === 'string' && v.trim().length >= min && v.length <= max;
+const text = (v: unknown, min: number, max: number): v is string =>
+  typeof v === 'string' && v.trim().length >= min && v.length <= max;
 const optional = (v: unknown, max: number): string | null | undefined =>
   v === undefined || v === null ? null : typeof v === 'string' && v.length <= max ? v : undefined;
 
 /** The event, or null when the body is not a well-formed logistics event. */
 export function parseCarrierEvent(v: any, nowMs = Date.now()): CarrierEvent | null {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
-  if (!text(v.id, 1, 100) || !text(v.carrier, 1, 100) || !text(v.trackingNumber, 1, 100) || !STATUSES.has(v.status)) return null;
+  if (
+    !text(v.id, 1, 100) ||
+    !text(v.carrier, 1, 100) ||
+    !text(v.trackingNumber, 1, 100) ||
+    !STATUSES.has(v.status)
+  )
+    return null;
   if (typeof v.occurredAt !== 'string' || !ISO_TIME.test(v.occurredAt)) return null;
   const occurredAt = new Date(v.occurredAt);
   if (Number.isNaN(occurredAt.getTime()) || occurredAt.getTime() > nowMs + MAX_FUTURE_MS) return null;
   const location = optional(v.location, 200);
   const description = optional(v.description, 500);
   if (location === undefined || description === undefined) return null;
-  return { id: v.id, carrier: v.carrier.trim(), trackingNumber: v.trackingNumber.trim(), status: v.status as ShipmentStatus, location, description, occurredAt };
+  return {
+    id: v.id,
+    carrier: v.carrier.trim(),
+    trackingNumber: v.trackingNumber.trim(),
+    status: v.status as ShipmentStatus,
+    location,
+    description,
+    occurredAt,
+  };
 }
 
 /**
@@ -32,7 +47,12 @@ export function parseCarrierEvent(v: any, nowMs = Date.now()): CarrierEvent | nu
  * recorded | duplicate }`, or 404 for an unknown carrier + tracking number (nothing is stored, so
  * the carrier's retry succeeds once the merchant has entered the number).
  */
-export function logisticsWebhook(orm: MikroORM, fulfillment: FulfillmentService, secrets: () => string[], log: Logger) {
+export function logisticsWebhook(
+  orm: MikroORM,
+  fulfillment: FulfillmentService,
+  secrets: () => string[],
+  log: Logger,
+) {
   return signedWebhook<CarrierEvent>({
     name: 'logistics',
     secrets,
@@ -40,7 +60,9 @@ export function logisticsWebhook(orm: MikroORM, fulfillment: FulfillmentService,
     parse: (json) => parseCarrierEvent(json),
     handle: async (event) => {
       const outcome = await fulfillment.handleCarrierEvent(orm.em.fork() as any, event);
-      return outcome === 'unknown' ? { status: outcome, http: 404, error: 'unknown carrier and tracking number' } : { status: outcome };
+      return outcome === 'unknown'
+        ? { status: outcome, http: 404, error: 'unknown carrier and tracking number' }
+        : { status: outcome };
     },
   });
 }

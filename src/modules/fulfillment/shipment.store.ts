@@ -38,7 +38,13 @@ export interface TrackingEventRow {
  */
 export async function insertShipment(
   tx: EntityManager,
-  s: { orderId: string; kind: ShipmentKind; carrier: string; trackingNumber: string; afterSaleId?: string | null },
+  s: {
+    orderId: string;
+    kind: ShipmentKind;
+    carrier: string;
+    trackingNumber: string;
+    afterSaleId?: string | null;
+  },
 ): Promise<ShipmentRow> {
   const [row] = await sqlAll<ShipmentRow>(
     tx,
@@ -46,7 +52,12 @@ export async function insertShipment(
      select id, buyer_id, merchant_id, $2, $3, $4, $5 from shop_order where id = $1 returning *`,
     [s.orderId, s.kind, s.afterSaleId ?? null, s.carrier, s.trackingNumber],
   );
-  await recordOrderEvent(tx, { orderId: s.orderId, type: OrderEventKind.SHIPMENT_UPDATED, shipmentId: row.id, afterSaleId: s.afterSaleId ?? null });
+  await recordOrderEvent(tx, {
+    orderId: s.orderId,
+    type: OrderEventKind.SHIPMENT_UPDATED,
+    shipmentId: row.id,
+    afterSaleId: s.afterSaleId ?? null,
+  });
   return row;
 }
 

@@ -84,7 +84,12 @@ export class CarrierTracking {
         'update shipment set status = $2, status_at = $3, version = version + 1, updated_at = now() where id = $1 returning *',
         [s.id, e.status, e.occurredAt],
       );
-      await recordOrderEvent(tx, { orderId: moved.order_id, type: OrderEventKind.SHIPMENT_UPDATED, shipmentId: moved.id, afterSaleId: moved.after_sale_id });
+      await recordOrderEvent(tx, {
+        orderId: moved.order_id,
+        type: OrderEventKind.SHIPMENT_UPDATED,
+        shipmentId: moved.id,
+        afterSaleId: moved.after_sale_id,
+      });
       if (moved.status === ShipmentStatus.DELIVERED) {
         if (moved.kind === 'ORDER') await this.delivered(tx, String(moved.order_id));
         for (const listener of this.deliveredListeners) await listener(tx, moved);

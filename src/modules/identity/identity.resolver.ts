@@ -16,7 +16,10 @@ export class IdentityResolver {
   }
 
   @Mutation(() => SignUpResult, { description: 'Creates a CUSTOMER account and signs it in.' })
-  async signUp(@Arg('input', () => SignUpInput) input: SignUpInput, @Ctx() ctx: Context): Promise<typeof SignUpResult> {
+  async signUp(
+    @Arg('input', () => SignUpInput) input: SignUpInput,
+    @Ctx() ctx: Context,
+  ): Promise<typeof SignUpResult> {
     const r = await ctx.services.identity.signUp(ctx.em, input.email, input.password, input.name);
     return 'token' in r ? AuthPayload.of(r.token, r.user) : r;
   }
@@ -25,7 +28,10 @@ export class IdentityResolver {
   async signIn(
     @Arg('email', () => String) email: string,
     @Arg('password', () => String) password: string,
-    @Arg('cartId', () => ID, { nullable: true, description: "An anonymous cart to merge into the customer's cart, atomically and exactly once." })
+    @Arg('cartId', () => ID, {
+      nullable: true,
+      description: "An anonymous cart to merge into the customer's cart, atomically and exactly once.",
+    })
     cartId: string | null,
     @Ctx() ctx: Context,
   ): Promise<typeof SignInResult> {
@@ -41,13 +47,21 @@ export class IdentityResolver {
     return payload;
   }
 
-  @Mutation(() => MerchantType, { description: 'ADMIN: creates a merchant and the MERCHANT user who operates it.' })
-  merchantCreate(@Arg('input', () => MerchantCreateInput) input: MerchantCreateInput, @Ctx() ctx: Context): Promise<Merchant> {
+  @Mutation(() => MerchantType, {
+    description: 'ADMIN: creates a merchant and the MERCHANT user who operates it.',
+  })
+  merchantCreate(
+    @Arg('input', () => MerchantCreateInput) input: MerchantCreateInput,
+    @Ctx() ctx: Context,
+  ): Promise<Merchant> {
     authorize(ctx.principal, Role.ADMIN);
     return ctx.services.identity.createMerchant(ctx.em, input);
   }
 
-  @FieldResolver(() => MerchantType, { nullable: true, description: 'The merchant this user operates, for MERCHANT users.' })
+  @FieldResolver(() => MerchantType, {
+    nullable: true,
+    description: 'The merchant this user operates, for MERCHANT users.',
+  })
   merchant(@Root() user: User, @Ctx() ctx: Context): Promise<Merchant | null> | null {
     return user.merchantId ? ctx.loaders.catalog.merchant.load(String(user.merchantId)) : null;
   }

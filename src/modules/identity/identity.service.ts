@@ -19,7 +19,12 @@ const normalizeEmail = (email: string) => email.trim().toLowerCase();
 export class IdentityService {
   constructor(readonly tokens: TokenService) {}
 
-  async signUp(em: EntityManager, email: string, password: string, name: string): Promise<{ user: User; token: string } | UserError> {
+  async signUp(
+    em: EntityManager,
+    email: string,
+    password: string,
+    name: string,
+  ): Promise<{ user: User; token: string } | UserError> {
     const user = em.create(User, {
       email: normalizeEmail(email),
       passwordHash: await hashPassword(password),
@@ -38,7 +43,11 @@ export class IdentityService {
   }
 
   /** Unknown email and wrong password answer alike, in about the same time. */
-  async signIn(em: EntityManager, email: string, password: string): Promise<{ user: User; token: string } | UserError> {
+  async signIn(
+    em: EntityManager,
+    email: string,
+    password: string,
+  ): Promise<{ user: User; token: string } | UserError> {
     const user = await em.findOne(User, { email: normalizeEmail(email) }, { populate: ['passwordHash'] });
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash()));
     if (!user || !ok) return UserError.of(ErrorCode.INVALID_CREDENTIALS, 'Email or password is wrong');
@@ -50,7 +59,10 @@ export class IdentityService {
   }
 
   /** A merchant and the user who operates it, together or not at all. */
-  async createMerchant(em: EntityManager, input: { name: string; ownerEmail: string; ownerPassword: string; ownerName: string }): Promise<Merchant> {
+  async createMerchant(
+    em: EntityManager,
+    input: { name: string; ownerEmail: string; ownerPassword: string; ownerName: string },
+  ): Promise<Merchant> {
     const passwordHash = await hashPassword(input.ownerPassword);
     try {
       return await em.transactional(async (tx) => {
@@ -67,7 +79,8 @@ export class IdentityService {
         return merchant;
       });
     } catch (e) {
-      if (e instanceof UniqueConstraintViolationException) throw badInput('An account with this email exists', 'ownerEmail');
+      if (e instanceof UniqueConstraintViolationException)
+        throw badInput('An account with this email exists', 'ownerEmail');
       throw e;
     }
   }
@@ -76,7 +89,11 @@ export class IdentityService {
    * Creates the bootstrap admin when missing. Returns the generated password when none was
    * configured, so the caller can print it once.
    */
-  async ensureAdmin(em: EntityManager, email: string, password: string | undefined): Promise<{ created: boolean; password?: string }> {
+  async ensureAdmin(
+    em: EntityManager,
+    email: string,
+    password: string | undefined,
+  ): Promise<{ created: boolean; password?: string }> {
     const existing = await em.findOne(User, { email: normalizeEmail(email) });
     if (existing) return { created: false };
     const generated = password ?? (await import('node:crypto')).randomBytes(12).toString('base64url');

@@ -19,7 +19,10 @@ export class Viewer {
 export class AuthPayload {
   @Field(() => String, { description: 'Bearer token for the Authorization header.' }) token!: string;
   @Field(() => Viewer) viewer!: User;
-  @Field(() => CartType, { nullable: true, description: "The customer's cart after an anonymous cart passed to signIn was merged into it." })
+  @Field(() => CartType, {
+    nullable: true,
+    description: "The customer's cart after an anonymous cart passed to signIn was merged into it.",
+  })
   cart?: CartType | null;
 
   static of(token: string, viewer: User): AuthPayload {
@@ -33,5 +36,11 @@ export class Customer {
   @Field(() => String) name!: string;
 }
 
-export const SignUpResult = createUnionType({ name: 'SignUpResult', types: () => [AuthPayload, UserError] as const });
-export const SignInResult = createUnionType({ name: 'SignInResult', types: () => [AuthPayload, UserError] as const });
+export const SignUpResult = createUnionType({
+  name: 'SignUpResult',
+  types: () => [AuthPayload, UserError] as const,
+});
+export const SignInResult = createUnionType({
+  name: 'SignInResult',
+  types: () => [AuthPayload, UserError] as const,
+});

@@ -25,12 +25,21 @@ export class InventoryService {
    * Sets a variant's stock on hand in one conditional statement, so it cannot race a checkout into
    * a negative `available`: it fails when the new count is below what is reserved plus sold.
    */
-  async setOnHand(em: EntityManager, principal: Principal, variantId: string, onHand: number): Promise<InventoryLevelData> {
+  async setOnHand(
+    em: EntityManager,
+    principal: Principal,
+    variantId: string,
+    onHand: number,
+  ): Promise<InventoryLevelData> {
     if (!Number.isInteger(onHand) || onHand < 0 || onHand > 1_000_000_000) {
       throw badInput('onHand must be an integer between 0 and 1000000000', 'onHand');
     }
     requireId(variantId, 'Variant');
-    const [variant] = await sqlAll<{ merchant_id: string }>(em, 'select merchant_id from variant where id = $1', [variantId]);
+    const [variant] = await sqlAll<{ merchant_id: string }>(
+      em,
+      'select merchant_id from variant where id = $1',
+      [variantId],
+    );
     // Another merchant's variant reads as not found.
     if (!variant || !canManage(principal, String(variant.merchant_id))) throw notFound('Variant', variantId);
     const rows = await sqlAll<{ on_hand: number; reserved: number; sold: number }>(
@@ -40,7 +49,11 @@ export class InventoryService {
       [onHand, variantId],
     );
     if (rows.length === 0) {
-      const [cur] = await sqlAll<{ reserved: number; sold: number }>(em, 'select reserved, sold from variant where id = $1', [variantId]);
+      const [cur] = await sqlAll<{ reserved: number; sold: number }>(
+        em,
+        'select reserved, sold from variant where id = $1',
+        [variantId],
+      );
       throw badInput(`onHand cannot be below reserved plus sold (${cur.reserved + cur.sold})`, 'onHand');
     }
     this.onStockChanged();

@@ -16,16 +16,32 @@ export interface StockTake {
 
 /** Takes stock for one line; false when not enough is available (nothing was changed then). */
 export async function takeStock(em: EntityManager, t: StockTake): Promise<boolean> {
-  const column = t.policy === StockPolicy.RESERVE_ON_ORDER ? 'reserved' : t.policy === StockPolicy.DEDUCT_ON_ORDER ? 'sold' : null;
+  const column =
+    t.policy === StockPolicy.RESERVE_ON_ORDER
+      ? 'reserved'
+      : t.policy === StockPolicy.DEDUCT_ON_ORDER
+        ? 'sold'
+        : null;
   const rows = column
-    ? await sqlAll(em, `update variant set ${column} = ${column} + $1 where id = $2 and on_hand - reserved - sold >= $1 returning id`, [t.quantity, t.variantId])
+    ? await sqlAll(
+        em,
+        `update variant set ${column} = ${column} + $1 where id = $2 and on_hand - reserved - sold >= $1 returning id`,
+        [t.quantity, t.variantId],
+      )
     : // DEDUCT_ON_PAYMENT takes nothing now, but an order for stock that is not there is refused.
-      await sqlAll(em, 'select id from variant where id = $2 and on_hand - reserved - sold >= $1', [t.quantity, t.variantId]);
+      await sqlAll(em, 'select id from variant where id = $2 and on_hand - reserved - sold >= $1', [
+        t.quantity,
+        t.variantId,
+      ]);
   return rows.length === 1;
 }
 
 export async function availableOf(em: EntityManager, variantId: string): Promise<number> {
-  const [row] = await sqlAll<{ n: number }>(em, 'select greatest(on_hand - reserved - sold, 0) as n from variant where id = $1', [variantId]);
+  const [row] = await sqlAll<{ n: number }>(
+    em,
+    'select greatest(on_hand - reserved - sold, 0) as n from variant where id = $1',
+    [variantId],
+  );
   return row?.n ?? 0;
 }
 
@@ -53,7 +69,10 @@ export async function releaseOrderStock(em: EntityManager, orderId: string): Pro
  * Units of paid orders that came back (an after-sale return) become available again: `sold`
  * goes down by each quantity. The caller makes sure this runs once per return.
  */
-export async function returnSoldStock(em: EntityManager, items: { variantId: string; quantity: number }[]): Promise<void> {
+export async function returnSoldStock(
+  em: EntityManager,
+  items: { variantId: string; quantity: number }[],
+): Promise<void> {
   if (items.length === 0) return;
   await sqlAll(
     em,

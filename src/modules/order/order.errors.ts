@@ -2,7 +2,10 @@ import { Field, ObjectType } from 'type-graphql';
 import { ErrorCode, ErrorResult } from '../../shared/error-result';
 import { OrderStatus } from './order.state';
 
-@ObjectType({ implements: ErrorResult, description: 'The order cannot make this move from its current status.' })
+@ObjectType({
+  implements: ErrorResult,
+  description: 'The order cannot make this move from its current status.',
+})
 export class OrderStateError extends ErrorResult {
   @Field(() => OrderStatus) from!: OrderStatus;
   @Field(() => OrderStatus) to!: OrderStatus;

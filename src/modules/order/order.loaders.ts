@@ -5,7 +5,6 @@ import { rowsPerKey } from '../../shared/batch';
 import type { OrderRow } from './order.service';
 import type { OrderEventRow } from '../events/order-events';
 
-
 export interface OrderLineRow {
   id: string;
   order_id: string;
@@ -19,22 +18,47 @@ export interface OrderLineRow {
   snapshot_digest: string;
 }
 
-
 /** Request-scoped batch loaders for order detail: a constant number of statements per page. */
 export function orderLoaders(em: EntityManager) {
   return {
-    linesByOrder: new DataLoader(rowsPerKey<OrderLineRow>(em, 'select * from order_line where order_id = any($1::bigint[]) order by id', (r) => String(r.order_id))),
-    eventsByOrder: new DataLoader(
-      rowsPerKey<OrderEventRow>(em, 'select * from order_event where order_id = any($1::bigint[]) order by order_id, seq', (r) => String(r.order_id)),
+    linesByOrder: new DataLoader(
+      rowsPerKey<OrderLineRow>(
+        em,
+        'select * from order_line where order_id = any($1::bigint[]) order by id',
+        (r) => String(r.order_id),
+      ),
     ),
-    ordersByCheckout: new DataLoader(rowsPerKey<OrderRow>(em, 'select * from shop_order where checkout_id = any($1::bigint[]) order by id', (r) => String(r.checkout_id))),
-    snapshot: new DataLoader<string, { digest: string; title: string; data: unknown } | null>(async (digests) => {
-      const rows = await sqlAll<{ digest: string; title: string; data: unknown }>(em, 'select digest, title, data from product_snapshot where digest = any($1::text[])', [digests]);
-      const m = new Map(rows.map((r) => [r.digest, r]));
-      return digests.map((d) => m.get(d) ?? null);
-    }),
+    eventsByOrder: new DataLoader(
+      rowsPerKey<OrderEventRow>(
+        em,
+        'select * from order_event where order_id = any($1::bigint[]) order by order_id, seq',
+        (r) => String(r.order_id),
+      ),
+    ),
+    ordersByCheckout: new DataLoader(
+      rowsPerKey<OrderRow>(
+        em,
+        'select * from shop_order where checkout_id = any($1::bigint[]) order by id',
+        (r) => String(r.checkout_id),
+      ),
+    ),
+    snapshot: new DataLoader<string, { digest: string; title: string; data: unknown } | null>(
+      async (digests) => {
+        const rows = await sqlAll<{ digest: string; title: string; data: unknown }>(
+          em,
+          'select digest, title, data from product_snapshot where digest = any($1::text[])',
+          [digests],
+        );
+        const m = new Map(rows.map((r) => [r.digest, r]));
+        return digests.map((d) => m.get(d) ?? null);
+      },
+    ),
     customer: new DataLoader<string, { id: string; name: string } | null>(async (ids) => {
-      const rows = await sqlAll<{ id: string; name: string }>(em, 'select id, name from app_user where id = any($1::bigint[])', [ids]);
+      const rows = await sqlAll<{ id: string; name: string }>(
+        em,
+        'select id, name from app_user where id = any($1::bigint[])',
+        [ids],
+      );
       const m = new Map(rows.map((r) => [String(r.id), { id: String(r.id), name: r.name }]));
       return ids.map((id) => m.get(id) ?? null);
     }),

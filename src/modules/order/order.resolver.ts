@@ -59,13 +59,18 @@ export const toEvent = (e: OrderEventRow): OrderEventType =>
 
 @Resolver(() => OrderType)
 export class OrderResolver {
-  @Query(() => OrderType, { nullable: true, description: 'Its buyer, its merchant and admins see an order; for anyone else it does not exist.' })
+  @Query(() => OrderType, {
+    nullable: true,
+    description: 'Its buyer, its merchant and admins see an order; for anyone else it does not exist.',
+  })
   async order(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<OrderObject | null> {
     const r = await ctx.services.orders.find(ctx.em, ctx.principal, id);
     return r ? toOrder(r, ctx.config.currency) : null;
   }
 
-  @Query(() => OrderConnection, { description: "Buyers see their own orders, merchants their shop's, admins all. Newest first." })
+  @Query(() => OrderConnection, {
+    description: "Buyers see their own orders, merchants their shop's, admins all. Newest first.",
+  })
   async orders(
     @Arg('filter', () => OrderFilter, { nullable: true }) filter: OrderFilter | null,
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
@@ -81,7 +86,9 @@ export class OrderResolver {
     };
   }
 
-  @Mutation(() => OrderResult, { description: 'Buyer: only while PENDING_PAYMENT. Gives back stock, points and the coupon use.' })
+  @Mutation(() => OrderResult, {
+    description: 'Buyer: only while PENDING_PAYMENT. Gives back stock, points and the coupon use.',
+  })
   async orderCancel(
     @Arg('orderId', () => ID) orderId: string,
     @Arg('reason', () => String, { nullable: true }) reason: string | null,
@@ -121,7 +128,9 @@ export class OrderResolver {
     );
   }
 
-  @FieldResolver(() => [OrderEventType], { description: 'Status changes and logistics events, oldest first.' })
+  @FieldResolver(() => [OrderEventType], {
+    description: 'Status changes and logistics events, oldest first.',
+  })
   async history(@Root() o: OrderObject, @Ctx() ctx: Context): Promise<OrderEventType[]> {
     return (await ctx.loaders.order.eventsByOrder.load(o.id)).map(toEvent);
   }
@@ -129,7 +138,10 @@ export class OrderResolver {
 
 @Resolver(() => OrderLineType)
 export class OrderLineResolver {
-  @FieldResolver(() => ProductSnapshotType, { nullable: true, description: 'Null only while the snapshot is still being written.' })
+  @FieldResolver(() => ProductSnapshotType, {
+    nullable: true,
+    description: 'Null only while the snapshot is still being written.',
+  })
   snapshot(@Root() l: OrderLineType, @Ctx() ctx: Context) {
     return ctx.loaders.order.snapshot.load(l.snapshotDigest);
   }
@@ -141,7 +153,11 @@ export class CheckoutQueryResolver {
   async checkout(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<CheckoutType | null> {
     const r = await ctx.services.orders.findCheckout(ctx.em, ctx.principal, id);
     return r
-      ? Object.assign(new CheckoutType(), { id: String(r.id), total: Money.of(Number(r.total), ctx.config.currency), paymentDeadline: r.payment_deadline })
+      ? Object.assign(new CheckoutType(), {
+          id: String(r.id),
+          total: Money.of(Number(r.total), ctx.config.currency),
+          paymentDeadline: r.payment_deadline,
+        })
       : null;
   }
 

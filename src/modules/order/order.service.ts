@@ -59,7 +59,12 @@ export class OrderService {
    * racing moves (a payment and a cancellation) exactly one wins. Records the event in the same
    * transaction. Returns the updated row, or the OrderStateError for the current status.
    */
-  async transition(em: EntityManager, orderId: string, to: OrderStatus, extra: { cancelReason?: string } = {}): Promise<OrderRow | OrderStateError> {
+  async transition(
+    em: EntityManager,
+    orderId: string,
+    to: OrderStatus,
+    extra: { cancelReason?: string } = {},
+  ): Promise<OrderRow | OrderStateError> {
     const [row] = await sqlAll<OrderRow>(
       em,
       `update shop_order set status = $2, version = version + 1, event_seq = event_seq + 1, updated_at = now(),
@@ -70,10 +75,21 @@ export class OrderService {
       [orderId, to, orderLifecycle.sourcesOf(to), extra.cancelReason ?? null],
     );
     if (!row) {
-      const [current] = await sqlAll<{ status: OrderStatus }>(em, 'select status from shop_order where id = $1', [orderId]);
+      const [current] = await sqlAll<{ status: OrderStatus }>(
+        em,
+        'select status from shop_order where id = $1',
+        [orderId],
+      );
       return OrderStateError.of(current.status, to);
     }
-    await insertEvent(em, { orderId, type: OrderEventKind.STATUS_CHANGED, buyerId: row.buyer_id, merchantId: row.merchant_id, status: to, seq: row.event_seq });
+    await insertEvent(em, {
+      orderId,
+      type: OrderEventKind.STATUS_CHANGED,
+      buyerId: row.buyer_id,
+      merchantId: row.merchant_id,
+      status: to,
+      seq: row.event_seq,
+    });
     return row;
   }
 
@@ -81,22 +97,43 @@ export class OrderService {
    * Cancels an unpaid order and gives back everything it took, in one transaction: reserved or
    * deducted stock, the buyer's points, and (with the checkout's last order) the coupon use.
    */
-  async cancelInTransaction(tx: EntityManager, orderId: string, reason: string): Promise<OrderRow | OrderStateError> {
-    const [order] = await sqlAll<{ checkout_id: string }>(tx, 'select checkout_id from shop_order where id = $1', [orderId]);
+  async cancelInTransaction(
+    tx: EntityManager,
+    orderId: string,
+    reason: string,
+  ): Promise<OrderRow | OrderStateError> {
+    const [order] = await sqlAll<{ checkout_id: string }>(
+      tx,
+      'select checkout_id from shop_order where id = $1',
+      [orderId],
+    );
     // The checkout row serializes cancellations of its orders (coupon release happens once).
     await sqlAll(tx, 'select id from checkout where id = $1 for update', [order.checkout_id]);
     const moved = await this.transition(tx, orderId, OrderStatus.CANCELLED, { cancelReason: reason });
     if (moved instanceof OrderStateError) return moved;
     // Coupon, then points, then stock: the order in which checkout locks them, so the two never deadlock.
-    const [open] = await sqlAll(tx, `select 1 from shop_order where checkout_id = $1 and status <> 'CANCELLED' limit 1`, [order.checkout_id]);
+    const [open] = await sqlAll(
+      tx,
+      `select 1 from shop_order where checkout_id = $1 and status <> 'CANCELLED' limit 1`,
+      [order.checkout_id],
+    );
     if (!open) await this.pricing.release(tx, String(order.checkout_id));
-    if (moved.points_used > 0) await sqlAll(tx, 'update app_user set points = points + $1 where id = $2', [moved.points_used, moved.buyer_id]);
+    if (moved.points_used > 0)
+      await sqlAll(tx, 'update app_user set points = points + $1 where id = $2', [
+        moved.points_used,
+        moved.buyer_id,
+      ]);
     await releaseOrderStock(tx, orderId);
     return moved;
   }
 
   /** The buyer (or an admin) cancels an unpaid order. Someone else's order is not found (null). */
-  async cancel(em: EntityManager, principal: Principal, orderId: string, reason: string | null): Promise<OrderRow | OrderStateError | null> {
+  async cancel(
+    em: EntityManager,
+    principal: Principal,
+    orderId: string,
+    reason: string | null,
+  ): Promise<OrderRow | OrderStateError | null> {
     const order = await this.find(em, principal, orderId);
     if (!order || (String(order.buyer_id) !== principal.userId && !isAdmin(principal))) return null;
     return inTransaction(em, async (tx) => {
@@ -113,7 +150,10 @@ export class OrderService {
       `select id from shop_order where checkout_id = $1 and status = 'PENDING_PAYMENT' and payment_deadline <= now() order by id`,
       [checkoutId],
     );
-    return this.expire(em, due.map((d) => String(d.id)));
+    return this.expire(
+      em,
+      due.map((d) => String(d.id)),
+    );
   }
 
   /** The backstop sweep: every unpaid order past its deadline, whatever happened to its job. */
@@ -123,7 +163,10 @@ export class OrderService {
       `select id from shop_order where status = 'PENDING_PAYMENT' and payment_deadline <= now() order by payment_deadline limit $1`,
       [limit],
     );
-    return this.expire(em, due.map((d) => String(d.id)));
+    return this.expire(
+      em,
+      due.map((d) => String(d.id)),
+    );
   }
 
   private async expire(em: EntityManager, ids: string[]): Promise<number> {
@@ -148,18 +191,32 @@ export class OrderService {
 
   async findCheckout(em: EntityManager, principal: Principal | null, id: string) {
     if (!principal || !isId(id)) return null;
-    const [row] = await sqlAll<{ id: string; buyer_id: string; total: string; payment_deadline: Date }>(em, 'select id, buyer_id, total, payment_deadline from checkout where id = $1', [id]);
+    const [row] = await sqlAll<{ id: string; buyer_id: string; total: string; payment_deadline: Date }>(
+      em,
+      'select id, buyer_id, total, payment_deadline from checkout where id = $1',
+      [id],
+    );
     return row && (String(row.buyer_id) === principal.userId || isAdmin(principal)) ? row : null;
   }
 
   /** Buyers see their orders, merchants their shop's, admins all; newest first, keyset-paginated. */
-  async list(em: EntityManager, principal: Principal, filter: OrderListFilter, first: number, after?: string | null) {
+  async list(
+    em: EntityManager,
+    principal: Principal,
+    filter: OrderListFilter,
+    first: number,
+    after?: string | null,
+  ) {
     checkPageSize(first, this.maxPageSize);
     const params: unknown[] = [];
     const add = (v: unknown) => `$${params.push(v)}`;
     const conds: string[] = [];
     if (!isAdmin(principal)) {
-      conds.push(principal.merchantId ? `(merchant_id = ${add(principal.merchantId)} or buyer_id = ${add(principal.userId)})` : `buyer_id = ${add(principal.userId)}`);
+      conds.push(
+        principal.merchantId
+          ? `(merchant_id = ${add(principal.merchantId)} or buyer_id = ${add(principal.userId)})`
+          : `buyer_id = ${add(principal.userId)}`,
+      );
     }
     if (filter.status?.length) conds.push(`status = any(${add(filter.status)}::text[])`);
     if (filter.createdAfter) conds.push(`created_at >= ${add(filter.createdAfter)}`);
@@ -174,8 +231,18 @@ export class OrderService {
     }
     const pageWhere = pageConds.length ? `where ${pageConds.join(' and ')}` : '';
     const [rows, [{ n }]] = await Promise.all([
-      sqlAll<OrderRow>(em.fork() as EntityManager, `select * from shop_order ${pageWhere} order by id desc limit ${add(first + 1)}`, params, true),
-      sqlAll<{ n: number }>(em.fork() as EntityManager, `select count(*)::int as n from shop_order ${where}`, countParams, true),
+      sqlAll<OrderRow>(
+        em.fork() as EntityManager,
+        `select * from shop_order ${pageWhere} order by id desc limit ${add(first + 1)}`,
+        params,
+        true,
+      ),
+      sqlAll<{ n: number }>(
+        em.fork() as EntityManager,
+        `select count(*)::int as n from shop_order ${where}`,
+        countParams,
+        true,
+      ),
     ]);
     const items = rows.slice(0, first);
     return {

@@ -33,14 +33,20 @@ export class AddressInput {
   @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(200) line2?: string | null;
   @Field(() => String) @Length(1, 100) @Matches(/\S/, { message: 'city must not be blank' }) city!: string;
   @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(100) region?: string | null;
-  @Field(() => String) @Length(1, 20) @Matches(/\S/, { message: 'postalCode must not be blank' }) postalCode!: string;
+  @Field(() => String)
+  @Length(1, 20)
+  @Matches(/\S/, { message: 'postalCode must not be blank' })
+  postalCode!: string;
   @Field(() => String, { description: 'ISO 3166-1 alpha-2 code, e.g. "DE".' })
   @IsISO31661Alpha2({ message: 'country must be an ISO 3166-1 alpha-2 code such as "DE"' })
   country!: string;
   @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(40) phone?: string | null;
 }
 
-@ObjectType('ProductSnapshot', { description: 'The product as it was sold, stored once per distinct content and shared by all orders that sold it.' })
+@ObjectType('ProductSnapshot', {
+  description:
+    'The product as it was sold, stored once per distinct content and shared by all orders that sold it.',
+})
 export class ProductSnapshotType {
   @Field(() => String, { description: 'SHA-256 of the canonical JSON of `data`.' }) digest!: string;
   @Field(() => String) title!: string;
@@ -56,13 +62,19 @@ export class OrderLineType {
   @Field(() => [Attribute]) attributes!: Attribute[];
   @Field(() => Int) quantity!: number;
   @Field(() => Money) unitPrice!: Money;
-  @Field(() => Money, { description: 'quantity × unitPrice less this line’s share of discounts and points.' }) lineTotal!: Money;
+  @Field(() => Money, { description: 'quantity × unitPrice less this line’s share of discounts and points.' })
+  lineTotal!: Money;
   snapshotDigest!: string;
 }
 
-@ObjectType('OrderEvent', { description: 'A change of an order, in order; its id is also the resume cursor.' })
+@ObjectType('OrderEvent', {
+  description: 'A change of an order, in order; its id is also the resume cursor.',
+})
 export class OrderEventType {
-  @Field(() => ID, { description: 'Also the resume cursor: pass it as `after` to receive only later events.' }) id!: string;
+  @Field(() => ID, {
+    description: 'Also the resume cursor: pass it as `after` to receive only later events.',
+  })
+  id!: string;
   @Field(() => ID) orderId!: string;
   @Field(() => OrderEventKind) type!: OrderEventKind;
   @Field(() => OrderStatus, { description: 'The order status after the event.' }) status!: OrderStatus;
@@ -112,15 +124,25 @@ export class OrderFilter {
   @Field(() => [OrderStatus], { nullable: true }) status?: OrderStatus[] | null;
   @Field(() => GraphQLDateTime, { nullable: true }) createdAfter?: Date | null;
   @Field(() => GraphQLDateTime, { nullable: true }) createdBefore?: Date | null;
-  @Field(() => Boolean, { nullable: true, defaultValue: true, description: 'Include archived (cold) orders. Every order is kept in one table today, so all are included.' })
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: true,
+    description:
+      'Include archived (cold) orders. Every order is kept in one table today, so all are included.',
+  })
   includeArchived?: boolean | null;
 }
 
-@ObjectType('Checkout', { description: 'One checkout of a cart; the cart is split into one order per merchant, paid together.' })
+@ObjectType('Checkout', {
+  description: 'One checkout of a cart; the cart is split into one order per merchant, paid together.',
+})
 export class CheckoutType {
   @Field(() => ID) id!: string;
   @Field(() => Money) total!: Money;
   @Field(() => GraphQLDateTime, { nullable: true }) paymentDeadline!: Date | null;
 }
 
-export const OrderResult = createUnionType({ name: 'OrderResult', types: () => [OrderType, UserError, OrderStateError] as const });
+export const OrderResult = createUnionType({
+  name: 'OrderResult',
+  types: () => [OrderType, UserError, OrderStateError] as const,
+});

@@ -2,7 +2,10 @@ import { Field, ObjectType } from 'type-graphql';
 import { ErrorCode, ErrorResult } from '../../shared/error-result';
 import { Money } from '../../shared/types';
 
-@ObjectType({ implements: ErrorResult, description: 'The balance does not cover the amount: nothing was charged.' })
+@ObjectType({
+  implements: ErrorResult,
+  description: 'The balance does not cover the amount: nothing was charged.',
+})
 export class InsufficientFundsError extends ErrorResult {
   @Field(() => Money, { description: 'The balance now.' }) balance!: Money;
 

@@ -13,10 +13,24 @@ export function paymentLoaders(em: EntityManager) {
   const settledFirst = `(p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')) desc, p.id desc`;
   return {
     latestByCheckout: new DataLoader<string, PaymentRow | null>(async (ids) =>
-      pick(ids, await sqlAll(em, `select p.*, p.checkout_id as k from payment p where p.checkout_id = any($1::bigint[]) order by ${settledFirst}`, [ids])),
+      pick(
+        ids,
+        await sqlAll(
+          em,
+          `select p.*, p.checkout_id as k from payment p where p.checkout_id = any($1::bigint[]) order by ${settledFirst}`,
+          [ids],
+        ),
+      ),
     ),
     byOrder: new DataLoader<string, PaymentRow | null>(async (ids) =>
-      pick(ids, await sqlAll(em, `select p.*, po.order_id as k from payment p join payment_order po on po.payment_id = p.id where po.order_id = any($1::bigint[]) order by ${settledFirst}`, [ids])),
+      pick(
+        ids,
+        await sqlAll(
+          em,
+          `select p.*, po.order_id as k from payment p join payment_order po on po.payment_id = p.id where po.order_id = any($1::bigint[]) order by ${settledFirst}`,
+          [ids],
+        ),
+      ),
     ),
   };
 }

@@ -17,12 +17,15 @@ import { AccountType, LedgerEntryConnection, PaymentResult, PaymentType, toPayme
 
 const KEY = /^[\x21-\x7e]{1,100}$/;
 const checkKey = (key: string) => {
-  if (!KEY.test(key)) throw badInput('idempotencyKey must be 1-100 printable ASCII characters', 'idempotencyKey');
+  if (!KEY.test(key))
+    throw badInput('idempotencyKey must be 1-100 printable ASCII characters', 'idempotencyKey');
 };
 
 @Resolver()
 export class PaymentResolver {
-  @Mutation(() => PaymentResult, { description: 'CARD returns a redirectUrl to the payment provider; BALANCE settles at once.' })
+  @Mutation(() => PaymentResult, {
+    description: 'CARD returns a redirectUrl to the payment provider; BALANCE settles at once.',
+  })
   async paymentStart(
     @Arg('checkoutId', () => ID) checkoutId: string,
     @Arg('method', () => PaymentMethod) method: PaymentMethod,
@@ -35,7 +38,9 @@ export class PaymentResolver {
     return 'status' in r ? toPayment(r, ctx.config.currency) : r;
   }
 
-  @Mutation(() => PaymentResult, { description: "Add funds to the signed-in user's balance by card; returns the provider payment." })
+  @Mutation(() => PaymentResult, {
+    description: "Add funds to the signed-in user's balance by card; returns the provider payment.",
+  })
   async accountTopUp(
     @Arg('amount', () => String) amount: string,
     @Arg('idempotencyKey', () => String) idempotencyKey: string,
@@ -52,7 +57,9 @@ export class PaymentResolver {
 
 @Resolver()
 export class RefundResolver {
-  @Mutation(() => OrderResult, { description: 'ADMIN: refund part or all of what an order cost, through its original payment method.' })
+  @Mutation(() => OrderResult, {
+    description: 'ADMIN: refund part or all of what an order cost, through its original payment method.',
+  })
   async orderRefund(
     @Arg('orderId', () => ID) orderId: string,
     @Arg('amount', () => String) amount: string,
@@ -65,7 +72,14 @@ export class RefundResolver {
     const minor = parseMoney(amount, 'amount');
     if (minor <= 0) throw badInput('amount must be positive', 'amount');
     if (!isId(orderId)) throw notFound('Order', orderId.slice(0, 40));
-    const r = await ctx.services.refunds.refundOrder(ctx.em, p.userId, orderId, minor, reason.slice(0, 500), idempotencyKey);
+    const r = await ctx.services.refunds.refundOrder(
+      ctx.em,
+      p.userId,
+      orderId,
+      minor,
+      reason.slice(0, 500),
+      idempotencyKey,
+    );
     if (r instanceof UserError) return r;
     const order = await ctx.services.orders.find(ctx.em.fork() as typeof ctx.em, p, orderId);
     return toOrder(order!, ctx.config.currency);
@@ -74,7 +88,9 @@ export class RefundResolver {
 
 @Resolver(() => Viewer)
 export class ViewerAccountResolver {
-  @FieldResolver(() => AccountType, { description: "The user's balance on the ledger; for MERCHANT users, the shop's available balance." })
+  @FieldResolver(() => AccountType, {
+    description: "The user's balance on the ledger; for MERCHANT users, the shop's available balance.",
+  })
   account(@Root() user: User, @Ctx() ctx: Context): Promise<AccountType> {
     const ref = user.merchantId ? merchantAvailable(String(user.merchantId)) : userAvailable(String(user.id));
     return this.accountOf(ctx, ref, `user:${user.id}`);
@@ -82,16 +98,22 @@ export class ViewerAccountResolver {
 
   @FieldResolver(() => AccountType, {
     nullable: true,
-    description: "MERCHANT users: the shop's sales held in escrow until their orders complete (net of the platform fee).",
+    description:
+      "MERCHANT users: the shop's sales held in escrow until their orders complete (net of the platform fee).",
   })
   escrow(@Root() user: User, @Ctx() ctx: Context): Promise<AccountType> | null {
-    return user.merchantId ? this.accountOf(ctx, merchantEscrow(String(user.merchantId)), `escrow:${user.merchantId}`) : null;
+    return user.merchantId
+      ? this.accountOf(ctx, merchantEscrow(String(user.merchantId)), `escrow:${user.merchantId}`)
+      : null;
   }
 
   private async accountOf(ctx: Context, ref: AccountRef, placeholder: string): Promise<AccountType> {
     const a = await ctx.services.ledger.findAccount(ctx.em, ref);
     // An account appears with its first entry; until then it is an empty one.
-    return Object.assign(new AccountType(), { id: a ? String(a.id) : placeholder, balance: Money.of(a?.balance ?? 0, ctx.config.currency) });
+    return Object.assign(new AccountType(), {
+      id: a ? String(a.id) : placeholder,
+      balance: Money.of(a?.balance ?? 0, ctx.config.currency),
+    });
   }
 }
 
@@ -108,7 +130,10 @@ export class AccountResolver {
     const page = await ctx.services.ledger.entries(ctx.em, account.id, first ?? 20, after);
     const m = (n: number) => Money.of(n, ctx.config.currency);
     return {
-      edges: page.edges.map((e) => ({ cursor: e.cursor, node: { ...e.node, amount: m(e.node.amount), balanceAfter: m(e.node.balanceAfter) } })),
+      edges: page.edges.map((e) => ({
+        cursor: e.cursor,
+        node: { ...e.node, amount: m(e.node.amount), balanceAfter: m(e.node.balanceAfter) },
+      })),
       pageInfo: page.pageInfo,
     };
   }
@@ -125,7 +150,10 @@ export class CheckoutPaymentResolver {
 
 @Resolver(() => OrderType)
 export class OrderPaymentResolver {
-  @FieldResolver(() => PaymentType, { nullable: true, description: 'The payment that paid the order, or the latest attempt.' })
+  @FieldResolver(() => PaymentType, {
+    nullable: true,
+    description: 'The payment that paid the order, or the latest attempt.',
+  })
   async payment(@Root() o: OrderType, @Ctx() ctx: Context): Promise<PaymentType | null> {
     const p = await ctx.loaders.payment.byOrder.load(o.id);
     return p ? toPayment(p, ctx.config.currency) : null;

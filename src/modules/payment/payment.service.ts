@@ -68,28 +68,67 @@ export class PaymentService {
   // ------------------------------------------------------------------ starting a payment
 
   /** paymentStart: a PENDING card payment with its provider page, or a settled balance payment. */
-  async start(em: EntityManager, buyerId: string, checkoutId: string, method: PaymentMethod, key: string): Promise<PaymentOutcome> {
+  async start(
+    em: EntityManager,
+    buyerId: string,
+    checkoutId: string,
+    method: PaymentMethod,
+    key: string,
+  ): Promise<PaymentOutcome> {
     const outcome = await inTransaction<PaymentOutcome, PaymentOutcome>(em, async (tx) => {
-      const claim = await claimKey(tx, buyerId, 'payment', key, digest({ checkoutId, method }), 'next_order_id($1)::text');
+      const claim = await claimKey(
+        tx,
+        buyerId,
+        'payment',
+        key,
+        digest({ checkoutId, method }),
+        'next_order_id($1)::text',
+      );
       if (!claim.claimed) {
-        if (!claim.sameRequest) throw new Rollback(UserError.of(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was used for a different payment', 'idempotencyKey'));
+        if (!claim.sameRequest)
+          throw new Rollback(
+            UserError.of(
+              ErrorCode.IDEMPOTENCY_KEY_REUSED,
+              'This idempotency key was used for a different payment',
+              'idempotencyKey',
+            ),
+          );
         return (await this.find(tx, claim.resultRef))!;
       }
       const [checkout] = /^\d{1,19}$/.test(checkoutId)
-        ? await sqlAll<{ buyer_id: string; payment_deadline: Date }>(tx, 'select buyer_id, payment_deadline from checkout where id = $1 for update', [checkoutId])
+        ? await sqlAll<{ buyer_id: string; payment_deadline: Date }>(
+            tx,
+            'select buyer_id, payment_deadline from checkout where id = $1 for update',
+            [checkoutId],
+          )
         : [];
-      if (!checkout || String(checkout.buyer_id) !== buyerId) throw notFound('Checkout', checkoutId.slice(0, 40));
-      const open = await sqlAll<{ id: string; total: string; status: OrderStatus }>(tx, 'select id, total, status from shop_order where checkout_id = $1 order by id', [checkoutId]);
+      if (!checkout || String(checkout.buyer_id) !== buyerId)
+        throw notFound('Checkout', checkoutId.slice(0, 40));
+      const open = await sqlAll<{ id: string; total: string; status: OrderStatus }>(
+        tx,
+        'select id, total, status from shop_order where checkout_id = $1 order by id',
+        [checkoutId],
+      );
       const payable = open.filter((o) => o.status === OrderStatus.PENDING_PAYMENT);
       if (payable.length === 0) {
         throw new Rollback(
           open.some((o) => o.status === OrderStatus.PAID)
             ? UserError.of(ErrorCode.ORDER_STATE_INVALID, 'This checkout is paid', 'checkoutId')
-            : UserError.of(ErrorCode.PAYMENT_WINDOW_EXPIRED, 'The orders of this checkout were cancelled', 'checkoutId'),
+            : UserError.of(
+                ErrorCode.PAYMENT_WINDOW_EXPIRED,
+                'The orders of this checkout were cancelled',
+                'checkoutId',
+              ),
         );
       }
       if (checkout.payment_deadline.getTime() <= Date.now()) {
-        throw new Rollback(UserError.of(ErrorCode.PAYMENT_WINDOW_EXPIRED, 'The payment window of this checkout has closed', 'checkoutId'));
+        throw new Rollback(
+          UserError.of(
+            ErrorCode.PAYMENT_WINDOW_EXPIRED,
+            'The payment window of this checkout has closed',
+            'checkoutId',
+          ),
+        );
       }
       const amount = payable.reduce((s, o) => s + Number(o.total), 0);
       const [payment] = await sqlAll<PaymentRow>(
@@ -106,13 +145,19 @@ export class PaymentService {
         try {
           return await this.settleInTransaction(tx, payment.id);
         } catch (e) {
-          if (e instanceof InsufficientFunds) throw new Rollback(InsufficientFundsError.of(e.balance, this.settings.currency));
+          if (e instanceof InsufficientFunds)
+            throw new Rollback(InsufficientFundsError.of(e.balance, this.settings.currency));
           throw e;
         }
       }
       return payment;
     });
-    if ('status' in outcome && outcome.method === PaymentMethod.CARD && outcome.status === PaymentStatus.PENDING && !outcome.provider_ref) {
+    if (
+      'status' in outcome &&
+      outcome.method === PaymentMethod.CARD &&
+      outcome.status === PaymentStatus.PENDING &&
+      !outcome.provider_ref
+    ) {
       return this.openAtProvider(em, outcome);
     }
     return outcome;
@@ -123,7 +168,14 @@ export class PaymentService {
     const payment = await inTransaction<PaymentRow, PaymentOutcome>(em, async (tx) => {
       const claim = await claimKey(tx, userId, 'top-up', key, digest({ amount }), 'next_order_id($1)::text');
       if (!claim.claimed) {
-        if (!claim.sameRequest) throw new Rollback(UserError.of(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was used for a different top-up', 'idempotencyKey'));
+        if (!claim.sameRequest)
+          throw new Rollback(
+            UserError.of(
+              ErrorCode.IDEMPOTENCY_KEY_REUSED,
+              'This idempotency key was used for a different top-up',
+              'idempotencyKey',
+            ),
+          );
         return (await this.find(tx, claim.resultRef))!;
       }
       const [row] = await sqlAll<PaymentRow>(
@@ -133,7 +185,8 @@ export class PaymentService {
       );
       return row;
     });
-    if ('status' in payment && payment.status === PaymentStatus.PENDING && !payment.provider_ref) return this.openAtProvider(em, payment);
+    if ('status' in payment && payment.status === PaymentStatus.PENDING && !payment.provider_ref)
+      return this.openAtProvider(em, payment);
     return payment;
   }
 
@@ -162,7 +215,10 @@ export class PaymentService {
       return row;
     } catch (e) {
       if (e instanceof ProviderUnavailableError) {
-        return UserError.of(ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, 'The card payment provider is not answering; try again with the same idempotency key');
+        return UserError.of(
+          ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE,
+          'The card payment provider is not answering; try again with the same idempotency key',
+        );
       }
       throw e;
     }
@@ -189,11 +245,22 @@ export class PaymentService {
         return 'processed';
       }
       // A signed event must still match the payment it names.
-      if (payment.provider_ref && (event.paymentId !== payment.provider_ref || event.amount !== Number(payment.amount))) {
-        this.log.warn({ eventId: event.id, paymentId: payment.id }, 'provider event does not match its payment; ignored');
+      if (
+        payment.provider_ref &&
+        (event.paymentId !== payment.provider_ref || event.amount !== Number(payment.amount))
+      ) {
+        this.log.warn(
+          { eventId: event.id, paymentId: payment.id },
+          'provider event does not match its payment; ignored',
+        );
         return 'ignored';
       }
-      const to = event.type === 'payment.succeeded' ? PaymentStatus.SUCCEEDED : event.type === 'payment.failed' ? PaymentStatus.FAILED : PaymentStatus.CANCELLED;
+      const to =
+        event.type === 'payment.succeeded'
+          ? PaymentStatus.SUCCEEDED
+          : event.type === 'payment.failed'
+            ? PaymentStatus.FAILED
+            : PaymentStatus.CANCELLED;
       await this.apply(tx, payment.id, to, new Date(event.occurredAt));
       return 'processed';
     });
@@ -207,7 +274,11 @@ export class PaymentService {
       await this.settleInTransaction(tx, paymentId, Number.isNaN(at.getTime()) ? new Date() : at);
       return;
     }
-    await sqlAll(tx, 'update payment set status = $2, failure_reason = $3, updated_at = now() where id = $1', [paymentId, to, to === PaymentStatus.FAILED ? 'declined' : 'cancelled']);
+    await sqlAll(
+      tx,
+      'update payment set status = $2, failure_reason = $3, updated_at = now() where id = $1',
+      [paymentId, to, to === PaymentStatus.FAILED ? 'declined' : 'cancelled'],
+    );
   }
 
   /**
@@ -219,17 +290,32 @@ export class PaymentService {
    * cancelled and the money returned, even if the expiry job has not run yet.
    */
   async settleInTransaction(tx: EntityManager, paymentId: string, paidAt = new Date()): Promise<PaymentRow> {
-    const [payment] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1 for update', [paymentId]);
+    const [payment] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1 for update', [
+      paymentId,
+    ]);
     if (!paymentLifecycle.can(payment.status, PaymentStatus.SUCCEEDED)) return payment;
     if (payment.purpose === 'TOP_UP') {
       await this.ledger.topUp(tx, String(payment.user_id), Number(payment.amount), `payment:${payment.id}`);
-      const [row] = await sqlAll<PaymentRow>(tx, `update payment set status = 'SUCCEEDED', settled_at = now(), updated_at = now() where id = $1 returning *`, [paymentId]);
+      const [row] = await sqlAll<PaymentRow>(
+        tx,
+        `update payment set status = 'SUCCEEDED', settled_at = now(), updated_at = now() where id = $1 returning *`,
+        [paymentId],
+      );
       return row;
     }
     // Same lock order as cancellation: checkout, then its orders.
-    const [checkout] = await sqlAll<{ payment_deadline: Date }>(tx, 'select payment_deadline from checkout where id = $1 for update', [payment.checkout_id]);
+    const [checkout] = await sqlAll<{ payment_deadline: Date }>(
+      tx,
+      'select payment_deadline from checkout where id = $1 for update',
+      [payment.checkout_id],
+    );
     const late = paidAt.getTime() > new Date(checkout.payment_deadline).getTime();
-    const covered = await sqlAll<{ order_id: string; amount: string; merchant_id: string; status: OrderStatus }>(
+    const covered = await sqlAll<{
+      order_id: string;
+      amount: string;
+      merchant_id: string;
+      status: OrderStatus;
+    }>(
       tx,
       'select po.order_id, po.amount, o.merchant_id, o.status from payment_order po join shop_order o on o.id = po.order_id where po.payment_id = $1 order by po.order_id',
       [paymentId],
@@ -255,13 +341,28 @@ export class PaymentService {
       const moved = await this.orders.transition(tx, o.order_id, OrderStatus.PAID);
       (moved instanceof OrderStateError ? unpaid : paid).push(o);
     }
-    if (paid.length) await this.convertReservations(tx, paid.map((o) => o.order_id));
-    await sqlAll(tx, `update payment set status = 'SUCCEEDED', settled_at = now(), updated_at = now() where id = $1`, [paymentId]);
+    if (paid.length)
+      await this.convertReservations(
+        tx,
+        paid.map((o) => o.order_id),
+      );
+    await sqlAll(
+      tx,
+      `update payment set status = 'SUCCEEDED', settled_at = now(), updated_at = now() where id = $1`,
+      [paymentId],
+    );
     if (paid.length) {
       const input = {
         buyerId: String(payment.user_id),
         reference: `payment:${payment.id}`,
-        parts: partsWithFee(paid.map((o) => ({ merchantId: String(o.merchant_id), amount: Number(o.amount), reference: `order:${o.order_id}` })), this.settings.feeBps),
+        parts: partsWithFee(
+          paid.map((o) => ({
+            merchantId: String(o.merchant_id),
+            amount: Number(o.amount),
+            reference: `order:${o.order_id}`,
+          })),
+          this.settings.feeBps,
+        ),
       };
       if (payment.method === PaymentMethod.BALANCE) await this.ledger.purchaseWithBalance(tx, input);
       else await this.ledger.purchaseWithCard(tx, input);
@@ -282,7 +383,13 @@ export class PaymentService {
       [orderId],
     );
     for (const l of lines) {
-      if (!(await takeStock(tx, { variantId: String(l.variant_id), quantity: l.quantity, policy: StockPolicy.DEDUCT_ON_ORDER }))) {
+      if (
+        !(await takeStock(tx, {
+          variantId: String(l.variant_id),
+          quantity: l.quantity,
+          policy: StockPolicy.DEDUCT_ON_ORDER,
+        }))
+      ) {
         // Undo the takes of this order's earlier lines: its other lines stay available to others.
         await sqlAll(
           tx,
@@ -340,9 +447,14 @@ export class PaymentService {
       return true;
     }
     let remote = await this.provider.getPayment(p.provider_ref);
-    if (remote.status === 'PENDING' && expired) remote = await this.provider.cancelPayment(p.provider_ref).catch(() => this.provider.getPayment(p.provider_ref!));
+    if (remote.status === 'PENDING' && expired)
+      remote = await this.provider
+        .cancelPayment(p.provider_ref)
+        .catch(() => this.provider.getPayment(p.provider_ref!));
     if (remote.status === 'PENDING') return false;
-    await inTransaction(em, (tx) => this.apply(tx, p.id, remote.status as PaymentStatus, new Date(remote.updatedAt)));
+    await inTransaction(em, (tx) =>
+      this.apply(tx, p.id, remote.status as PaymentStatus, new Date(remote.updatedAt)),
+    );
     return true;
   }
 

@@ -15,7 +15,10 @@ export enum PaymentMethod {
   CARD = 'CARD',
   BALANCE = 'BALANCE',
 }
-registerEnumType(PaymentMethod, { name: 'PaymentMethod', description: 'CARD goes through the provider; BALANCE settles at once from the account.' });
+registerEnumType(PaymentMethod, {
+  name: 'PaymentMethod',
+  description: 'CARD goes through the provider; BALANCE settles at once from the account.',
+});
 
 /**
  * The payment lifecycle. The provider decides PENDING's outcome; a decline (FAILED) is final for

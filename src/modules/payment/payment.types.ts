@@ -7,7 +7,10 @@ import { InsufficientFundsError } from './payment.errors';
 import type { PaymentRow } from './payment.service';
 import { PaymentMethod, PaymentStatus } from './payment.state';
 
-registerEnumType(LedgerEntryKind, { name: 'LedgerEntryKind', description: 'What moved money in or out of an account.' });
+registerEnumType(LedgerEntryKind, {
+  name: 'LedgerEntryKind',
+  description: 'What moved money in or out of an account.',
+});
 
 @ObjectType('Payment')
 export class PaymentType {
@@ -16,12 +19,18 @@ export class PaymentType {
   @Field(() => PaymentStatus) status!: PaymentStatus;
   @Field(() => Money) amount!: Money;
   @Field(() => Money) refunded!: Money;
-  @Field(() => String, { nullable: true, description: 'For CARD: where the shopper completes payment with the provider.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'For CARD: where the shopper completes payment with the provider.',
+  })
   redirectUrl!: string | null;
   @Field(() => GraphQLDateTime) createdAt!: Date;
 }
 
-export const PaymentResult = createUnionType({ name: 'PaymentResult', types: () => [PaymentType, UserError, InsufficientFundsError] as const });
+export const PaymentResult = createUnionType({
+  name: 'PaymentResult',
+  types: () => [PaymentType, UserError, InsufficientFundsError] as const,
+});
 
 export function toPayment(p: PaymentRow, currency: string): PaymentType {
   return Object.assign(new PaymentType(), {
@@ -41,7 +50,8 @@ export class LedgerEntryType {
   @Field(() => Money, { description: 'Signed: negative leaves the account.' }) amount!: Money;
   @Field(() => Money) balanceAfter!: Money;
   @Field(() => LedgerEntryKind) kind!: LedgerEntryKind;
-  @Field(() => String, { description: 'The order, checkout, refund or top-up that caused it.' }) reference!: string;
+  @Field(() => String, { description: 'The order, checkout, refund or top-up that caused it.' })
+  reference!: string;
   @Field(() => GraphQLDateTime) createdAt!: Date;
 }
 

@@ -49,7 +49,14 @@ export class RefundService {
    * Refunds part or all of what an order cost. Used by after-sale and by admins; idempotent by
    * `key` (per caller). Fully refunded orders become REFUNDED.
    */
-  async refundOrder(em: EntityManager, callerId: string, orderId: string, amount: number, reason: string, key: string): Promise<RefundRow | UserError> {
+  async refundOrder(
+    em: EntityManager,
+    callerId: string,
+    orderId: string,
+    amount: number,
+    reason: string,
+    key: string,
+  ): Promise<RefundRow | UserError> {
     return inTransaction<RefundRow, RefundRow | UserError>(em, async (tx) => {
       const r = await this.refundOrderInTransaction(tx, callerId, orderId, amount, reason, key);
       if (r instanceof UserError) throw new Rollback(r);
@@ -62,16 +69,37 @@ export class RefundService {
    * commit together). A UserError means nothing was refunded, but the caller must roll back: the
    * idempotency key may already be written.
    */
-  async refundOrderInTransaction(tx: EntityManager, callerId: string, orderId: string, amount: number, reason: string, key: string): Promise<RefundRow | UserError> {
-    const claim = await claimKey(tx, callerId, 'refund', key, digest({ orderId, amount, reason }), 'next_order_id($1)::text');
+  async refundOrderInTransaction(
+    tx: EntityManager,
+    callerId: string,
+    orderId: string,
+    amount: number,
+    reason: string,
+    key: string,
+  ): Promise<RefundRow | UserError> {
+    const claim = await claimKey(
+      tx,
+      callerId,
+      'refund',
+      key,
+      digest({ orderId, amount, reason }),
+      'next_order_id($1)::text',
+    );
     if (!claim.claimed) {
-      if (!claim.sameRequest) return UserError.of(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was used for a different refund', 'idempotencyKey');
+      if (!claim.sameRequest)
+        return UserError.of(
+          ErrorCode.IDEMPOTENCY_KEY_REUSED,
+          'This idempotency key was used for a different refund',
+          'idempotencyKey',
+        );
       return (await sqlAll<RefundRow>(tx, 'select * from refund where id = $1', [claim.resultRef]))[0];
     }
     // The order row first (as completion and after-sale do): a completion that released the escrow
     // has committed before the status below is read, so the refund draws from the right account.
     await sqlAll(tx, 'select id from shop_order where id = $1 for update', [orderId]);
-    const [p] = await sqlAll<PaymentRow & { order_amount: string; merchant_id: string; order_status: OrderStatus }>(
+    const [p] = await sqlAll<
+      PaymentRow & { order_amount: string; merchant_id: string; order_status: OrderStatus }
+    >(
       tx,
       `select p.*, po.amount as order_amount, o.merchant_id, o.status as order_status
          from payment p join payment_order po on po.payment_id = p.id join shop_order o on o.id = po.order_id
@@ -82,9 +110,16 @@ export class RefundService {
     );
     const exceeds = (m: string) => UserError.of(ErrorCode.REFUND_EXCEEDS_PAID, m, 'amount');
     if (!p || p.order_status === OrderStatus.CANCELLED) return exceeds('Nothing was paid for this order');
-    const [{ before }] = await sqlAll<{ before: number }>(tx, 'select coalesce(sum(amount), 0)::bigint as before from refund where order_id = $1 and payment_id = $2', [orderId, p.id]);
+    const [{ before }] = await sqlAll<{ before: number }>(
+      tx,
+      'select coalesce(sum(amount), 0)::bigint as before from refund where order_id = $1 and payment_id = $2',
+      [orderId, p.id],
+    );
     const paid = Number(p.order_amount);
-    if (Number(before) + amount > paid) return exceeds(`At most ${((paid - Number(before)) / 100).toFixed(2)} can still be refunded for this order`);
+    if (Number(before) + amount > paid)
+      return exceeds(
+        `At most ${((paid - Number(before)) / 100).toFixed(2)} can still be refunded for this order`,
+      );
 
     const refund = await this.insert(tx, p, orderId, amount, reason, claim.resultRef);
     const fee = refundFeeShare(paid, splitFee(paid, this.feeBps).fee, Number(before), amount);
@@ -123,11 +158,20 @@ export class RefundService {
    * back (balance payments never took it).
    */
   async createUnpaid(tx: EntityManager, payment: PaymentRow, orderId: string, amount: number): Promise<void> {
-    const [{ id }] = await sqlAll<{ id: string }>(tx, 'select next_order_id($1)::text as id', [payment.user_id]);
+    const [{ id }] = await sqlAll<{ id: string }>(tx, 'select next_order_id($1)::text as id', [
+      payment.user_id,
+    ]);
     await this.insert(tx, payment, orderId, amount, 'the order could not be paid any more', id);
   }
 
-  private async insert(tx: EntityManager, p: PaymentRow, orderId: string | null, amount: number, reason: string, id: string): Promise<RefundRow> {
+  private async insert(
+    tx: EntityManager,
+    p: PaymentRow,
+    orderId: string | null,
+    amount: number,
+    reason: string,
+    id: string,
+  ): Promise<RefundRow> {
     const balance = p.method === PaymentMethod.BALANCE;
     const [refund] = await sqlAll<RefundRow>(
       tx,
@@ -155,8 +199,16 @@ export class RefundService {
     if (!r || r.status !== 'PENDING') return;
     try {
       if (!r.provider_payment) throw new Error('the payment has no provider reference');
-      const done = await this.provider.refund(r.provider_payment, { amount: Number(r.amount) }, { idempotencyKey: `refund-${r.id}` });
-      await sqlAll(em, `update refund set status = 'SUCCEEDED', provider_ref = $2, attempts = attempts + 1, updated_at = now() where id = $1 and status = 'PENDING'`, [r.id, done.id]);
+      const done = await this.provider.refund(
+        r.provider_payment,
+        { amount: Number(r.amount) },
+        { idempotencyKey: `refund-${r.id}` },
+      );
+      await sqlAll(
+        em,
+        `update refund set status = 'SUCCEEDED', provider_ref = $2, attempts = attempts + 1, updated_at = now() where id = $1 and status = 'PENDING'`,
+        [r.id, done.id],
+      );
     } catch (err) {
       const [after] = await sqlAll<{ attempts: number }>(
         em,
@@ -175,12 +227,19 @@ export class RefundService {
 
   /** The provider's refund.succeeded callback. */
   async confirm(tx: EntityManager, providerRefundId: string): Promise<void> {
-    await sqlAll(tx, `update refund set status = 'SUCCEEDED', updated_at = now() where provider_ref = $1 and status <> 'SUCCEEDED'`, [providerRefundId]);
+    await sqlAll(
+      tx,
+      `update refund set status = 'SUCCEEDED', updated_at = now() where provider_ref = $1 and status <> 'SUCCEEDED'`,
+      [providerRefundId],
+    );
   }
 
   /** Retries refunds that are still pending (the job's own retries are the fast path). */
   async retryPending(em: EntityManager): Promise<void> {
-    const open = await sqlAll<{ id: string }>(em, `select id from refund where status = 'PENDING' and updated_at < now() - interval '5 minutes' order by created_at limit 100`);
+    const open = await sqlAll<{ id: string }>(
+      em,
+      `select id from refund where status = 'PENDING' and updated_at < now() - interval '5 minutes' order by created_at limit 100`,
+    );
     for (const r of open) await this.execute(em, String(r.id)).catch(() => undefined);
   }
 }

@@ -9,8 +9,14 @@ const EVENT_TYPES = new Set(['payment.succeeded', 'payment.failed', 'payment.can
 
 function isEvent(v: any): v is PaymentEvent {
   return (
-    v && typeof v.id === 'string' && v.id.length > 0 && v.id.length <= 100 && EVENT_TYPES.has(v.type) &&
-    typeof v.reference === 'string' && typeof v.paymentId === 'string' && Number.isSafeInteger(v.amount)
+    v &&
+    typeof v.id === 'string' &&
+    v.id.length > 0 &&
+    v.id.length <= 100 &&
+    EVENT_TYPES.has(v.type) &&
+    typeof v.reference === 'string' &&
+    typeof v.paymentId === 'string' &&
+    Number.isSafeInteger(v.amount)
   );
 }
 
@@ -18,7 +24,12 @@ function isEvent(v: any): v is PaymentEvent {
  * POST /webhooks/payments: the provider's signed callbacks. Each event id takes effect once; a
  * duplicate answers 200 and changes nothing. A failure answers 500 so the provider retries.
  */
-export function paymentWebhook(orm: MikroORM, payments: PaymentService, secrets: () => string[], log: Logger) {
+export function paymentWebhook(
+  orm: MikroORM,
+  payments: PaymentService,
+  secrets: () => string[],
+  log: Logger,
+) {
   return signedWebhook<PaymentEvent>({
     name: 'payment',
     secrets,
@@ -33,5 +44,7 @@ export async function paymentReturnPage(req: IncomingMessage, res: ServerRespons
   const url = new URL(req.url ?? '/', 'http://localhost');
   const status = (url.searchParams.get('status') ?? 'unknown').replace(/[^A-Z_a-z]/g, '');
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-  res.end(`<!doctype html><meta charset="utf-8"><title>Payment</title><p>Payment ${status.toLowerCase()}. You can close this page.</p>`);
+  res.end(
+    `<!doctype html><meta charset="utf-8"><title>Payment</title><p>Payment ${status.toLowerCase()}. You can close this page.</p>`,
+  );
 }

@@ -37,7 +37,11 @@ export class CouponCreateInput {
   @Max(100_000_000)
   usageLimit?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: 1, description: 'How many orders each customer may use it on.' })
+  @Field(() => Int, {
+    nullable: true,
+    defaultValue: 1,
+    description: 'How many orders each customer may use it on.',
+  })
   @IsOptional()
   @Min(1)
   @Max(1_000_000)
@@ -65,7 +69,10 @@ export class PromotionCreateInput {
   @Matches(AMOUNT, { message: 'value must be a non-negative amount such as "10" or "5.00"' })
   value!: string;
 
-  @Field(() => String, { nullable: true, description: 'Applies to products in this collection; null applies to the whole cart.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Applies to products in this collection; null applies to the whole cart.',
+  })
   @IsOptional()
   @Length(1, 60)
   collection?: string | null;

@@ -7,8 +7,13 @@ import { CouponType, PromotionType } from './pricing.types';
 
 @Resolver()
 export class PricingResolver {
-  @Mutation(() => PromotionType, { description: "ADMIN (platform-wide), or MERCHANT (applies to the merchant's own products only)." })
-  async promotionCreate(@Arg('input', () => PromotionCreateInput) input: PromotionCreateInput, @Ctx() ctx: Context): Promise<PromotionType> {
+  @Mutation(() => PromotionType, {
+    description: "ADMIN (platform-wide), or MERCHANT (applies to the merchant's own products only).",
+  })
+  async promotionCreate(
+    @Arg('input', () => PromotionCreateInput) input: PromotionCreateInput,
+    @Ctx() ctx: Context,
+  ): Promise<PromotionType> {
     const p = authorize(ctx.principal, Role.ADMIN, Role.MERCHANT);
     const merchantId = isAdmin(p) ? null : p.merchantId;
     const r = await ctx.services.pricing.createPromotion(ctx.em, input, merchantId);
@@ -16,7 +21,10 @@ export class PricingResolver {
   }
 
   @Mutation(() => CouponType, { description: 'ADMIN.' })
-  async couponCreate(@Arg('input', () => CouponCreateInput) input: CouponCreateInput, @Ctx() ctx: Context): Promise<CouponType> {
+  async couponCreate(
+    @Arg('input', () => CouponCreateInput) input: CouponCreateInput,
+    @Ctx() ctx: Context,
+  ): Promise<CouponType> {
     authorize(ctx.principal, Role.ADMIN);
     const c = await ctx.services.pricing.createCoupon(ctx.em, input);
     return Object.assign(new CouponType(), { code: c.code, description: c.description });

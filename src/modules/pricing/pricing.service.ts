@@ -58,12 +58,21 @@ export class PricingService {
 
   activePromotions(em: EntityManager): Promise<PromotionRule[]> {
     return this.promotions.getOrCreate('all', async () =>
-      (await sqlAll(em, `select * from promotion where active and (ends_at is null or ends_at > now()) order by id`)).map(toRule),
+      (
+        await sqlAll(
+          em,
+          `select * from promotion where active and (ends_at is null or ends_at > now()) order by id`,
+        )
+      ).map(toRule),
     );
   }
 
   async coupon(em: EntityManager, code: string, forUpdate = false): Promise<CouponRow | null> {
-    const [r] = await sqlAll<any>(em, `select * from coupon where code = $1 ${forUpdate ? 'for update' : ''}`, [code.toUpperCase()]);
+    const [r] = await sqlAll<any>(
+      em,
+      `select * from coupon where code = $1 ${forUpdate ? 'for update' : ''}`,
+      [code.toUpperCase()],
+    );
     if (!r) return null;
     return {
       code: r.code,
@@ -90,7 +99,8 @@ export class PricingService {
         'select count(*)::int as n from coupon_redemption where coupon_code = $1 and customer_id = $2 and released_at is null',
         [c.code, customerId],
       );
-      if (n >= c.perCustomerLimit) return UserError.of(ErrorCode.COUPON_EXHAUSTED, `You have already used coupon ${c.code}`, 'code');
+      if (n >= c.perCustomerLimit)
+        return UserError.of(ErrorCode.COUPON_EXHAUSTED, `You have already used coupon ${c.code}`, 'code');
     }
     return null;
   }
@@ -104,7 +114,11 @@ export class PricingService {
       [code],
     );
     if (taken.length === 0) return false;
-    await sqlAll(em, 'insert into coupon_redemption (checkout_id, coupon_code, customer_id) values ($1, $2, $3)', [checkoutId, code, customerId]);
+    await sqlAll(
+      em,
+      'insert into coupon_redemption (checkout_id, coupon_code, customer_id) values ($1, $2, $3)',
+      [checkoutId, code, customerId],
+    );
     return true;
   }
 
@@ -140,7 +154,11 @@ export class PricingService {
     return (await this.coupon(em, input.code))!;
   }
 
-  async createPromotion(em: EntityManager, input: PromotionCreateInput, merchantId: string | null): Promise<PromotionRule & { active: boolean }> {
+  async createPromotion(
+    em: EntityManager,
+    input: PromotionCreateInput,
+    merchantId: string | null,
+  ): Promise<PromotionRule & { active: boolean }> {
     checkWindow(input.startsAt, input.endsAt);
     const [r] = await sqlAll<any>(
       em,

@@ -364,7 +364,8 @@ function windowState(
  */
 function promotionOrder(a: PromotionRule, b: PromotionRule): number {
   if (a.kind !== b.kind) return a.kind === 'PERCENT' ? -1 : 1;
-  if (/^\d+$/.test(a.id) && /^\d+$/.test(b.id) && a.id.length !== b.id.length) return a.id.length - b.id.length;
+  if (/^\d+$/.test(a.id) && /^\d+$/.test(b.id) && a.id.length !== b.id.length)
+    return a.id.length - b.id.length;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
