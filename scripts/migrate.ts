@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config';
 import { startEmbeddedPostgres } from '../src/db/embedded';
 import { connectOrm, migrate } from '../src/db/orm';
+import { entities } from '../src/modules/entities';
 
 /**
  * Applies pending migrations (`npm run migrate`): to DATABASE_URL, or the embedded database in
@@ -13,6 +14,7 @@ async function main() {
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(join(config.dataDir, 'pg'));
   const orm = await connectOrm({
     url: config.databaseUrl ?? embedded!.url,
+    entities,
     poolSize: 2,
     logger: (m) => console.log(m),
   });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config';
 import { startEmbeddedPostgres } from '../src/db/embedded';
 import { connectOrm, migrate } from '../src/db/orm';
+import { entities } from '../src/modules/entities';
 import { generateCatalog } from '../src/modules/catalog/demo-data';
 import { IdentityService } from '../src/modules/identity/identity.service';
 import { TokenService } from '../src/modules/identity/token';
@@ -17,7 +18,7 @@ async function main() {
   if (!Number.isInteger(products) || products < 1) throw new Error('--products must be a positive integer');
   const config = loadConfig();
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(join(config.dataDir, 'pg'));
-  const orm = await connectOrm({ url: config.databaseUrl ?? embedded!.url });
+  const orm = await connectOrm({ url: config.databaseUrl ?? embedded!.url, entities });
   try {
     await migrate(orm);
     const started = Date.now();

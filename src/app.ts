@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { connectOrm, migrate } from './db/orm';
+import { entities } from './modules/entities';
 import { sqlAll } from './db/sql';
 import { generateCatalog } from './modules/catalog/demo-data';
 import { buildAppSchema } from './server/schema';
@@ -114,6 +115,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
   let relay: OutboxRelay | undefined;
   const orm = await connectOrm({
     url,
+    entities,
     replicaUrls: config.databaseReplicaUrls,
     poolSize: config.dbPoolSize,
     logger: (m) => log.info(m.replace(/\x1b\[[0-9;]*m/g, '')),

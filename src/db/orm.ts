@@ -2,11 +2,12 @@ import { DataloaderType, MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations';
-import { entities } from '../modules/entities';
 import { countStatement } from './sql-stats';
 
 export interface OrmOptions {
   url: string;
+  /** The entity classes (the modules' `entities` list: this layer knows no module). */
+  entities: Options['entities'];
   replicaUrls?: string[];
   poolSize?: number;
   /** Where MikroORM's own messages (such as applied migrations) go. */
@@ -18,7 +19,7 @@ export function ormConfig(opts: OrmOptions): Options<PostgreSqlDriver> {
     driver: PostgreSqlDriver,
     clientUrl: opts.url,
     replicas: (opts.replicaUrls ?? []).map((clientUrl) => ({ clientUrl })),
-    entities,
+    entities: opts.entities,
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false },
     allowGlobalContext: false,

@@ -1,74 +1,23 @@
 /**
- * The wire types of the sandbox card provider: what its API answers, what its callbacks carry and
- * what its test controls are. Shared by the service and by the client, which imports types only.
+ * The sandbox card provider's own types: its test controls and statistics. The API it serves and the
+ * callbacks it sends are the card provider API of the payment domain, re-exported here.
  */
+import type { PaymentStatus } from '../modules/payment/provider/card-provider';
 
-export type PaymentStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export type {
+  ApiErrorBody,
+  ApiErrorCode,
+  CreatedPayment,
+  CreatePaymentRequest,
+  EventType,
+  PaymentEvent,
+  PaymentStatus,
+  PaymentView,
+  RefundRequest,
+  RefundView,
+} from '../modules/payment/provider/card-provider';
 
 export const FINAL_STATUSES: readonly PaymentStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
-
-/** `POST /v1/payments`. Amounts are integer minor units (a JSON number, at most 2^53 - 1). */
-export interface CreatePaymentRequest {
-  amount: number;
-  /** ISO 4217, upper case. */
-  currency: string;
-  /** The merchant's own reference (the main server's payment id), echoed in every event. */
-  reference: string;
-  /** Where the hosted page sends the buyer when they have paid or declined. */
-  returnUrl?: string;
-  /** Where events are POSTed; the service's default callback URL when absent. */
-  callbackUrl?: string;
-}
-
-/** The answer to `POST /v1/payments`. */
-export interface CreatedPayment {
-  id: string;
-  status: PaymentStatus;
-  amount: number;
-  currency: string;
-  reference: string;
-  /** The hosted payment page: `<public URL>/pay/<id>`. */
-  redirectUrl: string;
-  createdAt: string;
-}
-
-export interface RefundView {
-  id: string;
-  paymentId: string;
-  status: 'SUCCEEDED';
-  amount: number;
-  createdAt: string;
-}
-
-/** The answer to `GET /v1/payments/:id` and `POST /v1/payments/:id/cancel`. */
-export interface PaymentView extends CreatedPayment {
-  /** Sum of the refunds, never above `amount`. */
-  refunded: number;
-  updatedAt: string;
-  refunds: RefundView[];
-}
-
-export interface RefundRequest {
-  amount: number;
-}
-
-export type EventType = 'payment.succeeded' | 'payment.failed' | 'payment.cancelled' | 'refund.succeeded';
-
-/**
- * The JSON body of a callback. `id` is unique per event and identical in every delivery of it
- * (retries and duplicates), so a receiver can process each event once. `amount` is the payment's
- * amount, or the refund's for `refund.succeeded`.
- */
-export interface PaymentEvent {
-  id: string;
-  type: EventType;
-  paymentId: string;
-  refundId?: string;
-  amount: number;
-  currency: string;
-  reference: string;
-  occurredAt: string;
-}
 
 /** Test controls (`POST /control`, partial; `GET /control`). */
 export interface Controls {
@@ -129,22 +78,3 @@ export interface SandboxStats {
 
 /** `GET /control`. */
 export type ControlsView = Controls & { stats: SandboxStats };
-
-/** Every error the API answers: `{ "error": { "code", "message" } }`. */
-export type ApiErrorCode =
-  | 'invalid_request'
-  | 'unauthorized'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'payload_too_large'
-  | 'idempotency_key_reused'
-  | 'payment_not_cancellable'
-  | 'payment_not_refundable'
-  | 'refund_exceeds_payment'
-  | 'simulated_failure'
-  | 'unavailable'
-  | 'internal';
-
-export interface ApiErrorBody {
-  error: { code: ApiErrorCode; message: string };
-}

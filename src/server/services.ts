@@ -14,14 +14,14 @@ import { LedgerService } from '../modules/ledger/ledger.service';
 import { PaymentService, type PaymentSettings } from '../modules/payment/payment.service';
 import { RefundService } from '../modules/payment/refund.service';
 import { AfterSaleService } from '../modules/aftersale/aftersale.service';
-import { SandboxClient } from '../sandbox/client';
+import { HttpCardProvider } from '../modules/payment/provider/http-card-provider';
 import { FulfillmentService } from '../modules/fulfillment/fulfillment.service';
 import type { EventBus } from '../modules/events/event-bus';
 import { EventsService } from '../modules/events/events.service';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
-  const provider = new SandboxClient({ baseUrl: providerUrl, apiKey: config.paymentProviderApiKey });
+  const provider = new HttpCardProvider({ baseUrl: providerUrl, apiKey: config.paymentProviderApiKey });
   const ledger = new LedgerService(config.limits.maxPageSize);
   /** publicUrl is completed by the app once the server listens (PORT=0 picks a port). */
   const paymentSettings: PaymentSettings = {

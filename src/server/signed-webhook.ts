@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { verify } from '../sandbox/signature';
+import { verify } from '../shared/signature';
 
 const MAX_BODY = 64 * 1024;
 

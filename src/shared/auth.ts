@@ -1,4 +1,4 @@
-import { Role } from '../modules/identity/user.entity';
+import { Role } from './roles';
 import { forbidden, unauthenticated } from './errors';
 
 /** Who is calling, from a verified token. */

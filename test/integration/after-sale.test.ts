@@ -5,7 +5,7 @@ import { checkout, createCart } from '../factories/shop';
 import { startTestApp, type TestApp } from '../support/app';
 import { codeOf, type GqlResponse } from '../support/client';
 import { LEDGER_CHECKS, moneyProblems, PAYMENT_CHECKS, STOCK_CHECKS } from '../support/money-invariants';
-import { sign } from '../../src/sandbox/signature';
+import { sign } from '../../src/shared/signature';
 import { REVIEW_JOB } from '../../src/modules/aftersale/aftersale.service';
 
 /**

@@ -7,7 +7,7 @@ import {
   type CarrierStatus,
   type LogisticsEvent,
 } from '../../src/sandbox/carrier';
-import { sign } from '../../src/sandbox/signature';
+import { sign } from '../../src/shared/signature';
 import { adminToken, createMerchant, createProduct, signUpCustomer } from '../factories/catalog';
 import { completeOnProviderPage, eventually, PAYMENT_START } from '../factories/payments';
 import { checkout, createCart } from '../factories/shop';

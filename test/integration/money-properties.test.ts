@@ -5,7 +5,7 @@ import { completeOnProviderPage, eventually, PAYMENT_START } from '../factories/
 import { startTestApp, type TestApp } from '../support/app';
 import type { GqlResponse } from '../support/client';
 import { moneyProblems } from '../support/money-invariants';
-import { sign } from '../../src/sandbox/signature';
+import { sign } from '../../src/shared/signature';
 
 /**
  * Property: whatever random concurrent history of top-ups, balance and card payments, callbacks

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sqlAll } from '../../src/db/sql';
-import { sign } from '../../src/sandbox/signature';
+import { sign } from '../../src/shared/signature';
 import type { ControlsUpdate, ControlsView, PaymentView } from '../../src/sandbox/types';
 import { adminToken, createMerchant, createProduct, signUpCustomer } from '../factories/catalog';
 import { checkout, createCart } from '../factories/shop';

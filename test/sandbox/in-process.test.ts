@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CircuitBreaker, ProviderUnavailableError, SandboxClient } from '../../src/sandbox/client';
+import { CircuitBreaker, HttpCardProvider } from '../../src/modules/payment/provider/http-card-provider';
+import { ProviderUnavailableError } from '../../src/modules/payment/provider/card-provider';
 import { sandboxConfigFromEnv } from '../../src/sandbox/config';
 import { backoffMs } from '../../src/sandbox/delivery';
 import { formatAmount } from '../../src/sandbox/page';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
-import { verify } from '../../src/sandbox/signature';
+import { verify } from '../../src/shared/signature';
 import { sleep, startReceiver, type Receiver } from './support';
 
 /** The parts that need no separate process: breaker, config, formatting, and startSandbox in this process. */
@@ -141,7 +142,7 @@ describe('startSandbox in this process', () => {
     await receiver.close();
   });
 
-  const client = () => new SandboxClient({ baseUrl: sandbox.url, apiKey: 'k', retries: 0 });
+  const client = () => new HttpCardProvider({ baseUrl: sandbox.url, apiKey: 'k', retries: 0 });
   const input = () => ({
     amount: 700,
     currency: 'EUR',
@@ -190,7 +191,7 @@ describe('startSandbox in this process', () => {
     expect(sandbox.provider.stats.deliveries.gaveUp).toBe(before + 1);
 
     // The client sees the same closed port as a network failure, after its retries.
-    const c = new SandboxClient({
+    const c = new HttpCardProvider({
       baseUrl: `http://127.0.0.1:${port}`,
       apiKey: 'k',
       retries: 2,

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ProviderRequestError, ProviderUnavailableError, SandboxClient } from '../../src/sandbox/client';
-import { verify } from '../../src/sandbox/signature';
+import { HttpCardProvider } from '../../src/modules/payment/provider/http-card-provider';
+import {
+  ProviderRequestError,
+  ProviderUnavailableError,
+} from '../../src/modules/payment/provider/card-provider';
+import { verify } from '../../src/shared/signature';
 import type { ControlsUpdate, ControlsView, CreatedPayment, PaymentView } from '../../src/sandbox/types';
 import {
   runSandboxToExit,
@@ -126,8 +130,8 @@ async function refund(id: string, amount: number, key = randomUUID()) {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-function client(over: Partial<ConstructorParameters<typeof SandboxClient>[0]> = {}) {
-  return new SandboxClient({
+function client(over: Partial<ConstructorParameters<typeof HttpCardProvider>[0]> = {}) {
+  return new HttpCardProvider({
     baseUrl: sandbox.url,
     apiKey: API_KEY,
     retryBaseMs: 20,
@@ -518,7 +522,7 @@ describe('client', () => {
       .createPayment({ ...paymentBody(), currency: 'eur' }, { idempotencyKey: 'k' })
       .catch((x) => x);
     expect(bad).toMatchObject({ status: 400, code: 'invalid_request' });
-    const wrongKey = new SandboxClient({ baseUrl: sandbox.url, apiKey: 'wrong' });
+    const wrongKey = new HttpCardProvider({ baseUrl: sandbox.url, apiKey: 'wrong' });
     expect(await wrongKey.getPayment(p.id).catch((x) => x)).toMatchObject({
       status: 401,
       code: 'unauthorized',

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { parseSignatureHeader, sign, verify } from '../../src/sandbox/signature';
+import { parseSignatureHeader, sign, verify } from '../../src/shared/signature';
 
 const SECRET = 'whsec-current-0123456789';
 const OLD = 'whsec-previous-0123456789';

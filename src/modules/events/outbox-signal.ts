@@ -1,27 +1,19 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { afterCommit } from '../../db/transaction';
 
 /**
  * Wakes the outbox relay after a transaction that wrote order events has committed.
  *
  * Not a NOTIFY inside the writing transaction: PostgreSQL serialises the commits of every
  * transaction that notifies (a global lock held through the commit's WAL flush), which cost a
- * third of the throughput of event-writing transactions. Instead `inTransaction` remembers that
- * events were written and, after COMMIT, this sends one `NOTIFY order_event` on its own — at most
+ * third of the throughput of event-writing transactions. Instead a writer registers an after-commit
+ * callback with `inTransaction`, and after COMMIT this sends one `NOTIFY order_event` on its own — at most
  * one in flight per process, so a burst of commits costs one or two notifications. Writers outside
  * this process do the same after their commit (or are picked up by the relay's poll).
  */
-const written = new AsyncLocalStorage<{ events: boolean }>();
 
-/** Runs a transaction body in a scope that records whether it wrote events. */
-export function trackEventWrites<T>(fn: () => Promise<T>): Promise<{ result: T; wroteEvents: boolean }> {
-  const flags = { events: false };
-  return written.run(flags, async () => ({ result: await fn(), wroteEvents: flags.events }));
-}
-
-/** Called by every writer of order events, inside its transaction. */
+/** Called by every writer of order events, inside its transaction: wake the relay after the commit. */
 export function markEventsWritten(): void {
-  const flags = written.getStore();
-  if (flags) flags.events = true;
+  afterCommit(eventsCommitted);
 }
 
 /** Sends NOTIFY after commits, coalescing bursts: one in flight, one more queued at most. */

@@ -1,10 +1,8 @@
 import { ArrayType, Entity, PrimaryKey, Property, OptionalProps } from '@mikro-orm/core';
 
-export enum Role {
-  CUSTOMER = 'CUSTOMER',
-  MERCHANT = 'MERCHANT',
-  ADMIN = 'ADMIN',
-}
+import { Role } from '../../shared/roles';
+
+export { Role };
 
 @Entity({ tableName: 'app_user' })
 export class User {

@@ -6,8 +6,8 @@ import { ErrorCode, UserError } from '../../shared/error-result';
 import { notFound } from '../../shared/errors';
 import { claimKey, digest } from '../../shared/idempotency';
 import type { Jobs } from '../../shared/jobs';
-import { ProviderUnavailableError, type SandboxClient } from '../../sandbox/client';
-import type { PaymentEvent } from '../../sandbox/types';
+import { ProviderUnavailableError, type CardProvider } from './provider/card-provider';
+import type { PaymentEvent } from './provider/card-provider';
 import { StockPolicy } from '../catalog/product.entity';
 import { takeStock } from '../inventory/stock';
 import { InsufficientFunds, partsWithFee, type LedgerService } from '../ledger/ledger.service';
@@ -60,7 +60,7 @@ export class PaymentService {
     private readonly ledger: LedgerService,
     private readonly orders: OrderService,
     private readonly refunds: RefundService,
-    private readonly provider: SandboxClient,
+    private readonly provider: CardProvider,
     private readonly jobs: Jobs,
     private readonly log: Logger,
   ) {}

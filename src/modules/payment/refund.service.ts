@@ -5,7 +5,7 @@ import { inTransaction, Rollback } from '../../db/transaction';
 import { ErrorCode, UserError } from '../../shared/error-result';
 import { claimKey, digest } from '../../shared/idempotency';
 import type { Jobs } from '../../shared/jobs';
-import type { SandboxClient } from '../../sandbox/client';
+import type { CardProvider } from './provider/card-provider';
 import { AccountKind, refundFeeShare, splitFee, type LedgerService } from '../ledger/ledger.service';
 import type { OrderService } from '../order/order.service';
 import { OrderStatus } from '../order/order.state';
@@ -40,7 +40,7 @@ export class RefundService {
     private readonly feeBps: number,
     private readonly ledger: LedgerService,
     private readonly orders: OrderService,
-    private readonly provider: SandboxClient,
+    private readonly provider: CardProvider,
     private readonly jobs: Jobs,
     private readonly log: Logger,
   ) {}

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { signedWebhook } from '../../server/signed-webhook';
-import type { PaymentEvent } from '../../sandbox/types';
+import type { PaymentEvent } from './provider/card-provider';
 import type { PaymentService } from './payment.service';
 
 const EVENT_TYPES = new Set(['payment.succeeded', 'payment.failed', 'payment.cancelled', 'refund.succeeded']);

@@ -1,15 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type {
-  ApiErrorCode,
-  CreatedPayment,
-  CreatePaymentRequest,
-  PaymentView,
-  RefundRequest,
-  RefundView,
-} from './types';
+import {
+  ProviderProtocolError,
+  ProviderRequestError,
+  ProviderUnavailableError,
+  type CardProvider,
+  type CircuitState,
+  type CreatedPayment,
+  type CreatePaymentRequest,
+  type PaymentView,
+  type RefundRequest,
+  type RefundView,
+} from './card-provider';
 
 /**
- * A typed client of the card provider's API (the sandbox's, which mirrors a real provider's).
+ * The card provider over its REST API (the sandbox serves the same API).
  *
  * - Every HTTP attempt has its own timeout.
  * - Network errors, timeouts, 5xx and 429 are retried (bounded, exponential backoff with jitter),
@@ -20,46 +24,6 @@ import type {
  *   without touching the network. Then one probe attempt is let through: success closes it,
  *   failure opens it again.
  */
-
-export class ProviderError extends Error {
-  override name = 'ProviderError';
-}
-
-export type UnavailableReason = 'circuit_open' | 'timeout' | 'network' | 'server_error';
-
-/** The provider could not be reached or answered 5xx/429 (after the retries), or the circuit is open. */
-export class ProviderUnavailableError extends ProviderError {
-  override name = 'ProviderUnavailableError';
-  constructor(
-    readonly reason: UnavailableReason,
-    message: string,
-    readonly status?: number,
-    /** With 'circuit_open': when the next probe will be allowed. */
-    readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-/** The provider refused the request (4xx): not retried. `code` is the provider's error code. */
-export class ProviderRequestError extends ProviderError {
-  override name = 'ProviderRequestError';
-  constructor(
-    readonly status: number,
-    readonly code: ApiErrorCode | (string & {}),
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** A 2xx whose body is not what the API promises. */
-export class ProviderProtocolError extends ProviderError {
-  override name = 'ProviderProtocolError';
-}
-
-export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export interface BreakerOptions {
   /** Consecutive failed attempts that open the circuit. */
@@ -124,7 +88,7 @@ export class CircuitBreaker {
   }
 }
 
-export interface SandboxClientOptions {
+export interface HttpCardProviderOptions {
   /** The provider's base URL, e.g. http://127.0.0.1:4010 */
   baseUrl: string;
   apiKey: string;
@@ -146,7 +110,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null;
 }
 
-export class SandboxClient {
+export class HttpCardProvider implements CardProvider {
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
   private readonly retries: number;
@@ -154,7 +118,7 @@ export class SandboxClient {
   private readonly retryMaxMs: number;
   private readonly breaker: CircuitBreaker;
 
-  constructor(private readonly opts: SandboxClientOptions) {
+  constructor(private readonly opts: HttpCardProviderOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.retries = Math.max(0, opts.retries ?? 2);
