@@ -10,7 +10,6 @@ import { freePort } from '../../src/db/embedded';
  */
 
 const ROOT = resolve(__dirname, '../..');
-const MAIN = join(ROOT, 'dist/src/main.js');
 
 export interface ExitInfo {
   code: number | null;
@@ -61,6 +60,8 @@ export interface StartOptions {
   processGroup?: boolean;
   /** Defaults to a free port; a restart passes the previous one (callbacks and pages keep their URLs). */
   port?: number;
+  /** The project folder to run `dist/src/main.js` from (a copy of the project); this checkout by default. */
+  root?: string;
 }
 
 interface Tracked {
@@ -97,11 +98,12 @@ function childEnv(env: Record<string, string | undefined>): Record<string, strin
   return out;
 }
 
-function spawnServer(env: Record<string, string>, dataDir: string, group = false) {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first`);
+function spawnServer(env: Record<string, string>, dataDir: string, group = false, root = ROOT) {
+  const main = join(root, 'dist/src/main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first`);
   const started = Date.now();
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [main], {
+    cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: group,
@@ -137,7 +139,7 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
   const dataDir = opts.dataDir ?? makeDataDir();
   const port = opts.port ?? (await freePort());
   const env = childEnv({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...opts.env });
-  const p = spawnServer(env, dataDir, opts.processGroup);
+  const p = spawnServer(env, dataDir, opts.processGroup, opts.root);
   const origin = `http://127.0.0.1:${port}`;
   const timeoutMs = opts.readyTimeoutMs ?? 90_000;
   let exitedEarly: ExitInfo | undefined;
