@@ -198,9 +198,13 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       async stop() {
         // Each step timed: a slow shutdown names the part that held it up.
         const steps: Record<string, number> = {};
+        // A failing step (PostgreSQL already gone after a Ctrl-C to the whole process group) is
+        // logged and the others still run: everything that can be closed is closed.
         const step = async (name: string, fn: () => Promise<unknown> | undefined) => {
           const started = Date.now();
-          await fn();
+          await Promise.resolve()
+            .then(fn)
+            .catch((err: unknown) => log.warn({ err, step: name }, 'shutdown step failed'));
           steps[name] = Date.now() - started;
         };
         await step('http', () => http.close());
