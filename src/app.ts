@@ -23,6 +23,7 @@ import { LocalEventBus, RedisEventBus, type EventBus } from './modules/events/ev
 import { OutboxRelay } from './modules/events/relay';
 import { OutboxSignal, onEventsCommitted } from './modules/events/outbox-signal';
 import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
+import { registerOperationsMetrics } from './modules/ops/ops.metrics';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -113,6 +114,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
   let sandbox: SandboxProcess | undefined;
   let bus: EventBus | undefined;
   let relay: OutboxRelay | undefined;
+  let stopSwitches = () => {};
   const orm = await connectOrm({
     url,
     entities,
@@ -152,23 +154,21 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       }
     }
 
+    // operations (issue 13): switches are read before anything is served
+    await services.switches.start(() => orm.em.fork() as any);
+    stopSwitches = () => services.switches.stop();
     await startWorkers(orm, services, config);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
     await relay.start();
     const signal = new OutboxSignal(() => orm.em.getConnection().execute('notify order_event'));
     onEventsCommitted(() => signal.ping());
+    const metrics = createMetrics({
+      subscriptions: () => services.events.subscriptions,
+      relayLeader: () => relay!.isLeader(),
+    });
+    registerOperationsMetrics(metrics.registry, services);
     const http = await startHttp(
-      {
-        config,
-        orm,
-        schema: buildAppSchema(),
-        services,
-        log,
-        metrics: createMetrics({
-          subscriptions: () => services.events.subscriptions,
-          relayLeader: () => relay!.isLeader(),
-        }),
-      },
+      { config, orm, schema: buildAppSchema(), services, log, metrics },
       {
         '/webhooks/payments': paymentWebhook(
           orm,
@@ -208,6 +208,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
           steps[name] = Date.now() - started;
         };
         await step('http', () => http.close());
+        services.switches.stop();
         await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
         await step('bus', () => bus!.close());
         await step('jobs', () => jobs!.stop());
@@ -219,6 +220,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     };
     return app;
   } catch (e) {
+    stopSwitches();
     await relay?.stop();
     await bus?.close();
     await jobs?.stop().catch(() => undefined);

@@ -65,6 +65,11 @@ export interface Config {
   afterSale: { reviewSeconds: number; windowDays: number };
   /** The outbox relay's backstop poll (NOTIFY wakes it at once); also how soon a new relay takes over. */
   eventRelayPollMs: number;
+  /**
+   * Operations (issue 13): how soon every process follows a runtime switch change
+   * (SWITCH_REFRESH_SECONDS).
+   */
+  ops: { switchRefreshSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -235,6 +240,10 @@ export function loadConfig(env: Env = process.env): Config {
       windowDays: int(env, 'AFTER_SALE_WINDOW_DAYS', 14, 1, 365),
     },
     eventRelayPollMs: int(env, 'EVENT_RELAY_POLL_MS', 1000, 50, 60_000),
+    // operations (issue 13)
+    ops: {
+      switchRefreshSeconds: int(env, 'SWITCH_REFRESH_SECONDS', 5, 1, 300),
+    },
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {

@@ -37,6 +37,7 @@ import {
   OrderEventAfterSaleResolver,
 } from '../modules/aftersale/aftersale.resolver';
 import { ErrorResult, UserError } from '../shared/error-result';
+import { SwitchResolver } from '../modules/switches/switches.resolver';
 
 export const resolvers = [
   OrderEventsResolver,
@@ -66,6 +67,7 @@ export const resolvers = [
   AfterSaleResolver,
   OrderAfterSaleResolver,
   OrderEventAfterSaleResolver,
+  SwitchResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

@@ -18,6 +18,7 @@ import { HttpCardProvider } from '../modules/payment/provider/http-card-provider
 import { FulfillmentService } from '../modules/fulfillment/fulfillment.service';
 import type { EventBus } from '../modules/events/event-bus';
 import { EventsService } from '../modules/events/events.service';
+import { SwitchService } from '../modules/switches/switches.service';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
@@ -35,6 +36,7 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
   const search = new SearchService(config.limits.maxPageSize, config.searchCacheTtlMs);
   const pricing = new PricingService(config.promotionCacheTtlMs);
   const orders = new OrderService(pricing, config.limits.maxPageSize, log);
+  const switches = new SwitchService(config.ops.switchRefreshSeconds, log);
   const refunds = new RefundService(config.platformFeeBps, ledger, orders, provider, jobs, log);
   return {
     afterSales: new AfterSaleService(config.afterSale, refunds, jobs, log),
@@ -46,7 +48,7 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
     pricing,
     cart: new CartService(pricing, config.cart),
     orders,
-    checkout: new CheckoutService(config, pricing, orders, jobs),
+    checkout: new CheckoutService(config, pricing, orders, jobs, switches),
     ledger,
     refunds,
     payments: new PaymentService(paymentSettings, ledger, orders, refunds, provider, jobs, log),
@@ -64,6 +66,7 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
       log,
     ),
     events: new EventsService(bus),
+    switches,
   };
 }
 

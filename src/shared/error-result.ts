@@ -20,6 +20,8 @@ export enum ErrorCode {
   REFUND_EXCEEDS_PAID = 'REFUND_EXCEEDS_PAID',
   QUANTITY_LIMIT_EXCEEDED = 'QUANTITY_LIMIT_EXCEEDED',
   PAYMENT_PROVIDER_UNAVAILABLE = 'PAYMENT_PROVIDER_UNAVAILABLE',
+  // operations (issue 13): a feature turned off by a runtime switch
+  SERVICE_DEGRADED = 'SERVICE_DEGRADED',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

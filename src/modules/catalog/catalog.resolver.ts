@@ -48,7 +48,10 @@ export class ProductResolver {
     assertSort(order);
     const page = await ctx.services.search.search(ctx.em, filter ?? {}, order, first ?? 20, after);
     // Start the count/facet query now, in parallel with the field resolvers of the page.
-    if (selects(info, 'totalCount', 'facets')) void page.stats().catch(() => undefined);
+    // (facets alone need no stats while the search_facets switch sheds them)
+    const wantsStats =
+      selects(info, 'totalCount') || (selects(info, 'facets') && ctx.services.switches.isOn('search_facets'));
+    if (wantsStats) void page.stats().catch(() => undefined);
     return Object.assign(new ProductConnection(), {
       edges: page.items.map((i) => ({ cursor: i.cursor, node: i.product })),
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.items.at(-1)?.cursor ?? null },
@@ -114,6 +117,7 @@ export class ProductResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: 5 }) first: number | null,
     @Ctx() ctx: Context,
   ): Promise<Product[]> {
+    if (!ctx.services.switches.isOn('recommendations')) return [];
     const n = Math.min(Math.max(first ?? 5, 0), 20);
     const ids = (await ctx.loaders.catalog.alsoBought.load(String(p.id))).slice(0, n);
     return (await ctx.loaders.catalog.product.loadMany(ids)).filter(
@@ -134,8 +138,9 @@ export class ProductConnectionResolver {
     return (await c.stats()).totalCount;
   }
 
-  @FieldResolver(() => [Facet])
-  async facets(@Root() c: ProductConnection): Promise<Facet[]> {
+  @FieldResolver(() => [Facet], { description: 'Empty while the search_facets switch is off.' })
+  async facets(@Root() c: ProductConnection, @Ctx() ctx: Context): Promise<Facet[]> {
+    if (!ctx.services.switches.isOn('search_facets')) return [];
     return (await c.stats()).facets;
   }
 }

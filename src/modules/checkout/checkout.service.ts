@@ -14,6 +14,7 @@ import { price } from '../pricing/pricing';
 import { CART_READ_SQL, WRITE_CHECKOUT_SQL } from './checkout.sql';
 import { markEventsWritten } from '../events/outbox-signal';
 import type { PricingService } from '../pricing/pricing.service';
+import type { SwitchService } from '../switches/switches.service';
 
 export interface AddressData {
   name: string;
@@ -70,9 +71,17 @@ export class CheckoutService {
     private readonly pricing: PricingService,
     private readonly orders: OrderService,
     private readonly jobs: Jobs,
+    private readonly switches: SwitchService,
   ) {}
 
   async create(em: EntityManager, buyerId: string, req: CheckoutRequest): Promise<CheckoutOutcome> {
+    // Turned off by an operator: nothing is read or written, the buyer's cart stays as it was.
+    if (!this.switches.isOn('checkout')) {
+      return UserError.of(
+        ErrorCode.SERVICE_DEGRADED,
+        'Checkout is paused for a moment; please try again shortly',
+      );
+    }
     const address = normalizeAddress(req.shippingAddress);
     const requestHash = digest({ cartId: req.cartId, address, points: req.pointsToRedeem });
     return inTransaction<CheckoutOutcome, CheckoutOutcome>(em, async (tx) => {
