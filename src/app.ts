@@ -22,6 +22,7 @@ import { LocalEventBus, RedisEventBus, type EventBus } from './modules/events/ev
 import { OutboxRelay } from './modules/events/relay';
 import { OutboxSignal, onEventsCommitted } from './modules/events/outbox-signal';
 import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
+import { startWebhookDelivery, type WebhookRuntime } from './modules/webhook/webhook.runtime';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -83,6 +84,7 @@ export interface App {
   log: Logger;
   relay: OutboxRelay;
   bus: EventBus;
+  webhooks: WebhookRuntime;
   stop(): Promise<void>;
 }
 
@@ -112,6 +114,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
   let sandbox: SandboxProcess | undefined;
   let bus: EventBus | undefined;
   let relay: OutboxRelay | undefined;
+  let webhooks: WebhookRuntime | undefined;
   const orm = await connectOrm({
     url,
     replicaUrls: config.databaseReplicaUrls,
@@ -153,6 +156,8 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     await startWorkers(orm, services, config);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
     await relay.start();
+    // Outbound webhooks: deliveries derived from the published events, sent by every process.
+    webhooks = startWebhookDelivery(orm, bus, services.webhooks, config.webhooks, log);
     const signal = new OutboxSignal(() => orm.em.getConnection().execute('notify order_event'));
     onEventsCommitted(() => signal.ping());
     const http = await startHttp(
@@ -193,6 +198,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       url: `http://127.0.0.1:${http.port}/graphql`,
       relay,
       bus,
+      webhooks,
       async stop() {
         // Each step timed: a slow shutdown names the part that held it up.
         const steps: Record<string, number> = {};
@@ -202,6 +208,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
           steps[name] = Date.now() - started;
         };
         await step('http', () => http.close());
+        await step('webhooks', () => webhooks!.stop());
         await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
         await step('bus', () => bus!.close());
         await step('jobs', () => jobs!.stop());
@@ -213,6 +220,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     };
     return app;
   } catch (e) {
+    await webhooks?.stop();
     await relay?.stop();
     await bus?.close();
     await jobs?.stop().catch(() => undefined);

@@ -36,6 +36,7 @@ import {
   OrderAfterSaleResolver,
   OrderEventAfterSaleResolver,
 } from '../modules/aftersale/aftersale.resolver';
+import { WebhookResolver } from '../modules/webhook/webhook.resolver';
 import { ErrorResult, UserError } from '../shared/error-result';
 
 export const resolvers = [
@@ -66,6 +67,7 @@ export const resolvers = [
   AfterSaleResolver,
   OrderAfterSaleResolver,
   OrderEventAfterSaleResolver,
+  WebhookResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

@@ -20,6 +20,8 @@ export enum ErrorCode {
   REFUND_EXCEEDS_PAID = 'REFUND_EXCEEDS_PAID',
   QUANTITY_LIMIT_EXCEEDED = 'QUANTITY_LIMIT_EXCEEDED',
   PAYMENT_PROVIDER_UNAVAILABLE = 'PAYMENT_PROVIDER_UNAVAILABLE',
+  /** A webhook URL that is malformed, or (in production) not https or not public. */
+  WEBHOOK_URL_INVALID = 'WEBHOOK_URL_INVALID',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 
