@@ -24,6 +24,7 @@ import { OutboxRelay } from './modules/events/relay';
 import { OutboxSignal, onEventsCommitted } from './modules/events/outbox-signal';
 import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
 import { registerOperationsMetrics } from './modules/ops/ops.metrics';
+import { startWebhookDelivery, type WebhookRuntime } from './modules/webhook/webhook.runtime';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -85,6 +86,7 @@ export interface App {
   log: Logger;
   relay: OutboxRelay;
   bus: EventBus;
+  webhooks: WebhookRuntime;
   stop(): Promise<void>;
 }
 
@@ -115,6 +117,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
   let bus: EventBus | undefined;
   let relay: OutboxRelay | undefined;
   let stopSwitches = () => {};
+  let webhooks: WebhookRuntime | undefined;
   const orm = await connectOrm({
     url,
     entities,
@@ -160,6 +163,8 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     await startWorkers(orm, services, config);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
     await relay.start();
+    // Outbound webhooks: deliveries derived from the published events, sent by every process.
+    webhooks = startWebhookDelivery(orm, bus, services.webhooks, config.webhooks, log);
     const signal = new OutboxSignal(() => orm.em.getConnection().execute('notify order_event'));
     onEventsCommitted(() => signal.ping());
     const metrics = createMetrics({
@@ -195,6 +200,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       url: `http://127.0.0.1:${http.port}/graphql`,
       relay,
       bus,
+      webhooks,
       async stop() {
         // Each step timed: a slow shutdown names the part that held it up.
         const steps: Record<string, number> = {};
@@ -209,6 +215,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
         };
         await step('http', () => http.close());
         services.switches.stop();
+        await step('webhooks', () => webhooks!.stop());
         await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
         await step('bus', () => bus!.close());
         await step('jobs', () => jobs!.stop());
@@ -221,6 +228,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     return app;
   } catch (e) {
     stopSwitches();
+    await webhooks?.stop();
     await relay?.stop();
     await bus?.close();
     await jobs?.stop().catch(() => undefined);

@@ -70,6 +70,28 @@ export interface Config {
    * (SWITCH_REFRESH_SECONDS).
    */
   ops: { switchRefreshSeconds: number };
+  /** Outbound webhooks (docs/webhooks.md). */
+  webhooks: WebhookConfig;
+}
+
+/** Outbound webhooks: retries, timeouts and how many deliveries run at once. */
+export interface WebhookConfig {
+  /** The first retry waits about this long (WEBHOOK_RETRY_BASE_SECONDS, fractions allowed); each later one twice as long. */
+  retryBaseSeconds: number;
+  /** No wait between attempts is longer than this. */
+  retryMaxSeconds: number;
+  /** After this many failed attempts a delivery is DEAD. */
+  maxAttempts: number;
+  /** One attempt (connect, send, answer) may take this long. */
+  timeoutMs: number;
+  /** Deliveries in flight per process, over all endpoints. */
+  concurrency: number;
+  /** Deliveries in flight per endpoint, over all processes: a slow receiver holds only these. */
+  endpointConcurrency: number;
+  /** Backstop poll for due retries and for events the pub/sub did not announce. */
+  pollMs: number;
+  /** Endpoint URLs must be https and resolve only to public addresses (always in production). */
+  publicUrlsOnly: boolean;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +131,17 @@ function amount(env: Env, name: string, fallback: string): number | null {
   const m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(raw);
   if (!m) throw new ConfigError(name, `must be an amount such as "4.99", got "${raw}"`);
   return Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
+}
+
+/** A decimal number (fractions allowed), for durations that tests shorten below a second. */
+function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(raw))
+    throw new ConfigError(name, `must be a number such as 2 or 0.5, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {
@@ -243,6 +276,18 @@ export function loadConfig(env: Env = process.env): Config {
     // operations (issue 13)
     ops: {
       switchRefreshSeconds: int(env, 'SWITCH_REFRESH_SECONDS', 5, 1, 300),
+    },
+    // Outbound webhooks. Defaults: retries after ~10 s, 20 s, 40 s … (at most 1 h apart), DEAD
+    // after 12 attempts (about 3.5 hours after the first).
+    webhooks: {
+      retryBaseSeconds: decimal(env, 'WEBHOOK_RETRY_BASE_SECONDS', 10, 0.01, 3600),
+      retryMaxSeconds: decimal(env, 'WEBHOOK_RETRY_MAX_SECONDS', 3600, 0.01, 7 * 24 * 3600),
+      maxAttempts: int(env, 'WEBHOOK_MAX_ATTEMPTS', 12, 1, 100),
+      timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      concurrency: int(env, 'WEBHOOK_CONCURRENCY', 32, 1, 1000),
+      endpointConcurrency: int(env, 'WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 100),
+      pollMs: int(env, 'WEBHOOK_POLL_MS', 1000, 20, 60_000),
+      publicUrlsOnly: production,
     },
   };
   // Checked after the secrets, so a missing secret is named first.

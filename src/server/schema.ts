@@ -36,6 +36,7 @@ import {
   OrderAfterSaleResolver,
   OrderEventAfterSaleResolver,
 } from '../modules/aftersale/aftersale.resolver';
+import { WebhookResolver } from '../modules/webhook/webhook.resolver';
 import { ErrorResult, UserError } from '../shared/error-result';
 import { SwitchResolver } from '../modules/switches/switches.resolver';
 
@@ -68,6 +69,7 @@ export const resolvers = [
   OrderAfterSaleResolver,
   OrderEventAfterSaleResolver,
   SwitchResolver,
+  WebhookResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

@@ -22,6 +22,8 @@ export enum ErrorCode {
   PAYMENT_PROVIDER_UNAVAILABLE = 'PAYMENT_PROVIDER_UNAVAILABLE',
   // operations (issue 13): a feature turned off by a runtime switch
   SERVICE_DEGRADED = 'SERVICE_DEGRADED',
+  /** A webhook URL that is malformed, or (in production) not https or not public. */
+  WEBHOOK_URL_INVALID = 'WEBHOOK_URL_INVALID',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

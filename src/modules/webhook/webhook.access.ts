@@ -1,0 +1,28 @@
+import { canManage, isAdmin, type Principal } from '../../shared/auth';
+import { badInput, forbidden, unauthenticated } from '../../shared/errors';
+import { isId } from '../../shared/ids';
+
+/**
+ * Who may manage a shop's webhook endpoints and deliveries: admins, and the shop's MERCHANT.
+ * The one place to extend: partners holding the WEBHOOKS scope for their merchant (issue 11,
+ * item 4) are added here (`canManageWebhooks` from the partner module).
+ */
+export function canManageWebhooks(p: Principal | null, merchantId: string): boolean {
+  return canManage(p, merchantId);
+}
+
+/**
+ * The shop whose endpoints a call is about: the caller's own (a merchant or a partner acts for
+ * one shop), or for an admin the `merchantId` named.
+ */
+export function webhookMerchant(p: Principal | null, merchantId?: string | null): string {
+  if (!p) throw unauthenticated();
+  const shop = merchantId ?? p.merchantId;
+  if (!shop) {
+    if (isAdmin(p)) throw badInput('merchantId is required for an admin', 'merchantId');
+    throw forbidden('Only a shop (or a partner with WEBHOOKS) manages webhooks');
+  }
+  if (!isId(shop) || !canManageWebhooks(p, shop))
+    throw forbidden('Not allowed to manage this shop’s webhooks');
+  return shop;
+}
