@@ -65,6 +65,14 @@ export interface Config {
   afterSale: { reviewSeconds: number; windowDays: number };
   /** The outbox relay's backstop poll (NOTIFY wakes it at once); also how soon a new relay takes over. */
   eventRelayPollMs: number;
+  // --- persisted documents (h4, docs/partners.md) ---
+  /**
+   * TRUSTED_DOCUMENTS=enforce: every caller runs only documents of the manifest at
+   * TRUSTED_DOCUMENTS_MANIFEST (`{ "sha256:<hex>": "<document>" }`, graphql-codegen's format);
+   * partners run only their registered documents in any mode. Unset or `off`: any document, and
+   * the manifest's (when given) may be sent by id. APQ entries live APQ_TTL_SECONDS.
+   */
+  trustedDocuments: { enforce: boolean; manifestPath?: string; apqTtlSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -140,6 +148,23 @@ function secret(env: Env, name: string, production: boolean, dataDir: string): s
     writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
   }
   return stored[name];
+}
+
+// --- persisted documents (h4) ---
+function trustedDocuments(env: Env): Config['trustedDocuments'] {
+  const mode = (str(env, 'TRUSTED_DOCUMENTS') ?? 'off').toLowerCase();
+  if (mode !== 'off' && mode !== 'enforce')
+    throw new ConfigError('TRUSTED_DOCUMENTS', `must be off or enforce, got "${mode}"`);
+  const manifestPath = str(env, 'TRUSTED_DOCUMENTS_MANIFEST');
+  if (mode === 'enforce' && !manifestPath)
+    throw new ConfigError('TRUSTED_DOCUMENTS_MANIFEST', 'is required when TRUSTED_DOCUMENTS=enforce');
+  if (manifestPath && !existsSync(manifestPath))
+    throw new ConfigError('TRUSTED_DOCUMENTS_MANIFEST', `names no file: ${manifestPath}`);
+  return {
+    enforce: mode === 'enforce',
+    manifestPath: manifestPath && resolve(manifestPath),
+    apqTtlSeconds: int(env, 'APQ_TTL_SECONDS', 24 * 3600, 60, 365 * 24 * 3600),
+  };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -235,6 +260,7 @@ export function loadConfig(env: Env = process.env): Config {
       windowDays: int(env, 'AFTER_SALE_WINDOW_DAYS', 14, 1, 365),
     },
     eventRelayPollMs: int(env, 'EVENT_RELAY_POLL_MS', 1000, 50, 60_000),
+    trustedDocuments: trustedDocuments(env),
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {

@@ -36,6 +36,7 @@ import {
   OrderAfterSaleResolver,
   OrderEventAfterSaleResolver,
 } from '../modules/aftersale/aftersale.resolver';
+import { PartnerResolver } from '../modules/partner/partner.resolver';
 import { ErrorResult, UserError } from '../shared/error-result';
 
 export const resolvers = [
@@ -66,6 +67,7 @@ export const resolvers = [
   AfterSaleResolver,
   OrderAfterSaleResolver,
   OrderEventAfterSaleResolver,
+  PartnerResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

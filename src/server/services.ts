@@ -18,6 +18,7 @@ import { SandboxClient } from '../sandbox/client';
 import { FulfillmentService } from '../modules/fulfillment/fulfillment.service';
 import type { EventBus } from '../modules/events/event-bus';
 import { EventsService } from '../modules/events/events.service';
+import { PartnerService } from '../modules/partner/partner.service';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
@@ -64,6 +65,7 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
       log,
     ),
     events: new EventsService(bus),
+    partners: new PartnerService(),
   };
 }
 

@@ -20,6 +20,8 @@ export enum ErrorCode {
   REFUND_EXCEEDS_PAID = 'REFUND_EXCEEDS_PAID',
   QUANTITY_LIMIT_EXCEEDED = 'QUANTITY_LIMIT_EXCEEDED',
   PAYMENT_PROVIDER_UNAVAILABLE = 'PAYMENT_PROVIDER_UNAVAILABLE',
+  /** A document to register does not parse or validate, or its id is not the hash of its text. */
+  PERSISTED_DOCUMENT_INVALID = 'PERSISTED_DOCUMENT_INVALID',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 
