@@ -139,6 +139,8 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     }
     bus = await createEventBus(config, log);
     const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus);
+    // Partners (h4): `Bearer sk_...` is an API key, looked up on every request (revocation is immediate).
+    services.tokens.acceptApiKeys((secret) => services.partners.authenticate(orm.em.fork() as any, secret));
     const em = orm.em.fork();
 
     const admin = await services.identity.ensureAdmin(em as any, config.adminEmail, config.adminPassword);

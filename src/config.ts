@@ -72,6 +72,13 @@ export interface Config {
   ops: { switchRefreshSeconds: number };
   /** Outbound webhooks (docs/webhooks.md). */
   webhooks: WebhookConfig;
+  /**
+   * TRUSTED_DOCUMENTS=enforce: every caller runs only documents of the manifest at
+   * TRUSTED_DOCUMENTS_MANIFEST (`{ "sha256:<hex>": "<document>" }`, graphql-codegen's format);
+   * partners run only their registered documents in any mode. Unset or `off`: any document, and
+   * the manifest's (when given) may be sent by id. APQ entries live APQ_TTL_SECONDS.
+   */
+  trustedDocuments: { enforce: boolean; manifestPath?: string; apqTtlSeconds: number };
 }
 
 /** Outbound webhooks: retries, timeouts and how many deliveries run at once. */
@@ -178,6 +185,23 @@ function secret(env: Env, name: string, production: boolean, dataDir: string): s
     writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
   }
   return stored[name];
+}
+
+// --- persisted documents (h4) ---
+function trustedDocuments(env: Env): Config['trustedDocuments'] {
+  const mode = (str(env, 'TRUSTED_DOCUMENTS') ?? 'off').toLowerCase();
+  if (mode !== 'off' && mode !== 'enforce')
+    throw new ConfigError('TRUSTED_DOCUMENTS', `must be off or enforce, got "${mode}"`);
+  const manifestPath = str(env, 'TRUSTED_DOCUMENTS_MANIFEST');
+  if (mode === 'enforce' && !manifestPath)
+    throw new ConfigError('TRUSTED_DOCUMENTS_MANIFEST', 'is required when TRUSTED_DOCUMENTS=enforce');
+  if (manifestPath && !existsSync(manifestPath))
+    throw new ConfigError('TRUSTED_DOCUMENTS_MANIFEST', `names no file: ${manifestPath}`);
+  return {
+    enforce: mode === 'enforce',
+    manifestPath: manifestPath && resolve(manifestPath),
+    apqTtlSeconds: int(env, 'APQ_TTL_SECONDS', 24 * 3600, 60, 365 * 24 * 3600),
+  };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -289,6 +313,7 @@ export function loadConfig(env: Env = process.env): Config {
       pollMs: int(env, 'WEBHOOK_POLL_MS', 1000, 20, 60_000),
       publicUrlsOnly: production,
     },
+    trustedDocuments: trustedDocuments(env),
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {

@@ -6,6 +6,7 @@ import { catalogLoaders } from '../modules/catalog/catalog.loaders';
 import { fulfillmentLoaders } from '../modules/fulfillment/fulfillment.loaders';
 import { orderLoaders } from '../modules/order/order.loaders';
 import { paymentLoaders } from '../modules/payment/payment.loaders';
+import { partnerLoaders } from '../modules/partner/partner.loaders';
 import type { Services } from './services';
 
 /** Everything a resolver may use; built afresh for every request (and every subscription event). */
@@ -24,6 +25,7 @@ export function createLoaders(em: EntityManager) {
     payment: paymentLoaders(em),
     fulfillment: fulfillmentLoaders(em),
     afterSale: afterSaleLoaders(em),
+    partner: partnerLoaders(em),
   };
 }
 

@@ -28,6 +28,7 @@ import type { Principal } from '../shared/auth';
 import { createContext, type Context } from './context';
 import { makeFormatError } from './errors';
 import { limitRules } from './limits';
+import { createPersistedDocuments, persistedErrorBody } from './persisted-documents';
 import type { Metrics } from './metrics';
 import type { Services } from './services';
 
@@ -127,6 +128,8 @@ export async function startHttp(
   const server = createServer();
   const rules = limitRules(config.limits);
   const formatError = makeFormatError(log);
+  // Persisted documents, partners' API keys, trusted documents (h4: src/server/persisted-documents.ts).
+  const persisted = createPersistedDocuments({ config, orm, services, schema, log });
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -137,7 +140,9 @@ export async function startHttp(
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
+    persistedQueries: persisted.persistedQueries,
     plugins: [
+      persisted.plugin,
       // In-flight requests get 5 s to finish at shutdown (they are short; clients retry the rest).
       ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: 5_000 }),
       // No HTTP cache hints are set; the plugin would still visit every resolved field.
@@ -169,6 +174,13 @@ export async function startHttp(
         }
       } else body = raw;
     }
+    // --- persisted documents (h4): the principal, and the request to run in place of the one sent ---
+    const prepared = await persisted.prepare({ method: req.method ?? 'GET', body, search: url.search }, () =>
+      principalFrom(req.headers.authorization),
+    );
+    if (!prepared.ok) return sendJson(res, prepared.error.status, persistedErrorBody(prepared.error));
+    const { principal, request } = prepared;
+    // --- end persisted documents ---
     const headers = new HeaderMap();
     for (const [k, v] of Object.entries(req.headers)) {
       if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
@@ -176,11 +188,8 @@ export async function startHttp(
     const counter: SqlCounter = { statements: 0 };
     const result = await sqlCounterStorage.run(counter, () =>
       apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: async () => {
-          const principal = await principalFrom(req.headers.authorization);
-          return { ...createContext(orm.em as any, principal, services, config), sql: counter };
-        },
+        httpGraphQLRequest: { method: request.method, headers, search: request.search, body: request.body },
+        context: async () => ({ ...createContext(orm.em as any, principal, services, config), sql: counter }),
       }),
     );
     const outHeaders: Record<string, string> = {};
@@ -287,9 +296,18 @@ export async function startHttp(
           return false; // graphql-ws closes with 4403 Forbidden
         }
       },
-      onSubscribe: (ctx, _id, payload) => {
-        const document = prepare(payload.query);
+      onSubscribe: async (ctx, _id, payload) => {
+        // Persisted documents (h4): partners and trusted-documents mode run registered documents only.
+        const resolved = await persisted.subscription(payload as any, ctx.extra.principal ?? null);
+        if (!('query' in resolved)) return resolved;
+        const document = prepare(resolved.query);
         if (!('kind' in document)) return document;
+        const refused = persisted.checkOperation(
+          ctx.extra.principal ?? null,
+          document,
+          payload.operationName,
+        );
+        if (refused) return refused;
         // Every subscription follows someone's orders: without credentials the socket is closed (4401).
         if (!ctx.extra.principal && isSubscription(document, payload.operationName)) {
           ctx.extra.socket.close(4401, 'Unauthorized');
@@ -324,6 +342,7 @@ export async function startHttp(
       await ws.dispose();
       await new Promise<void>((r) => wss.close(() => r()));
       await apollo.stop(); // drains HTTP connections
+      await persisted.close();
     },
   };
 }

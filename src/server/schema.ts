@@ -37,6 +37,7 @@ import {
   OrderEventAfterSaleResolver,
 } from '../modules/aftersale/aftersale.resolver';
 import { WebhookResolver } from '../modules/webhook/webhook.resolver';
+import { PartnerResolver } from '../modules/partner/partner.resolver';
 import { ErrorResult, UserError } from '../shared/error-result';
 import { SwitchResolver } from '../modules/switches/switches.resolver';
 
@@ -70,6 +71,7 @@ export const resolvers = [
   OrderEventAfterSaleResolver,
   SwitchResolver,
   WebhookResolver,
+  PartnerResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

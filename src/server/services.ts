@@ -20,6 +20,7 @@ import type { EventBus } from '../modules/events/event-bus';
 import { EventsService } from '../modules/events/events.service';
 import { SwitchService } from '../modules/switches/switches.service';
 import { WebhookService } from '../modules/webhook/webhook.service';
+import { PartnerService } from '../modules/partner/partner.service';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
@@ -69,6 +70,7 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
     events: new EventsService(bus),
     switches,
     webhooks: new WebhookService(config.webhooks),
+    partners: new PartnerService(),
   };
 }
 

@@ -1,12 +1,29 @@
 import { Role } from './roles';
+import type { PartnerScope } from './partner-scope';
 import { forbidden, unauthenticated } from './errors';
 
-/** Who is calling, from a verified token. */
+/** A partner calling with an API key: it acts for its merchant, within its scopes. */
+export interface PartnerPrincipal {
+  id: string;
+  merchantId: string;
+  scopes: PartnerScope[];
+}
+
+/** Who is calling, from a verified token (a user's JWT or a partner's API key). */
 export interface Principal {
   userId: string;
   roles: Role[];
   merchantId: string | null;
+  /**
+   * Set for API keys. Such a principal carries the MERCHANT role of its shop so the merchant's
+   * resolvers serve it, but it only ever reaches the root fields its scopes allow
+   * (modules/partner/partner.access.ts checks every operation before it runs).
+   */
+  partner?: PartnerPrincipal;
 }
+
+/** No user has id 0: buyer checks (`buyer_id = userId`) never match a partner. */
+export const PARTNER_USER_ID = '0';
 
 /**
  * The one authorization helper every resolver uses.

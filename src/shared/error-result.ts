@@ -24,6 +24,8 @@ export enum ErrorCode {
   SERVICE_DEGRADED = 'SERVICE_DEGRADED',
   /** A webhook URL that is malformed, or (in production) not https or not public. */
   WEBHOOK_URL_INVALID = 'WEBHOOK_URL_INVALID',
+  /** A document to register does not parse or validate, or its id is not the hash of its text. */
+  PERSISTED_DOCUMENT_INVALID = 'PERSISTED_DOCUMENT_INVALID',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

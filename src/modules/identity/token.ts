@@ -38,9 +38,24 @@ export class TokenService {
     }
   }
 
-  /** Reads `Bearer <token>` from an Authorization header value. */
-  async fromHeader(header: string | undefined | null): Promise<(Principal & { expiresAt: number }) | null> {
+  /**
+   * Reads `Bearer <token>` from an Authorization header value. An `sk_` token is a partner's API
+   * key, resolved by the verifier the partner module installs (none installed: refused).
+   */
+  async fromHeader(header: string | undefined | null): Promise<(Principal & { expiresAt?: number }) | null> {
     const m = header ? /^Bearer\s+(\S+)$/i.exec(header.trim()) : null;
-    return m ? this.verify(m[1]) : null;
+    if (!m) return null;
+    if (m[1].startsWith('sk_')) return this.apiKeys ? this.apiKeys(m[1]) : null;
+    return this.verify(m[1]);
+  }
+
+  private apiKeys?: ApiKeyVerifier;
+
+  /** Installs the lookup of `sk_` secrets (the partner module; it needs the database). */
+  acceptApiKeys(verify: ApiKeyVerifier): void {
+    this.apiKeys = verify;
   }
 }
+
+/** The principal of a live API key; null for an unknown, revoked or malformed one. */
+export type ApiKeyVerifier = (secret: string) => Promise<Principal | null>;

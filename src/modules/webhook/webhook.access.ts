@@ -1,15 +1,10 @@
-import { canManage, isAdmin, type Principal } from '../../shared/auth';
+import { isAdmin, type Principal } from '../../shared/auth';
 import { badInput, forbidden, unauthenticated } from '../../shared/errors';
 import { isId } from '../../shared/ids';
+// Admins, the shop's MERCHANT, and partners holding WEBHOOKS for that shop.
+import { canManageWebhooks } from '../partner/partner.access';
 
-/**
- * Who may manage a shop's webhook endpoints and deliveries: admins, and the shop's MERCHANT.
- * The one place to extend: partners holding the WEBHOOKS scope for their merchant (issue 11,
- * item 4) are added here (`canManageWebhooks` from the partner module).
- */
-export function canManageWebhooks(p: Principal | null, merchantId: string): boolean {
-  return canManage(p, merchantId);
-}
+export { canManageWebhooks };
 
 /**
  * The shop whose endpoints a call is about: the caller's own (a merchant or a partner acts for
