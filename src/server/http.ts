@@ -28,6 +28,7 @@ import type { Principal } from '../shared/auth';
 import { createContext, type Context } from './context';
 import { makeFormatError } from './errors';
 import { limitRules } from './limits';
+import { peerAddress } from './protection/peer';
 import type { Metrics } from './metrics';
 import type { Services } from './services';
 
@@ -125,7 +126,7 @@ export async function startHttp(
 ): Promise<RunningHttp> {
   const { config, orm, schema, services, log, metrics } = deps;
   const server = createServer();
-  const rules = limitRules(config.limits);
+  const rules = [...limitRules(config.limits), ...services.protection.validationRules()];
   const formatError = makeFormatError(log);
 
   const apollo = new ApolloServer<RequestContext>({
@@ -133,6 +134,8 @@ export async function startHttp(
     formatError,
     validationRules: rules,
     introspection: !config.production,
+    // No "Did you mean ...?" field suggestions for strangers in production.
+    hideSchemaDetailsFromClientErrors: config.production,
     // main.ts owns SIGINT/SIGTERM; Apollo's own handler would race it (a concurrent stop() can hang).
     stopOnTerminationSignals: false,
     csrfPrevention: true,
@@ -146,6 +149,7 @@ export async function startHttp(
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ footer: false }),
       sqlStatsPlugin(config, metrics),
+      services.protection.plugin(schema),
     ],
   });
   await apollo.start();
@@ -179,7 +183,11 @@ export async function startHttp(
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
         context: async () => {
           const principal = await principalFrom(req.headers.authorization);
-          return { ...createContext(orm.em as any, principal, services, config), sql: counter };
+          return {
+            ...createContext(orm.em as any, principal, services, config),
+            sql: counter,
+            clientIp: peerAddress(req),
+          };
         },
       }),
     );
@@ -287,9 +295,18 @@ export async function startHttp(
           return false; // graphql-ws closes with 4403 Forbidden
         }
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         const document = prepare(payload.query);
         if (!('kind' in document)) return document;
+        // Cost (with this subscribe's variables) and rate limits, as over HTTP.
+        const refused = await services.protection.checkSubscribe(
+          schema,
+          document,
+          payload,
+          ctx.extra.principal ?? null,
+          peerAddress(ctx.extra.request),
+        );
+        if (refused) return refused;
         // Every subscription follows someone's orders: without credentials the socket is closed (4401).
         if (!ctx.extra.principal && isSubscription(document, payload.operationName)) {
           ctx.extra.socket.close(4401, 'Unauthorized');
@@ -298,7 +315,10 @@ export async function startHttp(
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
-      context: (ctx) => createContext(orm.em as any, ctx.extra.principal ?? null, services, config),
+      context: (ctx) => ({
+        ...createContext(orm.em as any, ctx.extra.principal ?? null, services, config),
+        clientIp: peerAddress(ctx.extra.request),
+      }),
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors?.length) return;
         return {

@@ -18,6 +18,7 @@ import { SandboxClient } from '../sandbox/client';
 import { FulfillmentService } from '../modules/fulfillment/fulfillment.service';
 import type { EventBus } from '../modules/events/event-bus';
 import { EventsService } from '../modules/events/events.service';
+import { Protection } from './protection';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
@@ -64,6 +65,8 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
       log,
     ),
     events: new EventsService(bus),
+    // Rate limits, sign-in guard, cost model (docs/security.md).
+    protection: new Protection(config, log),
   };
 }
 
