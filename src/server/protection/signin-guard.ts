@@ -4,8 +4,11 @@ import type { ProtectionConfig } from '../../config';
 import { retryLater } from './errors';
 import { limiter } from './rate-limits';
 
+/** Failures are counted over this window; reaching a limit locks out for SIGNIN_LOCKOUT_SECONDS. */
+const FAILURE_WINDOW_SECONDS = 15 * 60;
+
 /**
- * Failed sign-ins, counted three ways, each in a window of SIGNIN_LOCKOUT_SECONDS:
+ * Failed sign-ins, counted three ways over 15 minutes:
  *
  * - per account and IP: SIGNIN_MAX_FAILURES failures lock that pair out. This is the lock an attacker
  *   guessing one account's password meets; the owner signing in from elsewhere is not affected.
@@ -29,7 +32,7 @@ export class SigninGuard {
     private readonly config: ProtectionConfig,
     redis: Redis | undefined,
   ) {
-    const duration = config.signinLockoutSeconds;
+    const duration = FAILURE_WINDOW_SECONDS;
     this.max = config.signinMaxFailures;
     this.pair = limiter(redis, { keyPrefix: 'signin:pair', points: this.max, duration });
     this.ip = limiter(redis, { keyPrefix: 'signin:ip', points: this.max * 4, duration });
@@ -65,6 +68,8 @@ export class SigninGuard {
         throw e;
       });
       share = Math.max(share, Math.min(1, res.consumedPoints / max));
+      // The limit reached: locked out from now for SIGNIN_LOCKOUT_SECONDS, then counted afresh.
+      if (res.consumedPoints >= max) await l.block(key, this.config.signinLockoutSeconds);
     }
     const delay = Math.round(2000 * share * share);
     await new Promise((r) => setTimeout(r, delay));
