@@ -220,6 +220,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
         await step('webhooks', () => webhooks!.stop());
         await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
         await step('bus', () => bus!.close());
+        await step('protection', () => services.protection.close());
         await step('jobs', () => jobs!.stop());
         await step('sandbox', () => sandbox?.stop());
         await step('orm', () => orm.close());

@@ -79,6 +79,8 @@ export interface Config {
    * the manifest's (when given) may be sent by id. APQ entries live APQ_TTL_SECONDS.
    */
   trustedDocuments: { enforce: boolean; manifestPath?: string; apqTtlSeconds: number };
+  /** Traffic protection (docs/security.md): execution deadline, rate limits, sign-in lockout, hashing pool. */
+  protection: ProtectionConfig;
 }
 
 /** Outbound webhooks: retries, timeouts and how many deliveries run at once. */
@@ -100,6 +102,40 @@ export interface WebhookConfig {
   /** Endpoint URLs must be https and resolve only to public addresses (always in production). */
   publicUrlsOnly: boolean;
 }
+
+// ---- protection (h3): the variables of docs/security.md ----
+export interface ProtectionConfig {
+  /** An operation still resolving after this long stops with an error (GRAPHQL_EXECUTION_TIMEOUT_MS). */
+  executionTimeoutMs: number;
+  /** Operations per minute for an anonymous caller, per IP (RATE_LIMIT_IP_PER_MINUTE). */
+  ipPerMinute: number;
+  /** Operations per minute for a signed-in user (RATE_LIMIT_USER_PER_MINUTE). */
+  userPerMinute: number;
+  /** A partner's cost bucket: its size and how many cost points come back per second. */
+  partnerCostBucket: number;
+  partnerCostRestorePerSecond: number;
+  /** Failed sign-ins (per account and IP) before a lockout, and its length. */
+  signinMaxFailures: number;
+  signinLockoutSeconds: number;
+  /** Password hashes computed at once, and how many may wait before sign-ins are refused. */
+  passwordHashConcurrency: number;
+  passwordHashQueue: number;
+}
+
+function protectionConfig(env: Env): ProtectionConfig {
+  return {
+    executionTimeoutMs: int(env, 'GRAPHQL_EXECUTION_TIMEOUT_MS', 10_000, 1, 300_000),
+    ipPerMinute: int(env, 'RATE_LIMIT_IP_PER_MINUTE', 300, 1, 10_000_000),
+    userPerMinute: int(env, 'RATE_LIMIT_USER_PER_MINUTE', 600, 1, 10_000_000),
+    partnerCostBucket: int(env, 'PARTNER_COST_BUCKET', 200_000, 100, 100_000_000),
+    partnerCostRestorePerSecond: int(env, 'PARTNER_COST_RESTORE_PER_SECOND', 5_000, 1, 10_000_000),
+    signinMaxFailures: int(env, 'SIGNIN_MAX_FAILURES', 5, 1, 1000),
+    signinLockoutSeconds: int(env, 'SIGNIN_LOCKOUT_SECONDS', 900, 1, 24 * 3600),
+    passwordHashConcurrency: int(env, 'PASSWORD_HASH_CONCURRENCY', 1, 1, 64),
+    passwordHashQueue: int(env, 'PASSWORD_HASH_QUEUE', 50, 0, 100_000),
+  };
+}
+// ---- end protection ----
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -281,7 +317,7 @@ export function loadConfig(env: Env = process.env): Config {
     limits: {
       maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 10, 2, 100),
       maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 1000),
-      maxCost: int(env, 'GRAPHQL_MAX_COST', 5000, 10, 1_000_000),
+      maxCost: int(env, 'GRAPHQL_MAX_COST', 25_000, 10, 100_000_000),
       maxPageSize: int(env, 'MAX_PAGE_SIZE', 100, 1, 1000),
     },
     exposeSqlStats: bool(env, 'EXPOSE_SQL_STATS', !production),
@@ -314,6 +350,7 @@ export function loadConfig(env: Env = process.env): Config {
       publicUrlsOnly: production,
     },
     trustedDocuments: trustedDocuments(env),
+    protection: protectionConfig(env),
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {

@@ -16,6 +16,8 @@ export interface Context {
   loaders: ReturnType<typeof createLoaders>;
   services: Services;
   config: Config;
+  /** The caller's address (rate limits, sign-in guard); set by the HTTP and WebSocket layers. */
+  clientIp?: string;
 }
 
 export function createLoaders(em: EntityManager) {

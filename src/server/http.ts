@@ -29,6 +29,7 @@ import { createContext, type Context } from './context';
 import { makeFormatError } from './errors';
 import { limitRules } from './limits';
 import { createPersistedDocuments, persistedErrorBody } from './persisted-documents';
+import { peerAddress } from './protection/peer';
 import type { Metrics } from './metrics';
 import type { Services } from './services';
 
@@ -126,7 +127,7 @@ export async function startHttp(
 ): Promise<RunningHttp> {
   const { config, orm, schema, services, log, metrics } = deps;
   const server = createServer();
-  const rules = limitRules(config.limits);
+  const rules = [...limitRules(config.limits), ...services.protection.validationRules()];
   const formatError = makeFormatError(log);
   // Persisted documents, partners' API keys, trusted documents (h4: src/server/persisted-documents.ts).
   const persisted = createPersistedDocuments({ config, orm, services, schema, log });
@@ -136,6 +137,8 @@ export async function startHttp(
     formatError,
     validationRules: rules,
     introspection: !config.production,
+    // No "Did you mean ...?" field suggestions for strangers in production.
+    hideSchemaDetailsFromClientErrors: config.production,
     // main.ts owns SIGINT/SIGTERM; Apollo's own handler would race it (a concurrent stop() can hang).
     stopOnTerminationSignals: false,
     csrfPrevention: true,
@@ -151,6 +154,7 @@ export async function startHttp(
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ footer: false }),
       sqlStatsPlugin(config, metrics),
+      services.protection.plugin(schema),
     ],
   });
   await apollo.start();
@@ -189,7 +193,11 @@ export async function startHttp(
     const result = await sqlCounterStorage.run(counter, () =>
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: request.method, headers, search: request.search, body: request.body },
-        context: async () => ({ ...createContext(orm.em as any, principal, services, config), sql: counter }),
+        context: async () => ({
+          ...createContext(orm.em as any, principal, services, config),
+          sql: counter,
+          clientIp: peerAddress(req),
+        }),
       }),
     );
     const outHeaders: Record<string, string> = {};
@@ -302,10 +310,19 @@ export async function startHttp(
         if (!('query' in resolved)) return resolved;
         const document = prepare(resolved.query);
         if (!('kind' in document)) return document;
-        const refused = persisted.checkOperation(
+        const notRegistered = persisted.checkOperation(
           ctx.extra.principal ?? null,
           document,
           payload.operationName,
+        );
+        if (notRegistered) return notRegistered;
+        // Cost (with this subscribe's variables) and rate limits, as over HTTP.
+        const refused = await services.protection.checkSubscribe(
+          schema,
+          document,
+          payload,
+          ctx.extra.principal ?? null,
+          peerAddress(ctx.extra.request),
         );
         if (refused) return refused;
         // Every subscription follows someone's orders: without credentials the socket is closed (4401).
@@ -316,7 +333,10 @@ export async function startHttp(
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
-      context: (ctx) => createContext(orm.em as any, ctx.extra.principal ?? null, services, config),
+      context: (ctx) => ({
+        ...createContext(orm.em as any, ctx.extra.principal ?? null, services, config),
+        clientIp: peerAddress(ctx.extra.request),
+      }),
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors?.length) return;
         return {

@@ -1,12 +1,12 @@
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { GraphQLError, ValidationContext, ValidationRule } from 'graphql';
 import type { Config } from '../config';
 
 /**
- * Depth, alias and cost limits as validation rules, so the same rules guard HTTP (Apollo) and
- * WebSocket (graphql-ws) operations.
+ * Depth and alias limits as validation rules, so the same rules guard HTTP (Apollo) and WebSocket
+ * (graphql-ws) operations. Cost needs the variables: see protection/ (an Apollo plugin, and the
+ * graphql-ws subscribe check).
  */
 export function limitRules(limits: Config['limits']): ValidationRule[] {
   // Report a rejection as a validation error (400 GRAPHQL_VALIDATION_FAILED); the rules' default,
@@ -18,6 +18,5 @@ export function limitRules(limits: Config['limits']): ValidationRule[] {
   return [
     maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, exposeLimits: true, ...reject }),
     maxAliasesRule({ n: limits.maxAliases, exposeLimits: true, ...reject }),
-    costLimitRule({ maxCost: limits.maxCost, ignoreIntrospection: true, exposeLimits: true, ...reject }),
   ] as unknown as ValidationRule[];
 }

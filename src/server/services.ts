@@ -21,6 +21,7 @@ import { EventsService } from '../modules/events/events.service';
 import { SwitchService } from '../modules/switches/switches.service';
 import { WebhookService } from '../modules/webhook/webhook.service';
 import { PartnerService } from '../modules/partner/partner.service';
+import { Protection } from './protection';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
@@ -71,6 +72,8 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
     switches,
     webhooks: new WebhookService(config.webhooks),
     partners: new PartnerService(),
+    // Rate limits, sign-in guard, cost model (docs/security.md).
+    protection: new Protection(config, log),
   };
 }
 

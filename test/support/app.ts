@@ -35,6 +35,11 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     DB_POOL_SIZE: '10',
     // Tests change promotions with SQL too; the in-process reuse would hide that for seconds.
     PROMOTION_CACHE_TTL_MS: '0',
+    // Every test client is 127.0.0.1: the tests of the limits themselves set low ones.
+    RATE_LIMIT_IP_PER_MINUTE: '1000000',
+    RATE_LIMIT_USER_PER_MINUTE: '1000000',
+    SIGNIN_MAX_FAILURES: '1000',
+    PASSWORD_HASH_QUEUE: '10000',
     ...env,
   });
   const app = await startApp(config);

@@ -70,6 +70,14 @@ interface Tracked {
   group: boolean;
 }
 
+/** Every test client is 127.0.0.1: the tests of the limits themselves set low ones. */
+const TEST_LIMITS = {
+  RATE_LIMIT_IP_PER_MINUTE: '1000000',
+  RATE_LIMIT_USER_PER_MINUTE: '1000000',
+  SIGNIN_MAX_FAILURES: '1000',
+  PASSWORD_HASH_QUEUE: '10000',
+};
+
 const children = new Set<Tracked>();
 const tempDirs = new Set<string>();
 
@@ -138,7 +146,13 @@ function spawnServer(env: Record<string, string>, dataDir: string, group = false
 export async function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? makeDataDir();
   const port = opts.port ?? (await freePort());
-  const env = childEnv({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...opts.env });
+  const env = childEnv({
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    ...TEST_LIMITS,
+    ...opts.env,
+  });
   const p = spawnServer(env, dataDir, opts.processGroup, opts.root);
   const origin = `http://127.0.0.1:${port}`;
   const timeoutMs = opts.readyTimeoutMs ?? 90_000;
@@ -224,7 +238,7 @@ export async function runServerToExit(
 ): Promise<ExitInfo & { stdout: string; stderr: string; output: string }> {
   const dataDir = makeDataDir();
   const port = await freePort();
-  const p = spawnServer(childEnv({ PORT: String(port), DATA_DIR: dataDir, ...env }), dataDir);
+  const p = spawnServer(childEnv({ PORT: String(port), DATA_DIR: dataDir, ...TEST_LIMITS, ...env }), dataDir);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
   const first = await Promise.race([p.exited, timedOut]);

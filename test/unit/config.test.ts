@@ -49,7 +49,7 @@ describe('defaults', () => {
       lowStockThreshold: 5,
       demoData: true,
       dbPoolSize: 10,
-      limits: { maxDepth: 10, maxAliases: 15, maxCost: 5000, maxPageSize: 100 },
+      limits: { maxDepth: 10, maxAliases: 15, maxCost: 25000, maxPageSize: 100 },
       exposeSqlStats: true,
     });
   });
@@ -185,7 +185,7 @@ describe('each bad variable is a ConfigError naming it', () => {
     [
       { GRAPHQL_MAX_COST: '5' },
       'GRAPHQL_MAX_COST',
-      'Invalid configuration: GRAPHQL_MAX_COST must be between 10 and 1000000, got 5',
+      'Invalid configuration: GRAPHQL_MAX_COST must be between 10 and 100000000, got 5',
     ],
     [
       { DB_POOL_SIZE: '0' },

@@ -35,8 +35,15 @@ export class IdentityResolver {
     cartId: string | null,
     @Ctx() ctx: Context,
   ): Promise<typeof SignInResult> {
+    // Locked out (too many failures for this account, from this IP): refused before any hashing.
+    const guard = ctx.services.protection.signin;
+    await guard.check(email.slice(0, 254), ctx.clientIp);
     const r = await ctx.services.identity.signIn(ctx.em, email.slice(0, 254), password.slice(0, 200));
-    if (!('token' in r)) return r;
+    if (!('token' in r)) {
+      await guard.failed(email.slice(0, 254), ctx.clientIp);
+      return r;
+    }
+    await guard.succeeded(email.slice(0, 254), ctx.clientIp);
     const payload = AuthPayload.of(r.token, r.user);
     if (cartId && r.user.roles.includes(Role.CUSTOMER)) {
       const merged = await ctx.services.cart.mergeIntoCustomer(ctx.em, String(r.user.id), cartId);

@@ -4,7 +4,7 @@ import { badInput } from '../../shared/errors';
 import { ErrorCode, UserError } from '../../shared/error-result';
 import type { Principal } from '../../shared/auth';
 import { Merchant } from '../catalog/merchant.entity';
-import { dummyHash, hashPassword, verifyPassword } from './password';
+import { dummyHash, hashPassword, needsRehash, verifyPassword } from './password';
 import type { TokenService } from './token';
 import { Role, User } from './user.entity';
 
@@ -51,6 +51,12 @@ export class IdentityService {
     const user = await em.findOne(User, { email: normalizeEmail(email) }, { populate: ['passwordHash'] });
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash()));
     if (!user || !ok) return UserError.of(ErrorCode.INVALID_CREDENTIALS, 'Email or password is wrong');
+    // A hash made with weaker parameters (or the scrypt of earlier versions) is replaced now that
+    // the password is known.
+    if (needsRehash(user.passwordHash)) {
+      user.passwordHash = await hashPassword(password);
+      await em.flush();
+    }
     return { user, token: await this.tokens.sign(principalOf(user)) };
   }
 

@@ -1,0 +1,153 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
+import type { ComplexityEstimator } from 'graphql-query-complexity';
+import Redis from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../../config';
+import type { Principal } from '../../shared/auth';
+import { costEstimator, operationCost } from './cost';
+import { deadlineExceeded, queryTooCostly, rateLimited } from './errors';
+import { hashPool } from './hash-pool';
+import { oneSignInPerOperation } from './one-signin';
+import { callerOf, RateLimits, rateLimitHeaders, type Verdict } from './rate-limits';
+import { SigninGuard } from './signin-guard';
+
+/** What the protection plugin reads from a request's context. */
+interface ProtectedContext {
+  principal: Principal | null;
+  /** The peer address of the connection (set by the HTTP layer). */
+  clientIp?: string;
+}
+
+export interface CostReport {
+  requested: number;
+  limit: number;
+  throttle?: Verdict['throttle'];
+}
+
+/**
+ * Traffic protection (docs/security.md): the cost model, rate limits per IP, user and partner,
+ * the sign-in guard and the execution deadline. One instance per process; with REDIS_URL the
+ * counters live in Redis and hold across processes.
+ */
+export class Protection {
+  readonly limits: RateLimits;
+  readonly signin: SigninGuard;
+  readonly maxCost: number;
+  private readonly estimator: ComplexityEstimator;
+  private readonly redis?: Redis;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log?: Logger,
+  ) {
+    if (config.redisUrl) {
+      // Fail fast when Redis is away: the limiters fall back to their in-memory insurance.
+      this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+      this.redis.on('error', (err) => this.log?.warn({ err: err.message }, 'rate-limit Redis error'));
+    }
+    const p = config.protection;
+    hashPool.configure(p.passwordHashConcurrency, p.passwordHashQueue);
+    this.limits = new RateLimits(p, this.redis);
+    this.signin = new SigninGuard(p, this.redis);
+    this.maxCost = config.limits.maxCost;
+    this.estimator = costEstimator({
+      maxPageSize: config.limits.maxPageSize,
+      maxLines: config.cart.maxLines,
+    });
+  }
+
+  /** Validation rules that need no variables (HTTP and WebSocket alike). */
+  validationRules(): ValidationRule[] {
+    return [oneSignInPerOperation];
+  }
+
+  /** The cost of what will run; an operation whose variables do not fit costs 0 (it will not run). */
+  cost(schema: GraphQLSchema, document: DocumentNode, variables: unknown, operationName?: string | null) {
+    try {
+      return operationCost(
+        schema,
+        this.estimator,
+        document,
+        variables as Record<string, unknown>,
+        operationName,
+      );
+    } catch (e) {
+      // Too many nodes to even count is too costly; bad variables are reported by the executor.
+      if (e instanceof GraphQLError && /maximum allowed number of nodes/.test(e.message)) {
+        return Number.MAX_SAFE_INTEGER;
+      }
+      return 0;
+    }
+  }
+
+  /**
+   * A graphql-ws subscribe: the same cost limit and rate limits as over HTTP. Returns the errors to
+   * answer with, or null to go ahead.
+   */
+  async checkSubscribe(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    payload: { variables?: unknown; operationName?: string | null },
+    principal: Principal | null,
+    ip: string | undefined,
+  ): Promise<GraphQLError[] | null> {
+    const requested = this.cost(schema, document, payload.variables, payload.operationName);
+    if (requested > this.maxCost) return [queryTooCostly(requested, this.maxCost)];
+    const caller = callerOf(principal, ip);
+    const verdict = await this.limits.consume(caller, caller.kind === 'partner' ? requested : 1);
+    return verdict.allowed ? null : [rateLimited(verdict)];
+  }
+
+  /**
+   * The Apollo plugin: the caller's request is counted as soon as it arrives; once the operation is
+   * known its cost is computed with its variables and checked before anything runs; every response
+   * carries extensions.cost and the RateLimit-* headers; execution stops at the deadline.
+   */
+  plugin(schema: GraphQLSchema): ApolloServerPlugin<ProtectedContext> {
+    const timeoutMs = this.config.protection.executionTimeoutMs;
+    return {
+      requestDidStart: async ({ contextValue }) => {
+        const caller = callerOf(contextValue.principal, contextValue.clientIp);
+        // Partners pay their operation's cost (known later); everyone else one per operation, now.
+        const admitted = caller.kind === 'partner' ? undefined : this.limits.consume(caller, 1);
+        admitted?.catch(() => undefined);
+        const report: CostReport = { requested: 0, limit: this.maxCost };
+        let verdict: Verdict | undefined;
+        return {
+          didResolveOperation: async ({ document, request, operationName }) => {
+            report.requested = this.cost(schema, document, request.variables, operationName);
+            verdict = admitted ? await admitted : undefined;
+            if (verdict && !verdict.allowed) throw rateLimited(verdict);
+            if (report.requested > this.maxCost) throw queryTooCostly(report.requested, this.maxCost);
+            if (caller.kind === 'partner') {
+              verdict = await this.limits.consume(caller, report.requested);
+              report.throttle = verdict.throttle;
+              if (!verdict.allowed) throw rateLimited(verdict);
+            }
+          },
+          executionDidStart: async () => {
+            const deadline = Date.now() + timeoutMs;
+            return {
+              willResolveField: () => {
+                if (Date.now() > deadline) throw deadlineExceeded(timeoutMs);
+              },
+            };
+          },
+          willSendResponse: async ({ response }) => {
+            verdict ??= admitted ? await admitted.catch(() => undefined) : undefined;
+            if (verdict) for (const [k, v] of rateLimitHeaders(verdict)) response.http.headers.set(k, v);
+            if (response.body.kind === 'single') {
+              const r = response.body.singleResult;
+              r.extensions = { ...r.extensions, cost: { ...report } };
+            }
+          },
+        };
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.redis?.quit().catch(() => undefined);
+  }
+}
