@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Principal } from '../shared/auth';
 import { afterSaleLoaders } from '../modules/aftersale/aftersale.loaders';
@@ -15,6 +16,8 @@ export interface Context {
   loaders: ReturnType<typeof createLoaders>;
   services: Services;
   config: Config;
+  /** The request's logger: every line carries its request id (and trace id), so pass it on to services. */
+  log: Logger;
 }
 
 export function createLoaders(em: EntityManager) {
@@ -32,7 +35,8 @@ export function createContext(
   principal: Principal | null,
   services: Services,
   config: Config,
+  log: Logger,
 ): Context {
   const em = root.fork() as EntityManager;
-  return { em, principal, loaders: createLoaders(em), services, config };
+  return { em, principal, loaders: createLoaders(em), services, config, log };
 }
