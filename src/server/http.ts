@@ -29,6 +29,7 @@ import { metricsHandler, startMetricsServer } from './metrics-route';
 import type { Metrics } from './metrics';
 import { OperationLabels } from './operation-labels';
 import { requestId, traceId } from './request-id';
+import { requestLogStorage } from './request-log';
 import type { Services } from './services';
 import { attachGraphqlWs } from './ws';
 
@@ -283,7 +284,9 @@ export async function startHttp(
           if (prepared.query) request.raw.url = `/graphql?${new URLSearchParams(prepared.query)}`;
         }
         const counter: SqlCounter = { statements: 0 };
-        return sqlCounterStorage.run(counter, () => apolloHandler.call(scope, request as any, reply as any));
+        return requestLogStorage.run(request.log as unknown as Logger, () =>
+          sqlCounterStorage.run(counter, () => apolloHandler.call(scope, request as any, reply as any)),
+        );
       },
     });
   });

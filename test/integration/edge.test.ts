@@ -3,12 +3,12 @@ import { connect } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
 import { createClient } from 'graphql-ws';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { startHttp, type RunningHttp } from '../../src/server/http';
 import { createMetrics } from '../../src/server/metrics';
-import { buildAppSchema } from '../../src/server/schema';
 import { adminToken, createMerchant, signUpCustomer } from '../factories/catalog';
 import { startTestApp, type TestApp } from '../support/app';
 
@@ -490,12 +490,25 @@ describe('/metrics', () => {
     expect(text.length).toBeLessThan(64 * 1024);
   });
 
-  test('with METRICS_PORT, /metrics is served there only; resolvers log with the request logger', async () => {
+  test('with METRICS_PORT, /metrics is served there only; the context and error lines carry the request id', async () => {
     const config = t.app.config;
     const edge = await startHttp({
       config: { ...config, port: 0, edge: { ...config.edge, metrics: { ...config.edge.metrics, port: 0 } } },
       orm: t.app.orm,
-      schema: buildAppSchema(),
+      // A schema of its own, with a resolver that fails unexpectedly.
+      schema: new GraphQLSchema({
+        query: new GraphQLObjectType({
+          name: 'Query',
+          fields: {
+            boom: {
+              type: GraphQLString,
+              resolve: () => {
+                throw new Error('kaboom: an internal detail');
+              },
+            },
+          },
+        }),
+      }),
       services: t.app.services,
       log: pino({ level: 'info' }, capture),
       metrics: createMetrics(),
@@ -528,6 +541,22 @@ describe('/metrics', () => {
     await sleep(50);
     expect(lines.filter((l) => l.reqId === 'context-log-7').map((l) => l.msg)).toEqual([
       'from the request context',
+      'request',
+    ]);
+
+    // An unexpected failure is logged on the request's logger too; the client sees no internals.
+    const boom = await send('/graphql', {
+      base,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'boom-1' },
+      body: JSON.stringify({ query: '{ boom }' }),
+    });
+    expect(json(boom).errors[0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(boom.body.toString()).not.toContain('kaboom');
+    await sleep(50);
+    expect(lines.filter((l) => l.reqId === 'boom-1').map((l) => l.msg)).toEqual([
+      'from the request context',
+      'unhandled error in GraphQL operation',
       'request',
     ]);
   });
