@@ -1,3 +1,4 @@
+import proxyAddr from '@fastify/proxy-addr';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -73,6 +74,11 @@ export interface Config {
 export interface EdgeConfig {
   /** Browser origins allowed by CORS (CORS_ORIGINS, comma-separated); `*` any origin (refused in production). */
   corsOrigins: string[] | '*';
+  /**
+   * Proxies whose X-Forwarded-For is believed (TRUST_PROXY: addresses, CIDRs, or loopback /
+   * linklocal / uniquelocal), so client addresses (logs, WebSocket caps per IP) are the real ones.
+   */
+  trustProxy: string[];
   /** Largest request body (HTTP_BODY_LIMIT_BYTES); larger is a 413. */
   bodyLimit: number;
   /** Time to receive the request headers, the whole request (a slow body is cut off), and idle keep-alive. */
@@ -115,6 +121,15 @@ function edgeConfig(env: Env, production: boolean): EdgeConfig {
         throw new ConfigError(`CORS_ORIGINS[${i}]`, `must be an origin such as https://shop.example.com`);
     });
   }
+  const trustProxy = (str(env, 'TRUST_PROXY') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  try {
+    proxyAddr.compile(trustProxy);
+  } catch (e) {
+    throw new ConfigError('TRUST_PROXY', `must list addresses or CIDRs: ${(e as Error).message}`);
+  }
   const token = str(env, 'METRICS_TOKEN');
   if (token !== undefined && token.length < 16)
     throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
@@ -122,6 +137,7 @@ function edgeConfig(env: Env, production: boolean): EdgeConfig {
     str(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535);
   return {
     corsOrigins,
+    trustProxy,
     bodyLimit: int(env, 'HTTP_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 120_000),
     requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),

@@ -28,7 +28,7 @@ import { limitRules } from './limits';
 import { metricsHandler, startMetricsServer } from './metrics-route';
 import type { Metrics } from './metrics';
 import { OperationLabels } from './operation-labels';
-import { requestId, traceId } from './request-id';
+import { clientAddressOf, requestId, traceId } from './request-id';
 import { requestLogStorage } from './request-log';
 import type { Services } from './services';
 import { attachGraphqlWs } from './ws';
@@ -143,12 +143,15 @@ export async function startHttp(
   const formatError = makeFormatError(log);
   const labels = new OperationLabels(edge.metrics.maxOperationNames, deps.knownOperation);
 
+  const clientAddress = clientAddressOf(edge.trustProxy);
   const app = Fastify({
     // Fastify types its own logger interface; at run time it is this pino logger and its children.
     loggerInstance: log as unknown as FastifyBaseLogger,
     // One access-log line of our own (below) instead of Fastify's two per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     genReqId: requestId,
+    // request.ip is the client behind the listed proxies (TRUST_PROXY), else the peer.
+    trustProxy: clientAddress.trust,
     // The trace id of a valid traceparent is bound into every line of the request's logger.
     childLoggerFactory: (logger, bindings, opts, raw) => {
       const trace = traceId(raw as IncomingMessage);
@@ -206,6 +209,7 @@ export async function startHttp(
     const status = reply.statusCode;
     const line = {
       method: request.method,
+      ip: request.ip,
       route: request.routeOptions.url ?? 'unknown',
       status,
       ms: Math.round(reply.elapsedTime * 10) / 10,
@@ -335,6 +339,7 @@ export async function startHttp(
     rules,
     formatError,
     principalFrom,
+    clientAddress,
   });
 
   await listen(app, config.port);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import proxyAddr from '@fastify/proxy-addr';
 import type { IncomingMessage } from 'node:http';
 
 /** Ids a caller may choose: short, printable, nothing that could forge a log line or a header. */
@@ -22,4 +23,18 @@ export function traceId(req: IncomingMessage): string | undefined {
   const header = req.headers.traceparent;
   const m = typeof header === 'string' ? TRACEPARENT.exec(header.trim().toLowerCase()) : null;
   return m && !/^0+$/.test(m[1]) ? m[1] : undefined;
+}
+
+/**
+ * The client's address: the peer, or with trusted proxies (TRUST_PROXY) the first address in
+ * X-Forwarded-For that is not one of them. The same rule for HTTP (Fastify's trustProxy) and for
+ * WebSocket upgrades, so both see the same client.
+ */
+export function clientAddressOf(trusted: string[]) {
+  const trust = trusted.length ? proxyAddr.compile(trusted) : () => false;
+  return {
+    trust,
+    of: (req: IncomingMessage): string =>
+      trusted.length ? proxyAddr(req, trust) : (req.socket.remoteAddress ?? 'unknown'),
+  };
 }

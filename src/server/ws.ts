@@ -37,6 +37,8 @@ export interface WsDeps {
   log: Logger;
   rules: ValidationRule[];
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** The client's address of a request (TRUST_PROXY applied). */
+  clientAddress: { of(req: IncomingMessage): string };
   /** The principal of an `authorization` value; throws when the token is invalid. */
   principalFrom(authorization: string | null): Promise<Principal | null>;
 }
@@ -95,7 +97,7 @@ export function attachGraphqlWs(server: Server, deps: WsDeps) {
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/graphql') return refuseUpgrade(socket, 404, 'Not Found');
-    const ip = req.socket.remoteAddress ?? 'unknown';
+    const ip = deps.clientAddress.of(req);
     if (!perIp.tryAcquire(ip)) {
       log.warn({ ip }, 'WebSocket refused: too many connections from this address');
       return refuseUpgrade(socket, 429, 'Too Many Requests');

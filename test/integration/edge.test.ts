@@ -111,9 +111,9 @@ interface RawSocket {
 }
 
 /** A raw graphql-transport-ws socket (no client library), so the test sees every frame and close. */
-function rawSocket(): Promise<RawSocket> {
+function rawSocket(headers: Record<string, string> = {}): Promise<RawSocket> {
   return new Promise((resolve, reject) => {
-    const sock = new WebSocket(wsUrl, 'graphql-transport-ws');
+    const sock = new WebSocket(wsUrl, 'graphql-transport-ws', { headers });
     sockets.push(sock);
     const messages: any[] = [];
     const listeners: (() => void)[] = [];
@@ -395,6 +395,8 @@ describe('WebSocket', () => {
     const open = [];
     for (let i = 0; i < 4; i++) open.push(await initSocket());
     await expect(rawSocket()).rejects.toMatchObject({ status: 429 });
+    // No proxy is trusted here (TRUST_PROXY unset): a forged X-Forwarded-For changes nothing.
+    await expect(rawSocket({ 'x-forwarded-for': '203.0.113.50' })).rejects.toMatchObject({ status: 429 });
     await closeSocket(open[0].sock);
     await sleep(100);
     const again = await initSocket();
