@@ -1,3 +1,4 @@
+import proxyAddr from '@fastify/proxy-addr';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -81,6 +82,95 @@ export interface Config {
   trustedDocuments: { enforce: boolean; manifestPath?: string; apqTtlSeconds: number };
   /** Traffic protection (docs/security.md): execution deadline, rate limits, sign-in lockout, hashing pool. */
   protection: ProtectionConfig;
+  /** The HTTP edge (docs/http.md): CORS, body and time limits, WebSocket caps, who may read /metrics. */
+  edge: EdgeConfig;
+}
+
+/** The HTTP edge (docs/http.md). */
+export interface EdgeConfig {
+  /** Browser origins allowed by CORS (CORS_ORIGINS, comma-separated); `*` any origin (refused in production). */
+  corsOrigins: string[] | '*';
+  /**
+   * Proxies whose X-Forwarded-For is believed (TRUST_PROXY: addresses, CIDRs, or loopback /
+   * linklocal / uniquelocal), so client addresses (logs, WebSocket caps per IP) are the real ones.
+   */
+  trustProxy: string[];
+  /** Largest request body (HTTP_BODY_LIMIT_BYTES); larger is a 413. */
+  bodyLimit: number;
+  /** Time to receive the request headers, the whole request (a slow body is cut off), and idle keep-alive. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  ws: {
+    maxConnectionsPerIp: number;
+    maxConnectionsPerUser: number;
+    maxSubscriptionsPerSocket: number;
+    /** A socket that has not sent connection_init by then is closed (4408). */
+    initTimeoutMs: number;
+    maxPayloadBytes: number;
+  };
+  metrics: {
+    /** Bearer token required by GET /metrics (METRICS_TOKEN). */
+    token?: string;
+    /** Serve /metrics on this port only, not on the API port (METRICS_PORT). */
+    port?: number;
+    /** Distinct operation names used as labels before the rest are counted as `other`. */
+    maxOperationNames: number;
+  };
+}
+
+/** Edge variables; production must not allow any origin (and must not leave /metrics open: loadConfig). */
+function edgeConfig(env: Env, production: boolean): EdgeConfig {
+  const origins = (str(env, 'CORS_ORIGINS') ?? '')
+    .split(',')
+    .map((s) => s.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  let corsOrigins: EdgeConfig['corsOrigins'] = origins;
+  if (origins.includes('*')) {
+    if (production)
+      throw new ConfigError('CORS_ORIGINS', 'must list origins when NODE_ENV=production, not *');
+    corsOrigins = '*';
+  } else {
+    origins.forEach((o, i) => {
+      const parsed = url({ [`CORS_ORIGINS[${i}]`]: o }, `CORS_ORIGINS[${i}]`, ['http:', 'https:'])!;
+      if (new URL(parsed).origin !== o)
+        throw new ConfigError(`CORS_ORIGINS[${i}]`, `must be an origin such as https://shop.example.com`);
+    });
+  }
+  const trustProxy = (str(env, 'TRUST_PROXY') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  try {
+    proxyAddr.compile(trustProxy);
+  } catch (e) {
+    throw new ConfigError('TRUST_PROXY', `must list addresses or CIDRs: ${(e as Error).message}`);
+  }
+  const token = str(env, 'METRICS_TOKEN');
+  if (token !== undefined && token.length < 16)
+    throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
+  const metricsPort =
+    str(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535);
+  return {
+    corsOrigins,
+    trustProxy,
+    bodyLimit: int(env, 'HTTP_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 120_000),
+    requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    keepAliveTimeoutMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 100, 600_000),
+    ws: {
+      maxConnectionsPerIp: int(env, 'WS_MAX_CONNECTIONS_PER_IP', 100, 1, 1_000_000),
+      maxConnectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 20, 1, 100_000),
+      maxSubscriptionsPerSocket: int(env, 'WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 25, 1, 10_000),
+      initTimeoutMs: int(env, 'WS_INIT_TIMEOUT_MS', 5_000, 100, 60_000),
+      maxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 128 * 1024, 1024, 16 * 1024 * 1024),
+    },
+    metrics: {
+      token,
+      port: metricsPort,
+      maxOperationNames: int(env, 'METRICS_MAX_OPERATION_NAMES', 100, 0, 10_000),
+    },
+  };
 }
 
 /** Outbound webhooks: retries, timeouts and how many deliveries run at once. */
@@ -351,6 +441,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     trustedDocuments: trustedDocuments(env),
     protection: protectionConfig(env),
+    edge: edgeConfig(env, production),
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {
@@ -358,6 +449,10 @@ export function loadConfig(env: Env = process.env): Config {
       'PAYMENT_PROVIDER_URL',
       'is required when NODE_ENV=production (the sandbox provider is for development)',
     );
+  }
+  // The edge (docs/http.md): a public /metrics tells anyone the traffic and the operation names.
+  if (production && !config.edge.metrics.token && config.edge.metrics.port === undefined) {
+    throw new ConfigError('METRICS_TOKEN', 'or METRICS_PORT is required when NODE_ENV=production');
   }
   return config;
 }

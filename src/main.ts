@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import pino from 'pino';
-import { startApp } from './app';
 import { ConfigError, loadConfig } from './config';
 
 async function main() {
@@ -15,6 +14,8 @@ async function main() {
     throw e;
   }
   const log = pino({ level: config.logLevel });
+  // Loaded after the configuration is checked, so a bad variable is reported at once.
+  const { startApp } = await import('./app.js');
   const app = await startApp(config, log);
   log.info(`GraphQL at ${app.url} (WebSocket: ${app.url.replace('http', 'ws')})`);
 

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Principal } from '../shared/auth';
 import { afterSaleLoaders } from '../modules/aftersale/aftersale.loaders';
@@ -18,6 +19,8 @@ export interface Context {
   config: Config;
   /** The caller's address (rate limits, sign-in guard); set by the HTTP and WebSocket layers. */
   clientIp?: string;
+  /** The request's logger: every line carries its request id (and trace id), so pass it on to services. */
+  log: Logger;
 }
 
 export function createLoaders(em: EntityManager) {
@@ -36,7 +39,8 @@ export function createContext(
   principal: Principal | null,
   services: Services,
   config: Config,
+  log: Logger,
 ): Context {
   const em = root.fork() as EntityManager;
-  return { em, principal, loaders: createLoaders(em), services, config };
+  return { em, principal, loaders: createLoaders(em), services, config, log };
 }

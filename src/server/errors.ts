@@ -2,6 +2,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ArgumentValidationError } from 'type-graphql';
 import type { Logger } from 'pino';
+import { requestLogStorage } from './request-log';
 
 const CLIENT_CODES = new Set([
   'UNAUTHENTICATED',
@@ -41,7 +42,7 @@ export function makeFormatError(log: Logger) {
       const { stacktrace: _s, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
-    log.error({ err: original }, 'unhandled error in GraphQL operation');
+    (requestLogStorage.getStore() ?? log).error({ err: original }, 'unhandled error in GraphQL operation');
     return {
       message: 'Internal server error',
       path: formatted.path,

@@ -1,37 +1,43 @@
-import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import fastifyCompress from '@fastify/compress';
+import fastifyCors from '@fastify/cors';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import {
-  GraphQLError,
-  Kind,
-  NoSchemaIntrospectionCustomRule,
-  parse,
-  type DocumentNode,
-  type OperationDefinitionNode,
-  specifiedRules,
-  validate,
-  type GraphQLFormattedError,
-  type GraphQLSchema,
-} from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
 import type { Config } from '../config';
 import { sqlCounterStorage, type SqlCounter } from '../db/sql-stats';
 import type { Principal } from '../shared/auth';
-import { createContext, type Context } from './context';
+import { operationMetricsPlugin, type OperationNote, type RequestContext } from './apollo-plugins';
+import { createContext } from './context';
+import { corsOptions } from './cors';
 import { makeFormatError } from './errors';
 import { limitRules } from './limits';
 import { createPersistedDocuments, persistedErrorBody } from './persisted-documents';
-import { peerAddress } from './protection/peer';
+import { metricsHandler, startMetricsServer } from './metrics-route';
 import type { Metrics } from './metrics';
+import { OperationLabels } from './operation-labels';
+import { clientAddressOf, requestId, traceId } from './request-id';
+import { requestLogStorage } from './request-log';
 import type { Services } from './services';
+import { attachGraphqlWs } from './ws';
+
+export type { RequestContext } from './apollo-plugins';
+
+/** A route that handles its own request and response (webhooks: they need the raw body). */
+export type RawRoute = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export interface HttpDeps {
   config: Config;
@@ -40,97 +46,116 @@ export interface HttpDeps {
   services: Services;
   log: Logger;
   metrics: Metrics;
+  /** Operation names always labelled in /metrics (registered documents). Default: none. */
+  knownOperation?: (name: string) => boolean;
+  /** More Apollo plugins (status codes, cost, rate limits); they see the request's context. */
+  plugins?: ApolloServerPlugin<RequestContext>[];
+  /** GET /readyz: resolves when the service can take traffic; default: the database answers. */
+  ready?: () => Promise<boolean>;
 }
 
 export interface RunningHttp {
   server: Server;
   port: number;
+  /** The port of /metrics when METRICS_PORT is set. */
+  metricsPort?: number;
+  fastify: FastifyInstance;
   close(): Promise<void>;
 }
 
-const MAX_BODY = 1024 * 1024;
+/** In-flight requests get this long at shutdown (they are short; clients retry the rest). */
+const DRAIN_MS = 5_000;
 
-type RequestContext = Context & { sql: SqlCounter };
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly code = 'BAD_REQUEST',
-  ) {
-    super(message);
-  }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, 'Request body too large'));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-/** Whether the operation to run is a subscription. */
-function isSubscription(document: DocumentNode, operationName?: string | null): boolean {
-  const ops = document.definitions.filter(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
-  );
-  const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops[0];
-  return op?.operation === 'subscription';
-}
+/** Request headers a browser on an allowed origin may send (CORS preflight answers these). */
+export const CORS_ALLOWED_HEADERS = [
+  'content-type',
+  'authorization',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  // Apollo's CSRF prevention and client identification.
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+  'apollographql-client-name',
+  'apollographql-client-version',
+  // Persisted documents / APQ sent as headers by some clients.
+  'x-graphql-document-id',
+  'x-apollo-persisted-query',
+  'if-none-match',
+];
 
 const invalidToken = () =>
   new GraphQLError('Invalid or expired token', {
     extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
   });
 
-/** Reports SQL statements per operation (tests and benchmarks read it) and feeds metrics. */
-function sqlStatsPlugin(config: Config, metrics: Metrics): ApolloServerPlugin<RequestContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ contextValue, response, operationName, errors }) {
-          metrics.sqlStatements.observe(contextValue.sql.statements);
-          metrics.requests.inc({
-            operation: operationName ?? 'anonymous',
-            outcome: errors?.length ? 'error' : 'ok',
-          });
-          if (config.exposeSqlStats && response.body.kind === 'single') {
-            response.body.singleResult.extensions = {
-              ...response.body.singleResult.extensions,
-              sqlStatements: contextValue.sql.statements,
-            };
-          }
-        },
-      };
-    },
-  };
+/** The GraphQL-shaped error body every non-GraphQL failure of /graphql gets. */
+const errorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The GraphQL operation of this request, for the access log (set by the metrics plugin). */
+    graphql?: OperationNote;
+    /** Who is calling (a user's token or a partner's key), read once by the /graphql route. */
+    principal?: Principal | null;
+  }
 }
 
-/** One HTTP server: POST /graphql (Apollo), graphql-ws on the same path, health and metrics. */
+/** Listens on every interface, IPv6 and IPv4 when available (Node's own default), else IPv4. */
+async function listen(app: FastifyInstance, port: number): Promise<void> {
+  try {
+    await app.listen({ port, host: '::', backlog: 4096 });
+  } catch (e) {
+    if (!['EAFNOSUPPORT', 'EADDRNOTAVAIL'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    await app.listen({ port, host: '0.0.0.0', backlog: 4096 });
+  }
+}
+
+/**
+ * The HTTP edge (docs/http.md): Fastify with CORS, compression, request ids in every log line, one
+ * access-log line per request, timeouts and body limits; Apollo on GET/POST /graphql, graphql-ws on
+ * the same path, health, readiness, metrics, and the raw-body routes app.ts passes (webhooks).
+ */
 export async function startHttp(
   deps: HttpDeps,
-  extraRoutes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {},
+  extraRoutes: Record<string, RawRoute> = {},
 ): Promise<RunningHttp> {
   const { config, orm, schema, services, log, metrics } = deps;
-  const server = createServer();
+  const edge = config.edge;
   const rules = [...limitRules(config.limits), ...services.protection.validationRules()];
   const formatError = makeFormatError(log);
-  // Persisted documents, partners' API keys, trusted documents (h4: src/server/persisted-documents.ts).
+  // Persisted documents, partners' API keys, trusted documents (src/server/persisted-documents.ts).
   const persisted = createPersistedDocuments({ config, orm, services, schema, log });
+  const labels = new OperationLabels(edge.metrics.maxOperationNames, deps.knownOperation);
+
+  const clientAddress = clientAddressOf(edge.trustProxy);
+  const app = Fastify({
+    // Fastify types its own logger interface; at run time it is this pino logger and its children.
+    loggerInstance: log as unknown as FastifyBaseLogger,
+    // One access-log line of our own (below) instead of Fastify's two per request.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    genReqId: requestId,
+    // request.ip is the client behind the listed proxies (TRUST_PROXY), else the peer.
+    trustProxy: clientAddress.trust,
+    // The trace id of a valid traceparent is bound into every line of the request's logger.
+    childLoggerFactory: (logger, bindings, opts, raw) => {
+      const trace = traceId(raw as IncomingMessage);
+      return logger.child(trace ? { ...bindings, traceId: trace } : bindings, opts);
+    },
+    bodyLimit: edge.bodyLimit,
+    keepAliveTimeout: edge.keepAliveTimeoutMs,
+    requestTimeout: edge.requestTimeoutMs,
+    // Node checks the request and headers timeouts on this interval (default 30 s, too coarse).
+    http: {
+      headersTimeout: Math.min(edge.headersTimeoutMs, edge.requestTimeoutMs),
+      requestTimeout: edge.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, edge.headersTimeoutMs / 4)),
+    },
+    // Idle keep-alive connections are closed at shutdown; in-flight requests are drained (close()).
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  const server = app.server;
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -146,15 +171,14 @@ export async function startHttp(
     persistedQueries: persisted.persistedQueries,
     plugins: [
       persisted.plugin,
-      // In-flight requests get 5 s to finish at shutdown (they are short; clients retry the rest).
-      ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: 5_000 }),
       // No HTTP cache hints are set; the plugin would still visit every resolved field.
       ApolloServerPluginCacheControlDisabled(),
       config.production
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ footer: false }),
-      sqlStatsPlugin(config, metrics),
+      operationMetricsPlugin(config, metrics, labels),
       services.protection.plugin(schema),
+      ...(deps.plugins ?? []),
     ],
   });
   await apollo.start();
@@ -166,202 +190,164 @@ export async function startHttp(
     return p;
   };
 
-  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL) {
-    let body: unknown = undefined;
-    if (req.method === 'POST') {
-      const raw = await readBody(req);
-      if ((req.headers['content-type'] ?? '').includes('application/json')) {
-        try {
-          body = raw ? JSON.parse(raw) : undefined;
-        } catch {
-          throw new HttpError(400, 'Malformed JSON body');
-        }
-      } else body = raw;
-    }
-    // --- persisted documents (h4): the principal, and the request to run in place of the one sent ---
-    const prepared = await persisted.prepare({ method: req.method ?? 'GET', body, search: url.search }, () =>
-      principalFrom(req.headers.authorization),
-    );
-    if (!prepared.ok) return sendJson(res, prepared.error.status, persistedErrorBody(prepared.error));
-    const { principal, request } = prepared;
-    // --- end persisted documents ---
-    const headers = new HeaderMap();
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-    }
-    const counter: SqlCounter = { statements: 0 };
-    const result = await sqlCounterStorage.run(counter, () =>
-      apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: request.method, headers, search: request.search, body: request.body },
-        context: async () => ({
-          ...createContext(orm.em as any, principal, services, config),
-          sql: counter,
-          clientIp: peerAddress(req),
-        }),
-      }),
-    );
-    const outHeaders: Record<string, string> = {};
-    for (const [k, v] of result.headers) outHeaders[k] = v;
-    res.writeHead(result.status ?? 200, outHeaders);
-    if (result.body.kind === 'complete') {
-      res.end(result.body.string);
-    } else {
-      for await (const chunk of result.body.asyncIterator) res.write(chunk);
-      res.end();
-    }
-  }
+  app.addHook('onRequest', async (request, reply) => {
+    // On the raw response too, so routes that write their own response (webhooks) carry it.
+    reply.raw.setHeader('x-request-id', request.id);
+  });
+  // The access log: one structured line per request, on the request's logger (reqId, traceId).
+  app.addHook('onResponse', async (request, reply) => {
+    const status = reply.statusCode;
+    const line = {
+      method: request.method,
+      ip: request.ip,
+      route: request.routeOptions.url ?? 'unknown',
+      status,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      operation: request.graphql?.operationName,
+      outcome: request.graphql?.outcome,
+    };
+    metrics.duration.observe({ route: request.routeOptions.url ?? 'unknown' }, reply.elapsedTime / 1000);
+    if (status >= 500) request.log.error(line, 'request');
+    else request.log.info(line, 'request');
+  });
 
-  const routes: Record<string, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>> = {
-    '/graphql': handleGraphQL,
-    '/healthz': async (_req, res) => sendJson(res, 200, { status: 'ok' }),
-    '/readyz': async (_req, res) => {
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send({ error: 'Not found' });
+  });
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'unhandled HTTP error');
+      return reply.code(500).send(errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
+    }
+    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 408 ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
+    return reply.code(status).send(errorBody(error.message, code));
+  });
+
+  await app.register(fastifyCors, corsOptions(edge.corsOrigins, CORS_ALLOWED_HEADERS));
+  await app.register(fastifyCompress, { global: true, encodings: ['br', 'gzip'] });
+
+  // /graphql in its own scope: its own body parsers, so the webhooks keep their raw bodies.
+  const apolloHandler = fastifyApolloHandler(apollo, {
+    context: async (request: FastifyRequest) => {
+      const principal =
+        request.principal !== undefined
+          ? request.principal
+          : await principalFrom(request.headers.authorization);
+      const note: OperationNote = {};
+      request.graphql = note;
+      return {
+        ...createContext(orm.em as any, principal, services, config, request.log as unknown as Logger),
+        sql: sqlCounterStorage.getStore() ?? { statements: 0 },
+        note,
+        clientIp: request.ip,
+      };
+    },
+  });
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    // An empty body is Apollo's to refuse ("POST body missing"); malformed JSON is ours.
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
+      if (!text) return done(null, undefined);
       try {
-        await orm.em.getConnection().execute('select 1');
-        sendJson(res, 200, { status: 'ready' });
+        done(null, JSON.parse(text as string));
       } catch {
-        sendJson(res, 503, { status: 'database unreachable' });
+        done(Object.assign(new Error('Malformed JSON body'), { statusCode: 400 }), undefined);
       }
-    },
-    '/metrics': async (_req, res) => {
-      res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
-      res.end(await deps.metrics.registry.metrics());
-    },
-    ...extraRoutes,
-  };
-
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
-    const end = metrics.duration.startTimer({ route: route ? url.pathname : 'unknown' });
-    if (!route) {
-      sendJson(res, 404, { error: 'Not found' });
-      end();
-      return;
-    }
-    route(req, res, url)
-      .catch((err: unknown) => {
-        if (err instanceof HttpError) {
-          if (!res.headersSent)
-            sendJson(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code } }] });
-        } else {
-          log.error({ err }, 'unhandled HTTP error');
-          if (!res.headersSent)
-            sendJson(res, 500, {
-              errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
-            });
-          else res.end();
-        }
-      })
-      .finally(end);
+    });
+    // Other content types reach Apollo as text, and its CSRF prevention refuses them (400).
+    scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, text, done) => done(null, text));
+    scope.route({
+      method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      url: '/graphql',
+      handler: async (request, reply) => {
+        // Persisted documents: the caller, and the request to run in place of the one sent.
+        const search = request.raw.url?.includes('?')
+          ? request.raw.url.slice(request.raw.url.indexOf('?'))
+          : '';
+        const prepared = await persisted.prepare({ method: request.method, body: request.body, search }, () =>
+          principalFrom(request.headers.authorization),
+        );
+        if (!prepared.ok) return reply.code(prepared.error.status).send(persistedErrorBody(prepared.error));
+        request.principal = prepared.principal;
+        request.body = prepared.request.body;
+        // The Apollo integration reads GET parameters from the URL.
+        if (prepared.request.search !== search) request.raw.url = `/graphql${prepared.request.search}`;
+        const counter: SqlCounter = { statements: 0 };
+        return requestLogStorage.run(request.log as unknown as Logger, () =>
+          sqlCounterStorage.run(counter, () => apolloHandler.call(scope, request as any, reply as any)),
+        );
+      },
+    });
   });
 
-  // graphql-ws on the same path; the same limits; the token comes in connection_init.
-  const wss = new WebSocketServer({ server, path: '/graphql' });
-  const wsRules = [
-    ...specifiedRules,
-    ...rules,
-    ...(config.production ? [NoSchemaIntrospectionCustomRule] : []),
-  ];
-  // Clients subscribe with a handful of query texts: each is parsed and validated once, and its
-  // document shared by every subscription that sends it (5,000 trackers, one validation).
-  const documents = new Map<string, DocumentNode>();
-  const prepare = (query: string): DocumentNode | readonly GraphQLError[] => {
-    const known = documents.get(query);
-    if (known) return known;
-    let document: DocumentNode;
-    try {
-      document = parse(query);
-    } catch (e) {
-      return [e as GraphQLError];
-    }
-    const errors = validate(schema, document, wsRules);
-    if (errors.length) return errors;
-    if (documents.size >= 1000) documents.delete(documents.keys().next().value!);
-    documents.set(query, document);
-    return document;
-  };
-  const ws = useServer<
-    Record<string, unknown> | undefined,
-    { principal?: Principal | null; expiryTimer?: NodeJS.Timeout }
-  >(
-    {
-      schema,
-      onConnect: async (ctx) => {
-        const auth = ctx.connectionParams?.authorization;
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready =
+      deps.ready ??
+      (() =>
+        orm.em
+          .getConnection()
+          .execute('select 1')
+          .then(() => true));
+    const ok = await ready().catch(() => false);
+    return ok ? { status: 'ready' } : reply.code(503).send({ status: 'database unreachable' });
+  });
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  if (edge.metrics.port === undefined) app.get('/metrics', metricsHandler(metrics, edge.metrics.token));
+  else metricsServer = await startMetricsServer(metrics, edge.metrics.port, edge.metrics.token);
+
+  // Routes that read their own raw body (signatures cover the exact bytes): Fastify leaves the
+  // stream unread and hands over the raw request and response.
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+    for (const [path, handle] of Object.entries(extraRoutes)) {
+      scope.all(path, async (request, reply) => {
+        reply.hijack();
         try {
-          const principal = await principalFrom(typeof auth === 'string' ? auth : null);
-          ctx.extra.principal = principal;
-          const expiresAt = (principal as (Principal & { expiresAt?: number }) | null)?.expiresAt;
-          if (expiresAt) {
-            // A socket lives no longer than its token.
-            ctx.extra.expiryTimer = setTimeout(
-              () => ctx.extra.socket.close(4403, 'Token expired'),
-              Math.max(0, expiresAt - Date.now()),
-            );
-          }
-          return true;
-        } catch {
-          return false; // graphql-ws closes with 4403 Forbidden
+          await handle(request.raw, reply.raw);
+        } catch (err) {
+          request.log.error({ err }, 'unhandled HTTP error');
+          if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' });
+          reply.raw.end(JSON.stringify({ error: 'Internal server error' }));
         }
-      },
-      onSubscribe: async (ctx, _id, payload) => {
-        // Persisted documents (h4): partners and trusted-documents mode run registered documents only.
-        const resolved = await persisted.subscription(payload as any, ctx.extra.principal ?? null);
-        if (!('query' in resolved)) return resolved;
-        const document = prepare(resolved.query);
-        if (!('kind' in document)) return document;
-        const notRegistered = persisted.checkOperation(
-          ctx.extra.principal ?? null,
-          document,
-          payload.operationName,
-        );
-        if (notRegistered) return notRegistered;
-        // Cost (with this subscribe's variables) and rate limits, as over HTTP.
-        const refused = await services.protection.checkSubscribe(
-          schema,
-          document,
-          payload,
-          ctx.extra.principal ?? null,
-          peerAddress(ctx.extra.request),
-        );
-        if (refused) return refused;
-        // Every subscription follows someone's orders: without credentials the socket is closed (4401).
-        if (!ctx.extra.principal && isSubscription(document, payload.operationName)) {
-          ctx.extra.socket.close(4401, 'Unauthorized');
-          return [new GraphQLError('Sign in first', { extensions: { code: 'UNAUTHENTICATED' } })];
-        }
-        return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
-      },
-      onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
-      context: (ctx) => ({
-        ...createContext(orm.em as any, ctx.extra.principal ?? null, services, config),
-        clientIp: peerAddress(ctx.extra.request),
-      }),
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        if (!result.errors?.length) return;
-        return {
-          ...result,
-          errors: result.errors.map((e) => formatError(e.toJSON() as GraphQLFormattedError, e)),
-        } as any;
-      },
-    },
-    wss,
-  );
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // A deep accept queue: bursts of new connections (flash sales, load tests) are queued, not reset.
-    server.listen({ port: config.port, backlog: 4096 }, () => resolve());
+      });
+    }
   });
+
+  const ws = attachGraphqlWs(server, {
+    config,
+    orm,
+    schema,
+    services,
+    log,
+    rules,
+    formatError,
+    principalFrom,
+    clientAddress,
+    persisted,
+  });
+
+  await listen(app, config.port);
   const port = (server.address() as { port: number }).port;
 
   return {
     server,
     port,
+    metricsPort: metricsServer?.port,
+    fastify: app,
     async close() {
-      await ws.dispose();
-      await new Promise<void>((r) => wss.close(() => r()));
-      await apollo.stop(); // drains HTTP connections
+      await ws.close();
+      // Stop accepting, close idle keep-alive connections, let in-flight requests finish for a while.
+      const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
+      await apollo.stop();
+      await metricsServer?.close();
       await persisted.close();
     },
   };

@@ -411,6 +411,7 @@ describe('NODE_ENV=production', () => {
           DATABASE_URL: await freshDatabase(),
           ADMIN_EMAIL: ADMIN.email,
           ADMIN_PASSWORD: ADMIN.password,
+          METRICS_TOKEN: 'e2e-metrics-token-0123456789',
           ...SECRETS,
         },
       });

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { startApp, type App } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { client, type Gql } from './client';
@@ -17,7 +18,7 @@ export interface TestApp {
 }
 
 /** The real server, in this process, on its own database and an ephemeral port. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, log?: Logger): Promise<TestApp> {
   const db = await createTestDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), 'commerce-test-'));
   const config = loadConfig({
@@ -42,7 +43,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     PASSWORD_HASH_QUEUE: '10000',
     ...env,
   });
-  const app = await startApp(config);
+  const app = await startApp(config, log);
   return {
     app,
     url: app.url,

@@ -116,6 +116,7 @@ describe('defaults', () => {
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://db/shop',
       PAYMENT_PROVIDER_URL: 'https://provider.example.com',
+      METRICS_TOKEN: 'metrics-token-0123456789',
       ...SECRETS,
     });
     expect(c).toMatchObject({

@@ -1,0 +1,112 @@
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { freePort } from '../src/db/embedded';
+import { peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
+
+// autocannon ships no types.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon');
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const DATABASE = 'edge_bench';
+
+/** A storefront's catalog page: 20 products with merchant, prices and availability. */
+const CATALOG_PAGE = JSON.stringify({
+  query: `query CatalogPage { products(first: 20) { totalCount edges { cursor node { id title
+    merchant { name } priceRange { min { amount currency } max { amount currency } } availability } } } }`,
+});
+
+async function load(
+  name: string,
+  url: string,
+  pid: number,
+  headers: Record<string, string> = {},
+  duration = DURATION,
+): Promise<Measured> {
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: CATALOG_PAGE,
+  });
+  const sample = await post(url, CATALOG_PAGE);
+  return {
+    name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx + result.timeouts,
+    sqlPerRequest: sample.extensions?.sqlStatements ?? NaN,
+    peakRssMb: peakRssMb(pid),
+  };
+}
+
+/** A database of its own with the demo catalog (1,200 products, loaded by the server at its first start). */
+async function ensureDatabase(url: string): Promise<string> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  const exists = await c.query('select 1 from pg_database where datname = $1', [DATABASE]);
+  if (!exists.rowCount) await c.query(`create database ${DATABASE}`);
+  await c.end();
+  const u = new URL(url);
+  u.pathname = `/${DATABASE}`;
+  return u.toString();
+}
+
+/**
+ * The cost of the HTTP edge: the same catalog query through the Fastify edge (CORS, compression
+ * plugin, request ids, access log at info) and through the old hand-written node:http router, both
+ * in one server process over the same ORM and services, measured one after the other.
+ */
+export async function edgeBench(url: string): Promise<void> {
+  const databaseUrl = await ensureDatabase(url);
+  const [port, legacyPort] = [await freePort(), await freePort()];
+  const server = startChild('dist/bench/edge-server.js', {
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    LEGACY_PORT: String(legacyPort),
+    DEMO_DATA: 'true',
+    EXPOSE_SQL_STATS: 'true',
+    // Production's level: the edge writes its access-log line for every request (drained below).
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'development',
+    DATA_DIR: join(ROOT, '.data', 'bench'),
+    CORS_ORIGINS: 'https://shop.example.com',
+  });
+  server.stdout!.resume();
+  try {
+    const fastifyUrl = `http://127.0.0.1:${port}/graphql`;
+    const legacyUrl = `http://127.0.0.1:${legacyPort}/graphql`;
+    await waitFor(fastifyUrl, CATALOG_PAGE, 300_000);
+    await waitFor(legacyUrl, CATALOG_PAGE);
+    const [a, b] = await Promise.all([post(fastifyUrl, CATALOG_PAGE), post(legacyUrl, CATALOG_PAGE)]);
+    if (JSON.stringify(a.data) !== JSON.stringify(b.data))
+      throw new Error('the two edges answer differently');
+    if (a.data.products.edges.length !== 20) throw new Error(`expected a page of 20: ${JSON.stringify(a)}`);
+
+    await load('warmup', legacyUrl, server.pid!, {}, 3);
+    await load('warmup', fastifyUrl, server.pid!, {}, 3);
+    const rows: Measured[] = [];
+    // Interleaved twice, so drift of the shared machine shows as the spread between rounds.
+    for (const round of [1, 2]) {
+      rows.push(await load(`old node:http edge (round ${round})`, legacyUrl, server.pid!));
+      rows.push(await load(`Fastify edge (round ${round})`, fastifyUrl, server.pid!));
+    }
+    rows.push(
+      await load('Fastify edge, Accept-Encoding: gzip', fastifyUrl, server.pid!, {
+        'accept-encoding': 'gzip',
+      }),
+    );
+    table(
+      `HTTP edge: catalog page (20 products), ${CONNECTIONS} connections, ${DURATION} s per run, one server process`,
+      rows,
+      rows[0],
+    );
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
