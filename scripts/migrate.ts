@@ -15,6 +15,8 @@ async function main() {
     url: config.databaseUrl ?? embedded!.url,
     poolSize: 2,
     logger: (m) => console.log(m),
+    timeouts: config.dbTimeouts,
+    admin: true, // long statements and lock waits are expected here
   });
   try {
     await migrate(orm);

@@ -117,10 +117,11 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     replicaUrls: config.databaseReplicaUrls,
     poolSize: config.dbPoolSize,
     logger: (m) => log.info(m.replace(/\x1b\[[0-9;]*m/g, '')),
+    timeouts: config.dbTimeouts,
   });
   try {
     await migrate(orm);
-    jobs = new Jobs(url, log, config.jobPollSeconds);
+    jobs = new Jobs(url, log, config.jobPollSeconds, config.dbTimeouts);
     await jobs.start();
     if (!config.paymentProviderUrl) {
       sandbox = await startSandboxProcess({
@@ -151,7 +152,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     }
 
     await startWorkers(orm, services, config);
-    relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
+    relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs, config.dbTimeouts);
     await relay.start();
     const signal = new OutboxSignal(() => orm.em.getConnection().execute('notify order_event'));
     onEventsCommitted(() => signal.ping());
