@@ -28,6 +28,7 @@ import type { Principal } from '../shared/auth';
 import { createContext, type Context } from './context';
 import { makeFormatError } from './errors';
 import { limitRules } from './limits';
+import { readinessRoute } from './readiness';
 import type { Metrics } from './metrics';
 import type { Services } from './services';
 
@@ -197,14 +198,7 @@ export async function startHttp(
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>> = {
     '/graphql': handleGraphQL,
     '/healthz': async (_req, res) => sendJson(res, 200, { status: 'ok' }),
-    '/readyz': async (_req, res) => {
-      try {
-        await orm.em.getConnection().execute('select 1');
-        sendJson(res, 200, { status: 'ready' });
-      } catch {
-        sendJson(res, 503, { status: 'database unreachable' });
-      }
-    },
+    '/readyz': readinessRoute(orm, config.readiness),
     '/metrics': async (_req, res) => {
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
       res.end(await deps.metrics.registry.metrics());
