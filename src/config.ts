@@ -68,8 +68,11 @@ export interface Config {
   // --- faults (issue 9): timeouts toward PostgreSQL and readiness ---------------------------------
   /** Every PostgreSQL client of the server (pool, relay, jobs) waits at most this long (docs/faults.md). */
   dbTimeouts: DbTimeouts;
-  /** GET /readyz: answers within `timeoutMs`; 503 when more than `maxPoolWaiting` requests wait for a connection. */
-  readiness: { timeoutMs: number; maxPoolWaiting: number };
+  /**
+   * GET /readyz answers within `timeoutMs`; 503 when more than `maxPoolWaiting` requests wait for a
+   * connection. Outages answer 503 with `Retry-After: retryAfterSeconds` (SERVICE_UNAVAILABLE).
+   */
+  readiness: { timeoutMs: number; maxPoolWaiting: number; retryAfterSeconds: number };
 }
 
 /** Timeouts toward PostgreSQL, in milliseconds; 0 disables one (docs/faults.md). */
@@ -291,6 +294,7 @@ export function loadConfig(env: Env = process.env): Config {
         0,
         100_000,
       ),
+      retryAfterSeconds: int(env, 'SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS', 2, 1, 3600),
     },
   };
   // Checked after the secrets, so a missing secret is named first.

@@ -29,6 +29,7 @@ import { createContext, type Context } from './context';
 import { makeFormatError } from './errors';
 import { limitRules } from './limits';
 import { readinessRoute } from './readiness';
+import { serviceUnavailablePlugin } from './unavailable-plugin';
 import type { Metrics } from './metrics';
 import type { Services } from './services';
 
@@ -147,6 +148,7 @@ export async function startHttp(
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ footer: false }),
       sqlStatsPlugin(config, metrics),
+      serviceUnavailablePlugin(config.readiness.retryAfterSeconds),
     ],
   });
   await apollo.start();

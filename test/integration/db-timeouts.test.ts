@@ -3,6 +3,7 @@ import { sqlAll } from '../../src/db/sql';
 import { connectOrm } from '../../src/db/orm';
 import { unavailableReason } from '../../src/db/pg-errors';
 import { startTestApp, type TestApp } from '../support/app';
+import { wsClient } from '../support/ws';
 
 /**
  * Issue 9, defect 2: no timeouts toward the database. Every client the server opens (the ORM's
@@ -120,4 +121,66 @@ test('a server that does not answer: the query fails at the client timeout and i
   } finally {
     await check.end();
   }
+});
+
+describe('an outage reaches clients as SERVICE_UNAVAILABLE, not as a defect', () => {
+  const CART_CREATE = `mutation { cartCreate(lines: []) { __typename ... on Cart { id } } }`;
+
+  /** Runs `fn` while another session holds an exclusive lock on the cart table. */
+  async function whileCartLocked<T>(fn: () => Promise<T>): Promise<T> {
+    const other = new Client({ connectionString: t.app.config.databaseUrl });
+    await other.connect();
+    try {
+      await other.query('begin');
+      await other.query('lock table cart in access exclusive mode');
+      return await fn();
+    } finally {
+      await other.query('rollback').catch(() => undefined);
+      await other.end();
+    }
+  }
+
+  test('over HTTP: 503 with Retry-After, extensions.code SERVICE_UNAVAILABLE and retryable', async () => {
+    const res = await whileCartLocked(() =>
+      fetch(t.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: CART_CREATE }),
+      }),
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('2');
+    const body = (await res.json()) as any;
+    expect(body.errors).toEqual([
+      expect.objectContaining({
+        path: ['cartCreate'],
+        extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true, reason: 'lock-timeout' },
+      }),
+    ]);
+    // Once the lock is gone the same request succeeds, on the same server.
+    expect((await t.gql(CART_CREATE)).data.cartCreate.__typename).toBe('Cart');
+  });
+
+  test('over graphql-ws: the same code on the error', async () => {
+    const ws = wsClient(t.url);
+    try {
+      const result = await whileCartLocked(
+        () =>
+          new Promise<any>((resolve, reject) => {
+            let last: any;
+            ws.subscribe(
+              { query: CART_CREATE },
+              { next: (v) => (last = v), error: reject, complete: () => resolve(last) },
+            );
+          }),
+      );
+      expect(result.errors[0].extensions).toEqual({
+        code: 'SERVICE_UNAVAILABLE',
+        retryable: true,
+        reason: 'lock-timeout',
+      });
+    } finally {
+      await ws.dispose();
+    }
+  });
 });
