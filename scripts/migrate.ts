@@ -17,6 +17,8 @@ async function main() {
     entities,
     poolSize: 2,
     logger: (m) => console.log(m),
+    timeouts: config.dbTimeouts,
+    admin: true, // long statements and lock waits are expected here
   });
   try {
     await migrate(orm);

@@ -18,7 +18,13 @@ async function main() {
   if (!Number.isInteger(products) || products < 1) throw new Error('--products must be a positive integer');
   const config = loadConfig();
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(join(config.dataDir, 'pg'));
-  const orm = await connectOrm({ url: config.databaseUrl ?? embedded!.url, entities });
+  // An admin script: its long inserts must not hit the server's statement timeout.
+  const orm = await connectOrm({
+    url: config.databaseUrl ?? embedded!.url,
+    entities,
+    timeouts: config.dbTimeouts,
+    admin: true,
+  });
   try {
     await migrate(orm);
     const started = Date.now();

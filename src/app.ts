@@ -124,10 +124,11 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     replicaUrls: config.databaseReplicaUrls,
     poolSize: config.dbPoolSize,
     logger: (m) => log.info(m.replace(/\x1b\[[0-9;]*m/g, '')),
+    timeouts: config.dbTimeouts,
   });
   try {
     await migrate(orm);
-    jobs = new Jobs(url, log, config.jobPollSeconds);
+    jobs = new Jobs(url, log, config.jobPollSeconds, config.dbTimeouts);
     await jobs.start();
     if (!config.paymentProviderUrl) {
       sandbox = await startSandboxProcess({
@@ -163,7 +164,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     await services.switches.start(() => orm.em.fork() as any);
     stopSwitches = () => services.switches.stop();
     await startWorkers(orm, services, config);
-    relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
+    relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs, config.dbTimeouts);
     await relay.start();
     // Outbound webhooks: deliveries derived from the published events, sent by every process.
     webhooks = startWebhookDelivery(orm, bus, services.webhooks, config.webhooks, log);

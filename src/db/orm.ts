@@ -2,6 +2,8 @@ import { DataloaderType, MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations';
+import type { DbTimeouts } from '../config';
+import { adminTimeouts, DEFAULT_DB_TIMEOUTS, discardOnReadTimeout, pgTimeoutSettings } from './pg-settings';
 import { countStatement } from './sql-stats';
 
 export interface OrmOptions {
@@ -12,6 +14,16 @@ export interface OrmOptions {
   poolSize?: number;
   /** Where MikroORM's own messages (such as applied migrations) go. */
   logger?: (message: string) => void;
+  /** Timeouts toward PostgreSQL (docs/faults.md); defaults: DEFAULT_DB_TIMEOUTS. */
+  timeouts?: DbTimeouts;
+  /** Migrations and admin scripts: adminTimeouts(timeouts) (long statements, unbounded lock waits). */
+  admin?: boolean;
+}
+
+/** The timeouts a connection opened with `opts` uses. */
+function timeoutsOf(opts: OrmOptions): DbTimeouts {
+  const t = opts.timeouts ?? DEFAULT_DB_TIMEOUTS;
+  return opts.admin ? adminTimeouts(t) : t;
 }
 
 export function ormConfig(opts: OrmOptions): Options<PostgreSqlDriver> {
@@ -24,7 +36,22 @@ export function ormConfig(opts: OrmOptions): Options<PostgreSqlDriver> {
     migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false },
     allowGlobalContext: false,
     dataloader: DataloaderType.ALL,
-    pool: { min: 1, max: opts.poolSize ?? 10 },
+    pool: {
+      min: 1,
+      max: opts.poolSize ?? 10,
+      acquireTimeoutMillis: timeoutsOf(opts).poolAcquireMs,
+      // Opening a connection fails after the connect timeout instead of tarn's 30 s default.
+      createTimeoutMillis: timeoutsOf(opts).connectMs + 1000,
+      afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
+        discardOnReadTimeout(conn);
+        done(null, conn);
+      },
+    } as Options['pool'],
+    // Merged into knex's options: the connection's timeouts and knex's own acquire timeout.
+    driverOptions: {
+      acquireConnectionTimeout: timeoutsOf(opts).poolAcquireMs,
+      connection: pgTimeoutSettings(timeoutsOf(opts)),
+    },
     discovery: { warnWhenNoEntities: true },
     forceUtcTimezone: true,
     logger: opts.logger ?? (() => undefined),
@@ -34,9 +61,12 @@ export function ormConfig(opts: OrmOptions): Options<PostgreSqlDriver> {
   };
 }
 
+const optionsOf = new WeakMap<MikroORM, OrmOptions>();
+
 /** Connects, and counts every statement (primary and replicas) for per-request SQL statistics. */
 export async function connectOrm(opts: OrmOptions): Promise<MikroORM<PostgreSqlDriver>> {
   const orm = await MikroORM.init(ormConfig(opts));
+  optionsOf.set(orm, opts);
   const driver = orm.em.getDriver();
   driver.getConnection('write').getKnex().on('query', countStatement);
   // Replicas are not exposed publicly; they are knex connections like the primary.
@@ -55,6 +85,24 @@ const MIGRATION_LOCK = 724_301;
  * a PostgreSQL advisory lock: the first migrates, the others then find nothing pending.
  */
 export async function migrate(orm: MikroORM): Promise<void> {
+  const opts = optionsOf.get(orm);
+  if (opts && !opts.admin) {
+    // The server's connections cancel long statements and lock waits; a migration (and waiting
+    // for another process's migration) must not be cut off, so it gets connections of its own.
+    const admin = await connectOrm({
+      url: opts.url,
+      entities: opts.entities,
+      poolSize: 2,
+      logger: opts.logger,
+      timeouts: opts.timeouts,
+      admin: true,
+    });
+    try {
+      return await migrate(admin);
+    } finally {
+      await admin.close();
+    }
+  }
   const knex = (orm.em.getDriver().getConnection('write') as unknown as { getKnex(): any }).getKnex();
   const conn = await knex.client.acquireConnection();
   try {

@@ -3,6 +3,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { ArgumentValidationError } from 'type-graphql';
 import type { Logger } from 'pino';
 import { requestLogStorage } from './request-log';
+import { unavailableReason } from '../db/pg-errors';
 
 const CLIENT_CODES = new Set([
   'UNAUTHENTICATED',
@@ -20,14 +21,30 @@ const CLIENT_CODES = new Set([
   'QUERY_TOO_COSTLY',
 ]);
 
+/** extensions.code of an error that says "not now" rather than "never": retry the same request later. */
+export const SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE';
+
 /**
  * Client errors pass through with their code; input validation becomes BAD_USER_INPUT with the
- * failing fields; everything else is logged and reaches clients as INTERNAL_SERVER_ERROR with no
- * internals.
+ * failing fields; an outage of the database (unreachable, frozen, shutting down, read-only, out of
+ * resources, a lock, statement or pool timeout) becomes SERVICE_UNAVAILABLE with
+ * `retryable: true` (serviceUnavailablePlugin turns it into HTTP 503 + Retry-After); everything
+ * else is logged and reaches clients as INTERNAL_SERVER_ERROR with no internals.
  */
 export function makeFormatError(log: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
+    const outage = unavailableReason(original) ?? unavailableReason(error);
+    if (outage || formatted.extensions?.code === SERVICE_UNAVAILABLE) {
+      log.warn({ err: original, reason: outage }, 'database unavailable; the client may retry');
+      return {
+        message:
+          'The service is temporarily unavailable. Retry the same request (with the same idempotency key) shortly.',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: SERVICE_UNAVAILABLE, retryable: true, reason: outage ?? 'unavailable' },
+      };
+    }
     if (original instanceof ArgumentValidationError) {
       const fields = flatten(original.extensions.validationErrors as any[]);
       return {

@@ -27,6 +27,8 @@ import { makeFormatError } from './errors';
 import { limitRules } from './limits';
 import { createPersistedDocuments, persistedErrorBody } from './persisted-documents';
 import { metricsHandler, startMetricsServer } from './metrics-route';
+import { readinessChecker } from './readiness';
+import { serviceUnavailablePlugin } from './unavailable-plugin';
 import type { Metrics } from './metrics';
 import { OperationLabels } from './operation-labels';
 import { clientAddressOf, requestId, traceId } from './request-id';
@@ -50,8 +52,6 @@ export interface HttpDeps {
   knownOperation?: (name: string) => boolean;
   /** More Apollo plugins (status codes, cost, rate limits); they see the request's context. */
   plugins?: ApolloServerPlugin<RequestContext>[];
-  /** GET /readyz: resolves when the service can take traffic; default: the database answers. */
-  ready?: () => Promise<boolean>;
 }
 
 export interface RunningHttp {
@@ -178,6 +178,8 @@ export async function startHttp(
         : ApolloServerPluginLandingPageLocalDefault({ footer: false }),
       operationMetricsPlugin(config, metrics, labels),
       services.protection.plugin(schema),
+      // Outages (database unreachable, frozen, read-only, timeouts) answer 503 + Retry-After.
+      serviceUnavailablePlugin(config.readiness.retryAfterSeconds),
       ...(deps.plugins ?? []),
     ],
   });
@@ -282,16 +284,14 @@ export async function startHttp(
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Bounded; 503 when the database is unreachable, slow, read-only or in recovery, or the pool is full.
+  const readiness = readinessChecker(orm, config.readiness);
   app.get('/readyz', async (_request, reply) => {
-    const ready =
-      deps.ready ??
-      (() =>
-        orm.em
-          .getConnection()
-          .execute('select 1')
-          .then(() => true));
-    const ok = await ready().catch(() => false);
-    return ok ? { status: 'ready' } : reply.code(503).send({ status: 'database unreachable' });
+    const r = await readiness();
+    return reply
+      .code(r.ready ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send(r);
   });
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   if (edge.metrics.port === undefined) app.get('/metrics', metricsHandler(metrics, edge.metrics.token));

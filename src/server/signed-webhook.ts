@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { verify } from '../shared/signature';
+import { unavailableReason } from '../db/pg-errors';
 
 const MAX_BODY = 64 * 1024;
 
@@ -38,7 +39,8 @@ export interface SignedWebhook<E extends { id: string }> {
  * A POST endpoint for signed events (DESIGN.md: `X-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret,
  * "t.body")>`, ±300 s, several `v1=` for secret rotation). The signature is checked over the raw
  * body before anything is parsed. 400: not an event; 401: bad or missing signature; 413: too large;
- * 500: the handler failed (the sender retries; each event id takes effect once).
+ * 503 (with Retry-After): the database is unavailable; 500: the handler failed (the sender retries
+ * either way; each event id takes effect once).
  */
 export function signedWebhook<E extends { id: string }>(w: SignedWebhook<E>) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -63,6 +65,15 @@ export function signedWebhook<E extends { id: string }>(w: SignedWebhook<E>) {
       const r = await w.handle(event);
       answer(res, r.http ?? 200, r.error ? { error: r.error } : { status: r.status });
     } catch (err) {
+      // The database could not serve (issue 9): 503 + Retry-After, so the sender retries and
+      // operators do not read an outage as a defect.
+      const outage = unavailableReason(err);
+      if (outage) {
+        w.log.warn({ err, eventId: event.id, reason: outage }, `${w.name} event: database unavailable`);
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '2' });
+        res.end(JSON.stringify({ error: 'temporarily unavailable; retry', retryable: true }));
+        return;
+      }
       w.log.error({ err, eventId: event.id }, `${w.name} event failed; the sender will retry`);
       answer(res, 500, { error: 'try again' });
     }

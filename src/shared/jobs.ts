@@ -1,6 +1,8 @@
 import PgBoss from 'pg-boss';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import type { DbTimeouts } from '../config';
+import { DEFAULT_DB_TIMEOUTS, pgTimeoutSettings } from '../db/pg-settings';
 import { sqlAll } from '../db/sql';
 
 export type JobHandler<T> = (data: T) => Promise<void>;
@@ -23,8 +25,17 @@ export class Jobs {
     connectionString: string,
     private readonly log: Logger,
     private readonly pollingSeconds = 1,
+    timeouts: DbTimeouts = DEFAULT_DB_TIMEOUTS,
   ) {
-    this.boss = new PgBoss({ connectionString, max: 3, schema: 'pgboss', application_name: 'commerce-jobs' });
+    this.boss = new PgBoss({
+      connectionString,
+      max: 3,
+      schema: 'pgboss',
+      application_name: 'commerce-jobs',
+      // The server's timeouts (docs/faults.md), but no lock_timeout: pg-boss's schema install and
+      // maintenance wait for advisory locks other nodes hold briefly (the statement timeout bounds them).
+      ...pgTimeoutSettings({ ...timeouts, lockMs: 0 }),
+    } as PgBoss.ConstructorOptions);
     this.boss.on('error', (err) => log.error({ err }, 'job system error'));
   }
 

@@ -1,5 +1,8 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import type { DbTimeouts } from '../../config';
+import { unavailableReason } from '../../db/pg-errors';
+import { DEFAULT_DB_TIMEOUTS, pgTimeoutSettings } from '../../db/pg-settings';
 import { toPublished, type EventBus } from './event-bus';
 import type { OrderEventRow } from './order-events';
 
@@ -31,6 +34,7 @@ export class OutboxRelay {
     private readonly bus: EventBus,
     private readonly log: Logger,
     private readonly pollMs = 1000,
+    private readonly timeouts: DbTimeouts = DEFAULT_DB_TIMEOUTS,
   ) {}
 
   async start(): Promise<void> {
@@ -47,6 +51,7 @@ export class OutboxRelay {
     const client = new pg.Client({
       connectionString: this.databaseUrl,
       application_name: 'commerce-outbox-relay',
+      ...pgTimeoutSettings(this.timeouts),
     });
     client.on('error', (err) => {
       // The lock went with the connection: lead again only after reconnecting and re-taking it.
@@ -71,7 +76,12 @@ export class OutboxRelay {
     }
     this.running = true;
     void this.pass()
-      .catch((err) => this.log.error({ err }, 'outbox relay pass failed; retrying on the next tick'))
+      .catch((err) => {
+        this.log.error({ err }, 'outbox relay pass failed; retrying on the next tick');
+        // The database did not answer (frozen, gone, timed out): start over on a new connection
+        // rather than queue behind a query that may never return. Its session lock goes with it.
+        if (unavailableReason(err)) this.dropClient();
+      })
       .finally(() => {
         this.running = false;
         if (this.pending) {
@@ -153,6 +163,13 @@ export class OutboxRelay {
       this.log.info({ events: rows.length }, 'publishing events numbered by the previous relay');
       await this.publish(client, rows);
     }
+  }
+
+  private dropClient(): void {
+    const client = this.client;
+    this.client = undefined;
+    this.leader = false;
+    void client?.end().catch(() => undefined); // ends the socket at once when a query is stuck
   }
 
   async stop(): Promise<void> {

@@ -109,7 +109,7 @@ export class OrderCompletion {
     const payments = await sqlAll<{ id: string }>(
       tx,
       `select p.id from payment p join payment_order po on po.payment_id = p.id
-        where po.order_id = $1 and p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED') order by p.id for update of p`,
+        where po.order_id = $1 and p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED') order by p.id for no key update of p`,
       [orderId],
     );
     const paymentIds = payments.map((p) => String(p.id));

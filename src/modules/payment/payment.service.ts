@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { sqlAll } from '../../db/sql';
-import { inTransaction, Rollback } from '../../db/transaction';
+import { inTransaction, RetryTransaction, Rollback } from '../../db/transaction';
 import { ErrorCode, UserError } from '../../shared/error-result';
 import { notFound } from '../../shared/errors';
 import { claimKey, digest } from '../../shared/idempotency';
@@ -36,6 +36,34 @@ export interface PaymentRow {
 }
 
 export type PaymentOutcome = PaymentRow | UserError | InsufficientFundsError;
+
+/** The status a provider event asks for; null for a refund event (it names a refund, not a status). */
+function targetOf(event: PaymentEvent): PaymentStatus | null {
+  switch (event.type) {
+    case 'payment.succeeded':
+      return PaymentStatus.SUCCEEDED;
+    case 'payment.failed':
+      return PaymentStatus.FAILED;
+    case 'payment.cancelled':
+      return PaymentStatus.CANCELLED;
+    default:
+      return null;
+  }
+}
+
+/** Whether no status reachable from `from` (itself included) can move to `to`: the event is moot for good. */
+function cannotReach(from: PaymentStatus, to: PaymentStatus): boolean {
+  const seen = new Set<PaymentStatus>();
+  const queue = [from];
+  while (queue.length) {
+    const s = queue.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    if (paymentLifecycle.can(s, to)) return false;
+    queue.push(...paymentLifecycle.transitions[s]);
+  }
+  return true;
+}
 
 export interface PaymentSettings {
   currency: string;
@@ -229,10 +257,35 @@ export class PaymentService {
   /**
    * A provider event, from the signed callback. Each event id is recorded once, in the same
    * transaction as its effect: a duplicate (or a concurrent copy) finds it and changes nothing.
+   *
+   * Lock order (issue 9): the payment row is locked before the event is inserted. The insert's
+   * foreign key takes a KEY SHARE lock on the payment; when the row lock came second, concurrent
+   * callbacks for one payment each held that share lock and waited for the others' (40P01
+   * deadlocks, answered 500 after minutes). Now they queue on the payment and each finds the
+   * outcome of the one before. An event that can no longer change its payment (a retry of the
+   * provider's news, or a `failed` racing a `succeeded` that won) is only recorded, without the
+   * row lock, so a storm of them does not queue behind each other.
    */
   async handleEvent(em: EntityManager, event: PaymentEvent): Promise<'processed' | 'duplicate' | 'ignored'> {
     return inTransaction(em, async (tx) => {
-      const payment = /^\d{1,19}$/.test(event.reference) ? await this.find(tx, event.reference) : null;
+      const id = /^\d{1,19}$/.test(event.reference) ? event.reference : null;
+      const to = targetOf(event);
+      const seen = id ? await this.find(tx, id) : null;
+      let mayChange = seen !== null && (to === null || !cannotReach(seen.status, to));
+      let payment = seen;
+      if (mayChange) {
+        payment = await this.lockPayment(tx, seen!.id, 'skip locked');
+        if (!payment) {
+          // Another transaction is changing this payment: most often the same news from another
+          // callback. Wait for it to end with a SHARE lock (waiting callbacks do not exclude each
+          // other, so they wake together instead of one by one), then look again.
+          [payment] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1 for share', [
+            seen!.id,
+          ]);
+          if (to === null || !cannotReach(payment.status, to)) throw new RetryTransaction();
+          mayChange = false;
+        }
+      }
       const inserted = await sqlAll(
         tx,
         'insert into provider_event (id, payment_id, type, payload) values ($1, $2, $3, $4) on conflict do nothing returning id',
@@ -240,7 +293,7 @@ export class PaymentService {
       );
       if (inserted.length === 0) return 'duplicate';
       if (!payment) return 'ignored';
-      if (event.type === 'refund.succeeded') {
+      if (to === null) {
         await this.refunds.confirm(tx, event.refundId ?? '');
         return 'processed';
       }
@@ -255,20 +308,14 @@ export class PaymentService {
         );
         return 'ignored';
       }
-      const to =
-        event.type === 'payment.succeeded'
-          ? PaymentStatus.SUCCEEDED
-          : event.type === 'payment.failed'
-            ? PaymentStatus.FAILED
-            : PaymentStatus.CANCELLED;
-      await this.apply(tx, payment.id, to, new Date(event.occurredAt));
+      if (mayChange) await this.apply(tx, payment.id, to, new Date(event.occurredAt));
       return 'processed';
     });
   }
 
   /** Moves a payment to the provider's status (from a callback or a poll); a no-op when not allowed. */
   private async apply(tx: EntityManager, paymentId: string, to: PaymentStatus, at: Date): Promise<void> {
-    const [p] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1 for update', [paymentId]);
+    const p = await this.lockPayment(tx, paymentId);
     if (!p || !paymentLifecycle.can(p.status, to)) return;
     if (to === PaymentStatus.SUCCEEDED) {
       await this.settleInTransaction(tx, paymentId, Number.isNaN(at.getTime()) ? new Date() : at);
@@ -290,9 +337,7 @@ export class PaymentService {
    * cancelled and the money returned, even if the expiry job has not run yet.
    */
   async settleInTransaction(tx: EntityManager, paymentId: string, paidAt = new Date()): Promise<PaymentRow> {
-    const [payment] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1 for update', [
-      paymentId,
-    ]);
+    const payment = (await this.lockPayment(tx, paymentId))!;
     if (!paymentLifecycle.can(payment.status, PaymentStatus.SUCCEEDED)) return payment;
     if (payment.purpose === 'TOP_UP') {
       await this.ledger.topUp(tx, String(payment.user_id), Number(payment.amount), `payment:${payment.id}`);
@@ -456,6 +501,25 @@ export class PaymentService {
       this.apply(tx, p.id, remote.status as PaymentStatus, new Date(remote.updatedAt)),
     );
     return true;
+  }
+
+  /**
+   * Locks a payment row for a change of its status or amounts. FOR NO KEY UPDATE (the lock an
+   * UPDATE of non-key columns takes anyway), not FOR UPDATE: it does not conflict with the KEY
+   * SHARE locks that inserting its children (provider events, refunds) takes, so those inserts
+   * never wait on a settling payment, and a lock taken after such an insert cannot deadlock on them.
+   */
+  private async lockPayment(
+    tx: EntityManager,
+    id: string,
+    wait: 'skip locked' | '' = '',
+  ): Promise<PaymentRow | null> {
+    const [row] = await sqlAll<PaymentRow>(
+      tx,
+      `select * from payment where id = $1 for no key update ${wait}`,
+      [id],
+    );
+    return row ?? null;
   }
 
   // ------------------------------------------------------------------ reads

@@ -96,6 +96,8 @@ export class RefundService {
     }
     // The order row first (as completion and after-sale do): a completion that released the escrow
     // has committed before the status below is read, so the refund draws from the right account.
+    // The payment then with FOR NO KEY UPDATE, as PaymentService locks it (provider events and
+    // refunds inserted meanwhile do not conflict with it).
     await sqlAll(tx, 'select id from shop_order where id = $1 for update', [orderId]);
     const [p] = await sqlAll<
       PaymentRow & { order_amount: string; merchant_id: string; order_status: OrderStatus }
@@ -105,7 +107,7 @@ export class RefundService {
          from payment p join payment_order po on po.payment_id = p.id join shop_order o on o.id = po.order_id
         where po.order_id = $1 and p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')
         order by p.settled_at limit 1
-        for update of p`,
+        for no key update of p`,
       [orderId],
     );
     const exceeds = (m: string) => UserError.of(ErrorCode.REFUND_EXCEEDS_PAID, m, 'amount');

@@ -1,0 +1,83 @@
+import type { ClientConfig } from 'pg';
+import { dbTimeouts, type DbTimeouts } from '../config';
+
+/**
+ * The timeouts of every PostgreSQL client the server opens (docs/faults.md). Without them a frozen
+ * or unreachable database held each request for as long as the outage lasted (issue 9).
+ *
+ * - statement_timeout, lock_timeout, idle_in_transaction_session_timeout are sent at connection
+ *   start-up, so they hold for every statement of the session, including inside transactions;
+ * - the client-side query timeout covers what the server cannot: a server that does not answer at
+ *   all (frozen, or the network gone) never fires its own statement_timeout;
+ * - the connect timeout and TCP keep-alive detect a dead peer instead of waiting on the socket.
+ */
+
+/** The defaults, for scripts and tests that have no Config. */
+export const DEFAULT_DB_TIMEOUTS: DbTimeouts = dbTimeouts();
+
+/** Migrations and admin scripts (seed): long statements allowed, lock waits unbounded, no client timeout. */
+export function adminTimeouts(t: DbTimeouts): DbTimeouts {
+  return {
+    ...t,
+    statementMs: t.migrationStatementMs,
+    lockMs: 0,
+    queryMs: t.migrationStatementMs === 0 ? 0 : t.migrationStatementMs + 1000,
+    poolAcquireMs: Math.max(t.poolAcquireMs, 60_000),
+  };
+}
+
+/** `pg` client (and pool) settings for `t`; 0 leaves a server setting to the database's own default. */
+export function pgTimeoutSettings(t: DbTimeouts): ClientConfig {
+  const ms = (v: number) => (v > 0 ? v : undefined);
+  return {
+    statement_timeout: ms(t.statementMs),
+    lock_timeout: ms(t.lockMs),
+    idle_in_transaction_session_timeout: ms(t.idleInTransactionMs),
+    query_timeout: ms(t.queryMs),
+    connectionTimeoutMillis: t.connectMs,
+    keepAlive: t.keepAliveIdleMs > 0,
+    keepAliveInitialDelayMillis: ms(t.keepAliveIdleMs),
+  } as ClientConfig;
+}
+
+interface PooledClient {
+  query: (...args: unknown[]) => unknown;
+  __knex__disposed?: unknown;
+  connection?: { stream?: { destroy(): void } };
+}
+
+const isReadTimeout = (err: unknown) => /Query read timeout/.test(String((err as Error)?.message));
+
+/**
+ * For knex's pool (`afterCreate`): a query that got no answer within the client-side timeout
+ * leaves its connection busy with it (the `pg` driver only stops waiting). Such a connection is
+ * closed and marked disposed, so the pool replaces it instead of handing out a connection that
+ * would queue every later query behind the lost one; PostgreSQL rolls its transaction back when it
+ * sees the socket closed.
+ */
+export function discardOnReadTimeout(conn: PooledClient): void {
+  const query = conn.query.bind(conn);
+  const discard = (err: unknown) => {
+    if (!isReadTimeout(err) || conn.__knex__disposed) return;
+    conn.__knex__disposed = err;
+    conn.connection?.stream?.destroy();
+  };
+  conn.query = (...args: unknown[]) => {
+    const last = args.length - 1;
+    const callback = args[last];
+    if (typeof callback === 'function') {
+      args[last] = (err: unknown, res: unknown) => {
+        if (err) discard(err);
+        return (callback as (e: unknown, r: unknown) => unknown)(err, res);
+      };
+      return query(...args);
+    }
+    const result = query(...args) as Promise<unknown> | undefined;
+    return result && typeof result.then === 'function'
+      ? result.catch((err: unknown) => {
+          discard(err);
+          throw err;
+        })
+      : result;
+  };
+}
