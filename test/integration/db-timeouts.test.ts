@@ -5,6 +5,7 @@ import { entities } from '../../src/modules/entities';
 import { unavailableReason } from '../../src/db/pg-errors';
 import { startTestApp, type TestApp } from '../support/app';
 import { wsClient } from '../support/ws';
+import { signUpCustomer } from '../factories/catalog';
 
 /**
  * Issue 9, defect 2: no timeouts toward the database. Every client the server opens (the ORM's
@@ -164,7 +165,8 @@ describe('an outage reaches clients as SERVICE_UNAVAILABLE, not as a defect', ()
   });
 
   test('over graphql-ws: the same code on the error', async () => {
-    const ws = wsClient(t.url);
+    // Mutations over WebSocket need a signed-in socket.
+    const ws = wsClient(t.url, (await signUpCustomer(t.gql)).token);
     try {
       const result = await whileCartLocked(
         () =>

@@ -60,8 +60,10 @@ test('saturated pool (more waiting than READYZ_MAX_POOL_WAITING): 503 at once, w
   expect(r.body).toMatchObject({
     ready: false,
     check: 'pool-saturated',
-    pool: { size: 2, used: 2, waiting: 3 },
+    pool: { size: 2, used: 2 },
   });
+  // Our 3, and any background poller (switches, webhooks) that queued meanwhile.
+  expect(r.body.pool.waiting).toBeGreaterThanOrEqual(3);
   expect(r.ms).toBeLessThan(500);
   await Promise.all(busy);
   expect((await readyz()).status).toBe(200);
