@@ -22,6 +22,8 @@ import { LocalEventBus, RedisEventBus, type EventBus } from './modules/events/ev
 import { OutboxRelay } from './modules/events/relay';
 import { OutboxSignal, onEventsCommitted } from './modules/events/outbox-signal';
 import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
+import { createSharedCache } from './shared/cache/create';
+import type { SharedCache } from './shared/cache/shared-cache';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -112,6 +114,8 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
   let sandbox: SandboxProcess | undefined;
   let bus: EventBus | undefined;
   let relay: OutboxRelay | undefined;
+  let cache: SharedCache | undefined;
+  let running: App | undefined;
   const orm = await connectOrm({
     url,
     replicaUrls: config.databaseReplicaUrls,
@@ -131,7 +135,13 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       log.info(`sandbox payment provider at ${sandbox.url}`);
     }
     bus = await createEventBus(config, log);
-    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus);
+    cache = await createSharedCache({
+      redisUrl: config.redisUrl,
+      databaseUrl: url,
+      maxEntries: config.catalogCache.maxEntries,
+      log,
+    });
+    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus, cache);
     const em = orm.em.fork();
 
     const admin = await services.identity.ensureAdmin(em as any, config.adminEmail, config.adminPassword);
@@ -153,6 +163,18 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     await startWorkers(orm, services, config);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
     await relay.start();
+    // Stock moved by orders reaches the availability cache from the outbox. With a shared cache
+    // one process (the relay's) is enough; alone, this process does it.
+    const shared = cache.store.shared;
+    bus.listen({
+      onEvents: (batch) => {
+        if (shared && !(running?.relay ?? relay)!.isLeader()) return;
+        services.catalogCache
+          .onOrderEvents(orm.em.fork() as any, batch)
+          .catch((e) => services.catalogCache.warn('availability cache update failed', e));
+      },
+      onGap: () => undefined,
+    });
     const signal = new OutboxSignal(() => orm.em.getConnection().execute('notify order_event'));
     onEventsCommitted(() => signal.ping());
     const http = await startHttp(
@@ -204,6 +226,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
         await step('http', () => http.close());
         await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
         await step('bus', () => bus!.close());
+        await step('cache', () => cache!.close());
         await step('jobs', () => jobs!.stop());
         await step('sandbox', () => sandbox?.stop());
         await step('orm', () => orm.close());
@@ -211,10 +234,12 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
         log.info({ steps }, 'stopped');
       },
     };
+    running = app;
     return app;
   } catch (e) {
     await relay?.stop();
     await bus?.close();
+    await cache?.close();
     await jobs?.stop().catch(() => undefined);
     await sandbox?.stop();
     await orm.close();

@@ -65,6 +65,19 @@ export interface Config {
   afterSale: { reviewSeconds: number; windowDays: number };
   /** The outbox relay's backstop poll (NOTIFY wakes it at once); also how soon a new relay takes over. */
   eventRelayPollMs: number;
+  // ---- storefront conventions and shared catalog caches (issue 11.2, 13.2)
+  /**
+   * Where a card payment may send the shopper back (paymentStart's returnUrl): exact web origins
+   * ("https://shop.example.com") and app-link schemes ("myapp://"). STOREFRONT_ORIGINS, else
+   * CORS_ORIGINS; "*" (any http(s) origin) only outside production.
+   */
+  storefrontOrigins: string[];
+  /**
+   * Product pages, the category tree and availability levels: fresh for `ttlMs` (0: no cache),
+   * then served stale for `staleMs` more while one refresh runs; `maxEntries` bounds the memory
+   * store (without REDIS_URL). CATALOG_CACHE_TTL_MS, CATALOG_CACHE_STALE_MS, CATALOG_CACHE_MAX_ENTRIES.
+   */
+  catalogCache: { ttlMs: number; staleMs: number; maxEntries: number };
 }
 
 export class ConfigError extends Error {
@@ -140,6 +153,39 @@ function secret(env: Env, name: string, production: boolean, dataDir: string): s
     writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
   }
   return stored[name];
+}
+
+/** Web origins and app-link schemes a payment may return the shopper to. */
+function storefrontOrigins(env: Env, production: boolean): string[] {
+  const name = str(env, 'STOREFRONT_ORIGINS') !== undefined ? 'STOREFRONT_ORIGINS' : 'CORS_ORIGINS';
+  const list = (str(env, name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return list.map((entry) => {
+    if (entry === '*') {
+      if (production) throw new ConfigError(name, 'must list origins ("*" is refused in production)');
+      return entry;
+    }
+    // An app link: a scheme alone, such as "myapp://".
+    if (/^[a-z][a-z0-9+.-]*:\/\/$/i.test(entry) && !/^https?:/i.test(entry)) return entry.toLowerCase();
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new ConfigError(
+        name,
+        `has "${entry}", which is neither an origin nor an app scheme such as "myapp://"`,
+      );
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== entry.replace(/\/+$/, '')) {
+      throw new ConfigError(
+        name,
+        `has "${entry}"; list origins such as "https://shop.example.com" (no path)`,
+      );
+    }
+    return url.origin;
+  });
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -235,6 +281,13 @@ export function loadConfig(env: Env = process.env): Config {
       windowDays: int(env, 'AFTER_SALE_WINDOW_DAYS', 14, 1, 365),
     },
     eventRelayPollMs: int(env, 'EVENT_RELAY_POLL_MS', 1000, 50, 60_000),
+    // ---- storefront conventions and shared catalog caches
+    storefrontOrigins: storefrontOrigins(env, production),
+    catalogCache: {
+      ttlMs: int(env, 'CATALOG_CACHE_TTL_MS', 30_000, 0, 3_600_000),
+      staleMs: int(env, 'CATALOG_CACHE_STALE_MS', 300_000, 0, 86_400_000),
+      maxEntries: int(env, 'CATALOG_CACHE_MAX_ENTRIES', 20_000, 100, 10_000_000),
+    },
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {

@@ -17,9 +17,10 @@ export interface Context {
   config: Config;
 }
 
-export function createLoaders(em: EntityManager) {
+/** Without `services`, catalog reads skip the shared caches (and go to PostgreSQL). */
+export function createLoaders(em: EntityManager, services?: Services) {
   return {
-    catalog: catalogLoaders(em),
+    catalog: catalogLoaders(em, services?.catalogCache),
     order: orderLoaders(em),
     payment: paymentLoaders(em),
     fulfillment: fulfillmentLoaders(em),
@@ -34,5 +35,5 @@ export function createContext(
   config: Config,
 ): Context {
   const em = root.fork() as EntityManager;
-  return { em, principal, loaders: createLoaders(em), services, config };
+  return { em, principal, loaders: createLoaders(em, services), services, config };
 }
