@@ -23,7 +23,7 @@ export class RedisStore implements CacheStore {
     /** Prefix of every key and of the channel: one database's cache, whoever else uses the Redis. */
     private readonly prefix: string,
     log: Logger,
-    commandTimeoutMs = 250,
+    commandTimeoutMs = 1000,
   ) {
     this.channel = `${prefix}invalidate`;
     const opts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: commandTimeoutMs };
