@@ -178,7 +178,10 @@ function storefrontOrigins(env: Env, production: boolean): string[] {
         `has "${entry}", which is neither an origin nor an app scheme such as "myapp://"`,
       );
     }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== entry.replace(/\/+$/, '')) {
+    if (
+      (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+      url.origin !== entry.replace(/\/+$/, '').toLowerCase()
+    ) {
       throw new ConfigError(
         name,
         `has "${entry}"; list origins such as "https://shop.example.com" (no path)`,
