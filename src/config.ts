@@ -157,12 +157,15 @@ function secret(env: Env, name: string, production: boolean, dataDir: string): s
 
 /** Web origins and app-link schemes a payment may return the shopper to. */
 function storefrontOrigins(env: Env, production: boolean): string[] {
-  const name = str(env, 'STOREFRONT_ORIGINS') !== undefined ? 'STOREFRONT_ORIGINS' : 'CORS_ORIGINS';
+  // STOREFRONT_ORIGINS is checked strictly. CORS_ORIGINS belongs to the HTTP edge and may hold
+  // forms of its own: from it, only plain origins (and "*" outside production) are taken.
+  const strict = str(env, 'STOREFRONT_ORIGINS') !== undefined;
+  const name = strict ? 'STOREFRONT_ORIGINS' : 'CORS_ORIGINS';
   const list = (str(env, name) ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  return list.map((entry) => {
+  const parse = (entry: string): string => {
     if (entry === '*') {
       if (production) throw new ConfigError(name, 'must list origins ("*" is refused in production)');
       return entry;
@@ -180,6 +183,7 @@ function storefrontOrigins(env: Env, production: boolean): string[] {
     }
     if (
       (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+      url.hostname.includes('*') ||
       url.origin !== entry.replace(/\/+$/, '').toLowerCase()
     ) {
       throw new ConfigError(
@@ -188,6 +192,14 @@ function storefrontOrigins(env: Env, production: boolean): string[] {
       );
     }
     return url.origin;
+  };
+  if (strict) return list.map(parse);
+  return list.flatMap((entry) => {
+    try {
+      return [parse(entry)];
+    } catch {
+      return [];
+    }
   });
 }
 

@@ -45,7 +45,10 @@ describe('STOREFRONT_ORIGINS', () => {
     }
     expect(config({ STOREFRONT_ORIGINS: '*' }).storefrontOrigins).toEqual(['*']);
     expect(() => config({ ...PROD, STOREFRONT_ORIGINS: '*' })).toThrow(/STOREFRONT_ORIGINS.*production/);
-    expect(() => config({ ...PROD, CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+    // CORS_ORIGINS is the HTTP edge's: its other forms (and "*" in production) are skipped, not fatal.
+    expect(
+      config({ ...PROD, CORS_ORIGINS: '*, https://a.example.com, https://*.example.com' }).storefrontOrigins,
+    ).toEqual(['https://a.example.com']);
   });
 
   test('catalog cache settings: defaults, bounds', () => {
