@@ -5,16 +5,18 @@ import { checkoutBench } from './checkout';
 import { edgeBench } from './edge';
 import { ROOT } from './lib';
 import { paymentBench } from './payment';
+import { productPageBench } from './product-page';
 import { searchBench } from './search';
 import { subscriptionsBench } from './subscriptions';
 
 /**
  * `npm run bench`: each benchmark against a baseline measured in the same run on the same machine.
  *
- * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
+ * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
  * BENCH_CONNECTIONS (20, search), BENCH_DATABASE_URL (a server whose `postgres` database the
  * benchmarks may use and create databases in; else an embedded PostgreSQL in .data/bench, whose
- * seeded catalog is reused by later runs).
+ * seeded catalog is reused by later runs). Product page: BENCH_PAGE_PRODUCTS (5000), BENCH_PAGE_SLUGS (500),
+ * BENCH_REDIS_URL (adds a run with the catalog cache in Redis).
  */
 async function main() {
   if (!existsSync(join(ROOT, 'dist/scripts/seed.js'))) throw new Error('run `npm run build` first');
@@ -35,6 +37,7 @@ async function main() {
     if (!only || only === 'payment') await paymentBench(url);
     if (!only || only === 'subscriptions') await subscriptionsBench(url);
     if (!only || only === 'edge') await edgeBench(url);
+    if (!only || only === 'product') await productPageBench(url);
   } finally {
     await stop();
   }

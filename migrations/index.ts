@@ -9,6 +9,7 @@ import { Migration20261130030000_order_completion } from './Migration20261130030
 import { Migration20261204080000_runtime_switches } from './Migration20261204080000_runtime_switches';
 import { Migration20261204050000_webhooks } from './Migration20261204050000_webhooks';
 import { Migration20261204040000_partners } from './Migration20261204040000_partners';
+import { Migration20261204060000_storefront } from './Migration20261204060000_storefront';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -22,4 +23,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204080000_runtime_switches', class: Migration20261204080000_runtime_switches },
   { name: 'Migration20261204050000_webhooks', class: Migration20261204050000_webhooks },
   { name: 'Migration20261204040000_partners', class: Migration20261204040000_partners },
+  { name: 'Migration20261204060000_storefront', class: Migration20261204060000_storefront },
 ];

@@ -25,6 +25,8 @@ import { OutboxSignal, onEventsCommitted } from './modules/events/outbox-signal'
 import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
 import { registerOperationsMetrics } from './modules/ops/ops.metrics';
 import { startWebhookDelivery, type WebhookRuntime } from './modules/webhook/webhook.runtime';
+import { createSharedCache } from './shared/cache/create';
+import type { SharedCache } from './shared/cache/shared-cache';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -118,6 +120,8 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
   let relay: OutboxRelay | undefined;
   let stopSwitches = () => {};
   let webhooks: WebhookRuntime | undefined;
+  let cache: SharedCache | undefined;
+  let running: App | undefined;
   const orm = await connectOrm({
     url,
     entities,
@@ -139,7 +143,13 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       log.info(`sandbox payment provider at ${sandbox.url}`);
     }
     bus = await createEventBus(config, log);
-    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus);
+    cache = await createSharedCache({
+      redisUrl: config.redisUrl,
+      databaseUrl: url,
+      maxEntries: config.catalogCache.maxEntries,
+      log,
+    });
+    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus, cache);
     // Partners (h4): `Bearer sk_...` is an API key, looked up on every request (revocation is immediate).
     services.tokens.acceptApiKeys((secret) => services.partners.authenticate(orm.em.fork() as any, secret));
     const em = orm.em.fork();
@@ -168,6 +178,18 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     await relay.start();
     // Outbound webhooks: deliveries derived from the published events, sent by every process.
     webhooks = startWebhookDelivery(orm, bus, services.webhooks, config.webhooks, log);
+    // Stock moved by orders reaches the availability cache from the outbox. With a shared cache
+    // one process (the relay's) is enough; alone, this process does it.
+    const shared = cache.store.shared;
+    bus.listen({
+      onEvents: (batch) => {
+        if (shared && !(running?.relay ?? relay)!.isLeader()) return;
+        services.catalogCache
+          .onOrderEvents(orm.em.fork() as any, batch)
+          .catch((e) => services.catalogCache.warn('availability cache update failed', e));
+      },
+      onGap: () => undefined,
+    });
     const signal = new OutboxSignal(() => orm.em.getConnection().execute('notify order_event'));
     onEventsCommitted(() => signal.ping());
     const metrics = createMetrics({
@@ -222,6 +244,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
         await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
         await step('bus', () => bus!.close());
         await step('protection', () => services.protection.close());
+        await step('cache', () => cache!.close());
         await step('jobs', () => jobs!.stop());
         await step('sandbox', () => sandbox?.stop());
         await step('orm', () => orm.close());
@@ -229,12 +252,14 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
         log.info({ steps }, 'stopped');
       },
     };
+    running = app;
     return app;
   } catch (e) {
     stopSwitches();
     await webhooks?.stop();
     await relay?.stop();
     await bus?.close();
+    await cache?.close();
     await jobs?.stop().catch(() => undefined);
     await sandbox?.stop();
     await orm.close();

@@ -92,6 +92,19 @@ export interface Config {
    * connection. Outages answer 503 with `Retry-After: retryAfterSeconds` (SERVICE_UNAVAILABLE).
    */
   readiness: { timeoutMs: number; maxPoolWaiting: number; retryAfterSeconds: number };
+  // ---- storefront conventions and shared catalog caches (issue 11.2, 13.2)
+  /**
+   * Where a card payment may send the shopper back (paymentStart's returnUrl): exact web origins
+   * ("https://shop.example.com") and app-link schemes ("myapp://"). STOREFRONT_ORIGINS, else
+   * CORS_ORIGINS; "*" (any http(s) origin) only outside production.
+   */
+  storefrontOrigins: string[];
+  /**
+   * Product pages, the category tree and availability levels: fresh for `ttlMs` (0: no cache),
+   * then served stale for `staleMs` more while one refresh runs; `maxEntries` bounds the memory
+   * store (without REDIS_URL). CATALOG_CACHE_TTL_MS, CATALOG_CACHE_STALE_MS, CATALOG_CACHE_MAX_ENTRIES.
+   */
+  catalogCache: { ttlMs: number; staleMs: number; maxEntries: number };
 }
 
 /** Timeouts toward PostgreSQL, in milliseconds; 0 disables one (docs/faults.md). */
@@ -378,6 +391,54 @@ export function dbTimeouts(env: Env = {}): DbTimeouts {
   };
 }
 
+/** Web origins and app-link schemes a payment may return the shopper to. */
+function storefrontOrigins(env: Env, production: boolean): string[] {
+  // STOREFRONT_ORIGINS is checked strictly. CORS_ORIGINS belongs to the HTTP edge and may hold
+  // forms of its own: from it, only plain origins (and "*" outside production) are taken.
+  const strict = str(env, 'STOREFRONT_ORIGINS') !== undefined;
+  const name = strict ? 'STOREFRONT_ORIGINS' : 'CORS_ORIGINS';
+  const list = (str(env, name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const parse = (entry: string): string => {
+    if (entry === '*') {
+      if (production) throw new ConfigError(name, 'must list origins ("*" is refused in production)');
+      return entry;
+    }
+    // An app link: a scheme alone, such as "myapp://".
+    if (/^[a-z][a-z0-9+.-]*:\/\/$/i.test(entry) && !/^https?:/i.test(entry)) return entry.toLowerCase();
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new ConfigError(
+        name,
+        `has "${entry}", which is neither an origin nor an app scheme such as "myapp://"`,
+      );
+    }
+    if (
+      (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+      url.hostname.includes('*') ||
+      url.origin !== entry.replace(/\/+$/, '').toLowerCase()
+    ) {
+      throw new ConfigError(
+        name,
+        `has "${entry}"; list origins such as "https://shop.example.com" (no path)`,
+      );
+    }
+    return url.origin;
+  };
+  if (strict) return list.map(parse);
+  return list.flatMap((entry) => {
+    try {
+      return [parse(entry)];
+    } catch {
+      return [];
+    }
+  });
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = str(env, 'NODE_ENV') ?? 'development';
   const production = nodeEnv === 'production';
@@ -502,6 +563,13 @@ export function loadConfig(env: Env = process.env): Config {
         100_000,
       ),
       retryAfterSeconds: int(env, 'SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS', 2, 1, 3600),
+    },
+    // ---- storefront conventions and shared catalog caches
+    storefrontOrigins: storefrontOrigins(env, production),
+    catalogCache: {
+      ttlMs: int(env, 'CATALOG_CACHE_TTL_MS', 30_000, 0, 3_600_000),
+      staleMs: int(env, 'CATALOG_CACHE_STALE_MS', 300_000, 0, 86_400_000),
+      maxEntries: int(env, 'CATALOG_CACHE_MAX_ENTRIES', 20_000, 100, 10_000_000),
     },
   };
   // Checked after the secrets, so a missing secret is named first.

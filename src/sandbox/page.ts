@@ -62,12 +62,17 @@ export function paymentPage(p: Payment): string {
   return layout('Sandbox payment', `${head}\n${form}`);
 }
 
-/** The return URL with `payment=<id>&status=<status>` added to its query; undefined without one. */
+/**
+ * The return URL with `payment=<provider id>&status=<status>&reference=<the shop's reference>`
+ * added to its query (the shop's reference is its own payment id); undefined without one. Works
+ * for web pages and app links (myapp://…) alike.
+ */
 export function returnLocation(p: Payment): string | undefined {
   if (!p.returnUrl) return undefined;
   const url = new URL(p.returnUrl);
   url.searchParams.set('payment', p.id);
   url.searchParams.set('status', p.status);
+  url.searchParams.set('reference', p.reference);
   return url.toString();
 }
 

@@ -119,6 +119,24 @@ function optionalUrl(v: unknown, field: string): string | undefined {
   return url.toString();
 }
 
+/** Schemes that would run code or read local data where the browser lands. */
+const UNSAFE_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:']);
+
+/** Where the shopper goes after paying: an http(s) page, or an app link such as myapp://orders/1. */
+function optionalReturnUrl(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  const message = 'returnUrl must be an http(s) URL or an app link (myapp://…)';
+  if (typeof v !== 'string' || v.length > MAX_URL) throw invalid(message);
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw invalid(message);
+  }
+  if (UNSAFE_SCHEMES.has(url.protocol) || url.username || url.password) throw invalid(message);
+  return url.toString();
+}
+
 export function parseCreatePayment(body: unknown): CreatePaymentRequest {
   if (!isObject(body)) throw invalid('body must be a JSON object');
   const amount = positiveAmount(body.amount);
@@ -133,7 +151,7 @@ export function parseCreatePayment(body: unknown): CreatePaymentRequest {
     amount,
     currency,
     reference,
-    returnUrl: optionalUrl(body.returnUrl, 'returnUrl'),
+    returnUrl: optionalReturnUrl(body.returnUrl),
     callbackUrl: optionalUrl(body.callbackUrl, 'callbackUrl'),
   };
 }

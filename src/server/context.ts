@@ -23,9 +23,10 @@ export interface Context {
   log: Logger;
 }
 
-export function createLoaders(em: EntityManager) {
+/** Without `services`, catalog reads skip the shared caches (and go to PostgreSQL). */
+export function createLoaders(em: EntityManager, services?: Services) {
   return {
-    catalog: catalogLoaders(em),
+    catalog: catalogLoaders(em, services?.catalogCache),
     order: orderLoaders(em),
     payment: paymentLoaders(em),
     fulfillment: fulfillmentLoaders(em),
@@ -42,5 +43,5 @@ export function createContext(
   log: Logger,
 ): Context {
   const em = root.fork() as EntityManager;
-  return { em, principal, loaders: createLoaders(em), services, config, log };
+  return { em, principal, loaders: createLoaders(em, services), services, config, log };
 }

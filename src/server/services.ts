@@ -23,8 +23,18 @@ import { WebhookService } from '../modules/webhook/webhook.service';
 import { PartnerService } from '../modules/partner/partner.service';
 import { Protection } from './protection';
 
+import type { SharedCache } from '../shared/cache/shared-cache';
+import { CatalogCache } from '../modules/catalog/catalog.cache';
+
 /** The application's services: stateless singletons that take the request's EntityManager. */
-export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
+export function createServices(
+  config: Config,
+  jobs: Jobs,
+  log: Logger,
+  providerUrl: string,
+  bus: EventBus,
+  cache: SharedCache,
+) {
   const provider = new HttpCardProvider({ baseUrl: providerUrl, apiKey: config.paymentProviderApiKey });
   const ledger = new LedgerService(config.limits.maxPageSize);
   /** publicUrl is completed by the app once the server listens (PORT=0 picks a port). */
@@ -36,7 +46,16 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
     windowSeconds: config.paymentWindowSeconds,
   };
   const tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
-  const search = new SearchService(config.limits.maxPageSize, config.searchCacheTtlMs);
+  const catalogCache = new CatalogCache(
+    cache,
+    {
+      ...config.catalogCache,
+      searchTtlMs: config.searchCacheTtlMs,
+      lowStockThreshold: config.lowStockThreshold,
+    },
+    log,
+  );
+  const search = new SearchService(config.limits.maxPageSize, catalogCache);
   const pricing = new PricingService(config.promotionCacheTtlMs);
   const orders = new OrderService(pricing, config.limits.maxPageSize, log);
   const switches = new SwitchService(config.ops.switchRefreshSeconds, log);
@@ -45,9 +64,10 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
     afterSales: new AfterSaleService(config.afterSale, refunds, jobs, log),
     tokens,
     identity: new IdentityService(tokens),
-    catalog: new CatalogService(() => search.invalidate()),
+    catalog: new CatalogService((change) => catalogCache.catalogChanged(change), catalogCache),
+    catalogCache,
     search,
-    inventory: new InventoryService(() => search.invalidate()),
+    inventory: new InventoryService(config.lowStockThreshold, (moves) => catalogCache.levelsMoved(moves)),
     pricing,
     cart: new CartService(pricing, config.cart),
     orders,

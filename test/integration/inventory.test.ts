@@ -9,7 +9,9 @@ let other: { id: string; token: string };
 let customer: { token: string };
 
 beforeAll(async () => {
-  t = await startTestApp();
+  // These tests move stock with SQL; the storefront's availability cache would show that only
+  // after CATALOG_CACHE_TTL_MS (the cache is tested in catalog-cache.test.ts).
+  t = await startTestApp({ CATALOG_CACHE_TTL_MS: '0' });
   admin = await adminToken(t.gql);
   owner = await createMerchant(t.gql, admin, 'Stock Owner');
   other = await createMerchant(t.gql, admin, 'Other Shop');

@@ -214,7 +214,9 @@ describe('service', () => {
     const p = await create();
     const r = await submitPage(p.redirectUrl, 'pay');
     expect(r.status).toBe(303);
-    expect(r.location).toBe(`http://127.0.0.1:9/shop/return?cart=7&payment=${p.id}&status=SUCCEEDED`);
+    expect(r.location).toBe(
+      `http://127.0.0.1:9/shop/return?cart=7&payment=${p.id}&status=SUCCEEDED&reference=${p.reference}`,
+    );
 
     const [d] = await receiver.waitForDeliveries(p.id, 1);
     expect(d!.path).toBe('/webhooks/payments');
@@ -237,6 +239,15 @@ describe('service', () => {
     await sleep(300);
     expect(receiver.forPayment(p.id)).toHaveLength(1);
     expect((await getPayment(p.id)).status).toBe('SUCCEEDED');
+  });
+
+  it('an app link as returnUrl: 303 to it with the outcome in its query', async () => {
+    const p = await create({ returnUrl: 'myapp://orders/done?x=1' });
+    const r = await submitPage(p.redirectUrl, 'pay');
+    expect(r.status).toBe(303);
+    expect(r.location).toBe(
+      `myapp://orders/done?x=1&payment=${p.id}&status=SUCCEEDED&reference=${p.reference}`,
+    );
   });
 
   it('decline (as JSON): payment.failed; without a returnUrl the page answers 200 HTML', async () => {

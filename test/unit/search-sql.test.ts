@@ -318,21 +318,21 @@ describe('shapeStats', () => {
     });
   });
 
-  test('orders categories and attribute values by count then value, bands by band, attributes by name', () => {
+  test('orders categories and attribute values by count then value, bands by band, attributes by name; categories carry their names', () => {
     const rows: StatsRow[] = [
-      { facet: 'attr', value: 'size=M', count: 2 },
-      { facet: 'price', value: '500+', count: 1 },
-      { facet: 'category', value: '3', count: 2 },
-      { facet: 'attr', value: 'color=red', count: 4 },
-      { facet: 'price', value: '25-50', count: 5 },
-      { facet: 'category', value: '1', count: 7 },
-      { facet: 'attr', value: 'size=L', count: 2 },
-      { facet: 'price', value: '0-25', count: 1 },
-      { facet: 'attr', value: 'color=blue', count: 9 },
-      { facet: 'category', value: '2', count: 2 },
-      { facet: 'total', value: null, count: 12 },
-      { facet: 'price', value: '100-200', count: 5 },
-      { facet: 'attr', value: 'material=oak', count: 1 },
+      { facet: 'attr', value: 'size=M', count: 2, label: null },
+      { facet: 'price', value: '500+', count: 1, label: null },
+      { facet: 'category', value: '3', count: 2, label: 'Cat 3' },
+      { facet: 'attr', value: 'color=red', count: 4, label: null },
+      { facet: 'price', value: '25-50', count: 5, label: null },
+      { facet: 'category', value: '1', count: 7, label: 'Cat 1' },
+      { facet: 'attr', value: 'size=L', count: 2, label: null },
+      { facet: 'price', value: '0-25', count: 1, label: null },
+      { facet: 'attr', value: 'color=blue', count: 9, label: null },
+      { facet: 'category', value: '2', count: 2, label: 'Cat 2' },
+      { facet: 'total', value: null, count: 12, label: null },
+      { facet: 'price', value: '100-200', count: 5, label: null },
+      { facet: 'attr', value: 'material=oak', count: 1, label: null },
     ];
     expect(shapeStats(rows)).toEqual({
       totalCount: 12,
@@ -340,33 +340,33 @@ describe('shapeStats', () => {
         {
           name: 'category',
           values: [
-            { value: '1', count: 7 },
-            { value: '2', count: 2 },
-            { value: '3', count: 2 },
+            { value: '1', count: 7, label: 'Cat 1' },
+            { value: '2', count: 2, label: 'Cat 2' },
+            { value: '3', count: 2, label: 'Cat 3' },
           ],
         },
         {
           name: 'price',
           values: [
-            { value: '0-25', count: 1 },
-            { value: '25-50', count: 5 },
-            { value: '100-200', count: 5 },
-            { value: '500+', count: 1 },
+            { value: '0-25', count: 1, label: '0-25' },
+            { value: '25-50', count: 5, label: '25-50' },
+            { value: '100-200', count: 5, label: '100-200' },
+            { value: '500+', count: 1, label: '500+' },
           ],
         },
         {
           name: 'color',
           values: [
-            { value: 'blue', count: 9 },
-            { value: 'red', count: 4 },
+            { value: 'blue', count: 9, label: 'blue' },
+            { value: 'red', count: 4, label: 'red' },
           ],
         },
-        { name: 'material', values: [{ value: 'oak', count: 1 }] },
+        { name: 'material', values: [{ value: 'oak', count: 1, label: 'oak' }] },
         {
           name: 'size',
           values: [
-            { value: 'L', count: 2 },
-            { value: 'M', count: 2 },
+            { value: 'L', count: 2, label: 'L' },
+            { value: 'M', count: 2, label: 'M' },
           ],
         },
       ],
@@ -374,7 +374,7 @@ describe('shapeStats', () => {
   });
 
   test('an attribute value containing "=" keeps everything after the first "="', () => {
-    const { facets } = shapeStats([{ facet: 'attr', value: 'ratio=1=2', count: 3 }]);
-    expect(facets[2]).toEqual({ name: 'ratio', values: [{ value: '1=2', count: 3 }] });
+    const { facets } = shapeStats([{ facet: 'attr', value: 'ratio=1=2', count: 3, label: null }]);
+    expect(facets[2]).toEqual({ name: 'ratio', values: [{ value: '1=2', count: 3, label: '1=2' }] });
   });
 });

@@ -8,6 +8,7 @@ import {
   Max,
   MaxLength,
   Min,
+  IsInt,
   ValidateNested,
 } from 'class-validator';
 import { Field, ID, InputType, Int } from 'type-graphql';
@@ -60,6 +61,53 @@ export class VariantInput {
   onHand!: number;
 }
 
+/** Lowercase words of letters and digits joined by "-", as in a URL path. */
+export const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+const SLUG_MSG = 'slug must be lowercase letters and digits in words joined by "-"';
+
+@InputType({ description: 'A product picture.' })
+export class ImageInput {
+  @Field(() => String)
+  @IsUrl(
+    { require_protocol: true, protocols: ['http', 'https'] },
+    { message: 'media url must be an http(s) URL' },
+  )
+  @MaxLength(2000)
+  url!: string;
+
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @MaxLength(300)
+  alt?: string | null;
+
+  @Field(() => Int, { nullable: true })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(20_000)
+  width?: number | null;
+
+  @Field(() => Int, { nullable: true })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(20_000)
+  height?: number | null;
+}
+
+@InputType({ description: 'Unset fields fall back to the title and the start of the description.' })
+export class SeoInput {
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @MaxLength(200)
+  title?: string | null;
+
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @MaxLength(500)
+  description?: string | null;
+}
+
 @InputType()
 export class ProductCreateInput {
   @Field(() => String)
@@ -70,6 +118,26 @@ export class ProductCreateInput {
   @Field(() => String)
   @MaxLength(10_000)
   description!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Unique; generated from the title when not given (a numeric suffix on collision).',
+  })
+  @IsOptional()
+  @Matches(SLUG, { message: SLUG_MSG })
+  @MaxLength(100)
+  slug?: string | null;
+
+  @Field(() => [ImageInput], { nullable: true })
+  @IsOptional()
+  @ArrayMaxSize(20)
+  @ValidateNested({ each: true })
+  media?: ImageInput[] | null;
+
+  @Field(() => SeoInput, { nullable: true })
+  @IsOptional()
+  @ValidateNested()
+  seo?: SeoInput | null;
 
   @Field(() => ID, { nullable: true })
   @IsOptional()
@@ -115,6 +183,26 @@ export class ProductUpdateInput {
   @IsOptional()
   @MaxLength(10_000)
   description?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Sets a new slug (the old one stops resolving). A title change alone keeps the slug.',
+  })
+  @IsOptional()
+  @Matches(SLUG, { message: SLUG_MSG })
+  @MaxLength(100)
+  slug?: string | null;
+
+  @Field(() => [ImageInput], { nullable: true })
+  @IsOptional()
+  @ArrayMaxSize(20)
+  @ValidateNested({ each: true })
+  media?: ImageInput[] | null;
+
+  @Field(() => SeoInput, { nullable: true })
+  @IsOptional()
+  @ValidateNested()
+  seo?: SeoInput | null;
 
   @Field(() => ID, { nullable: true })
   @IsOptional()

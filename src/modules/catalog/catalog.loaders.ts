@@ -4,12 +4,17 @@ import { sqlAll } from '../../db/sql';
 import { toCategory, toMerchant, toProduct, toVariant } from './catalog.rows';
 import { PRODUCT_COLUMNS } from './search.sql';
 import type { Variant } from './variant.entity';
+import type { CatalogCache, CachedProduct } from './catalog.cache';
+import type { Availability } from './catalog.types';
+import type { Category } from './category.entity';
 
 /**
  * Request-scoped batch loaders: one statement per kind per tick, whatever the page size. They read
- * the primary: a mutation's answer must show what it just wrote.
+ * the primary: a mutation's answer must show what it just wrote. The `cached*` ones read the
+ * shared catalog cache first (storefront pages); without a cache they read PostgreSQL.
  */
-export function catalogLoaders(em: EntityManager) {
+export function catalogLoaders(em: EntityManager, cache?: CatalogCache) {
+  let tree: Promise<Map<string, Category>> | undefined;
   const byId = <T>(table: string, map: (r: Record<string, any>) => T, columns = '*') =>
     new DataLoader<string, T | null>(async (ids) => {
       const rows = await sqlAll<Record<string, any>>(
@@ -21,10 +26,34 @@ export function catalogLoaders(em: EntityManager) {
       return ids.map((id) => found.get(id) ?? null);
     });
 
+  const product = byId('product', toProduct, PRODUCT_COLUMNS);
+  const category = byId('category', toCategory);
+  const useCache = !!cache?.enabled;
   return {
+    /** Product pages: the cached page (variants without counts, merchant) when the cache is on. */
+    cachedProduct: useCache
+      ? new DataLoader<string, CachedProduct | null>(async (ids) => {
+          const found = await cache!.productsById(em, [...ids]);
+          return ids.map((id) => found.get(id) ?? null);
+        })
+      : product,
+    /** Availability levels of variants read from the cache (their counts are not there). */
+    cachedLevel: new DataLoader<string, Availability | null>(async (ids) => {
+      const found = await cache!.levelsOf(em, [...ids]);
+      return ids.map((id) => found.get(id) ?? null);
+    }),
+    /** A category from the cached tree (once per request). */
+    cachedCategory: async (id: string): Promise<Category | null> => {
+      if (!useCache) return category.load(id);
+      // Marked, so that its parent is looked up in the tree too.
+      tree ??= cache!
+        .categoryTree(em)
+        .then((all) => new Map(all.map((c) => [String(c.id), { ...c, fromTree: true } as Category])));
+      return (await tree).get(id) ?? null;
+    },
     merchant: byId('merchant', toMerchant),
-    category: byId('category', toCategory),
-    product: byId('product', toProduct, PRODUCT_COLUMNS),
+    category,
+    product,
     variant: byId('variant', toVariant),
     /** Products most often in the same (not cancelled) orders as each product, best first. */
     alsoBought: new DataLoader<string, string[]>(async (productIds) => {

@@ -12,7 +12,9 @@ import {
   Availability,
   CategoryType,
   Facet,
+  ImageType,
   MerchantType,
+  SeoType,
   PriceRange,
   ProductConnection,
   ProductSort,
@@ -24,12 +26,47 @@ import type { Product } from './product.entity';
 import type { Variant } from './variant.entity';
 import { VariantType } from './catalog.types';
 import { assertSort } from './search.sql';
+import { oneOf } from './catalog.service';
+import { isCached } from './catalog.cache';
+
+/** A product's variants: from its cached page (prices, no counts), or from PostgreSQL. */
+const variantsOf = (p: Product, ctx: Context): Promise<Variant[]> | Variant[] =>
+  isCached(p) ? p.cached.variants : ctx.loaders.catalog.variantsByProduct.load(String(p.id));
+
+/** From the variant's counts when it has them, else from the cached levels. */
+export async function variantAvailability(v: Variant, ctx: Context): Promise<Availability> {
+  if (v.onHand !== undefined) return availabilityOf(v, ctx.config.lowStockThreshold);
+  return (await ctx.loaders.catalog.cachedLevel.load(String(v.id))) ?? Availability.OUT_OF_STOCK;
+}
+
+/** A meta description from a product description: whitespace collapsed, cut at a word near 160 characters. */
+export function seoDescriptionOf(description: string): string | null {
+  const text = description.replace(/\s+/g, ' ').trim();
+  if (text.length <= 160) return text || null;
+  const cut = text.slice(0, 157);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > 100 ? cut.slice(0, space) : cut).replace(/[\s,.;:]+$/, '')}…`;
+}
 
 @Resolver(() => ProductType)
 export class ProductResolver {
-  @Query(() => ProductType, { nullable: true })
-  product(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Product | null> | null {
-    return isId(id) ? ctx.loaders.catalog.product.load(id) : null;
+  @Query(() => ProductType, {
+    nullable: true,
+    description:
+      'By id or by slug (exactly one of them). Served from the shared catalog cache (prices shown may lag a change by moments; checkout always charges current prices).',
+  })
+  async product(
+    @Arg('id', () => ID, { nullable: true }) id: string | null,
+    @Arg('slug', () => String, { nullable: true }) slug: string | null,
+    @Ctx() ctx: Context,
+  ): Promise<Product | null> {
+    const found =
+      oneOf(id, slug) === 'id'
+        ? isId(id!)
+          ? id
+          : null
+        : await ctx.services.catalog.productIdBySlug(ctx.em, slug!);
+    return found ? ctx.loaders.catalog.cachedProduct.load(found) : null;
   }
 
   @Query(() => ProductConnection, {
@@ -78,24 +115,45 @@ export class ProductResolver {
     return ctx.services.catalog.updateProduct(ctx.em, p, id, input);
   }
 
+  @FieldResolver(() => [ImageType])
+  media(@Root() p: Product): ImageType[] {
+    return (p.media ?? []).map((m) => ({
+      url: m.url,
+      alt: m.alt ?? null,
+      width: m.width ?? null,
+      height: m.height ?? null,
+    }));
+  }
+
+  @FieldResolver(() => SeoType, {
+    description:
+      'Set with the product, or derived: the title, and the description cut to about 160 characters.',
+  })
+  seo(@Root() p: Product): SeoType {
+    return { title: p.seoTitle || p.title, description: p.seoDescription || seoDescriptionOf(p.description) };
+  }
+
   @FieldResolver(() => MerchantType)
-  merchant(@Root() p: Product, @Ctx() ctx: Context): Promise<Merchant | null> {
+  merchant(@Root() p: Product, @Ctx() ctx: Context): Promise<Merchant | null> | Merchant | null {
+    if (isCached(p)) return p.cached.merchant;
     return ctx.loaders.catalog.merchant.load(String(p.merchantId));
   }
 
   @FieldResolver(() => CategoryType, { nullable: true })
   category(@Root() p: Product, @Ctx() ctx: Context): Promise<Category | null> | null {
-    return p.categoryId ? ctx.loaders.catalog.category.load(String(p.categoryId)) : null;
+    if (!p.categoryId) return null;
+    if (isCached(p)) return ctx.loaders.catalog.cachedCategory(String(p.categoryId));
+    return ctx.loaders.catalog.category.load(String(p.categoryId));
   }
 
   @FieldResolver(() => [VariantType])
-  variants(@Root() p: Product, @Ctx() ctx: Context): Promise<Variant[]> {
-    return ctx.loaders.catalog.variantsByProduct.load(String(p.id));
+  variants(@Root() p: Product, @Ctx() ctx: Context): Promise<Variant[]> | Variant[] {
+    return variantsOf(p, ctx);
   }
 
   @FieldResolver(() => PriceRange)
   async priceRange(@Root() p: Product, @Ctx() ctx: Context): Promise<PriceRange> {
-    const prices = (await ctx.loaders.catalog.variantsByProduct.load(String(p.id))).map((v) => v.price);
+    const prices = (await variantsOf(p, ctx)).map((v) => v.price);
     const c = ctx.config.currency;
     return {
       min: Money.of(prices.length ? Math.min(...prices) : 0, c),
@@ -105,8 +163,8 @@ export class ProductResolver {
 
   @FieldResolver(() => Availability, { description: 'The best availability among the variants.' })
   async availability(@Root() p: Product, @Ctx() ctx: Context): Promise<Availability> {
-    const variants = await ctx.loaders.catalog.variantsByProduct.load(String(p.id));
-    return bestAvailability(variants.map((v) => availabilityOf(v, ctx.config.lowStockThreshold)));
+    const variants = await variantsOf(p, ctx);
+    return bestAvailability(await Promise.all(variants.map((v) => variantAvailability(v, ctx))));
   }
 
   @FieldResolver(() => [ProductType], {
@@ -149,7 +207,19 @@ export class ProductConnectionResolver {
 export class CategoryResolver {
   @Query(() => [CategoryType], { description: 'The whole category tree, parents before children.' })
   categories(@Ctx() ctx: Context): Promise<Category[]> {
-    return ctx.services.catalog.categories(ctx.em);
+    return ctx.services.catalogCache.enabled
+      ? ctx.services.catalogCache.categoryTree(ctx.em)
+      : ctx.services.catalog.categories(ctx.em);
+  }
+
+  @Query(() => CategoryType, { nullable: true, description: 'By id or by slug (exactly one of them).' })
+  category(
+    @Arg('id', () => ID, { nullable: true }) id: string | null,
+    @Arg('slug', () => String, { nullable: true }) slug: string | null,
+    @Ctx() ctx: Context,
+  ): Promise<Category | null> {
+    const by = oneOf(id, slug);
+    return ctx.services.catalog.category(ctx.em, by, (by === 'id' ? id : slug)!);
   }
 
   @Mutation(() => CategoryType, { description: 'ADMIN.' })
@@ -163,7 +233,9 @@ export class CategoryResolver {
 
   @FieldResolver(() => CategoryType, { nullable: true })
   parent(@Root() c: Category, @Ctx() ctx: Context): Promise<Category | null> | null {
-    return c.parentId ? ctx.loaders.catalog.category.load(String(c.parentId)) : null;
+    if (!c.parentId) return null;
+    if ((c as { fromTree?: boolean }).fromTree) return ctx.loaders.catalog.cachedCategory(String(c.parentId));
+    return ctx.loaders.catalog.category.load(String(c.parentId));
   }
 
   @FieldResolver(() => ID)

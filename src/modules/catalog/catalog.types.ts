@@ -72,11 +72,32 @@ export class PriceRange {
   @Field(() => Money) max!: Money;
 }
 
+@ObjectType('Image', {
+  description: 'A product picture, with its size when known (for layout before it loads).',
+})
+export class ImageType {
+  @Field(() => String) url!: string;
+  @Field(() => String, { nullable: true }) alt!: string | null;
+  @Field(() => Int, { nullable: true, description: 'Pixels.' }) width!: number | null;
+  @Field(() => Int, { nullable: true, description: 'Pixels.' }) height!: number | null;
+}
+
+@ObjectType('Seo', { description: 'What a storefront puts in <title> and the meta description.' })
+export class SeoType {
+  @Field(() => String, { nullable: true }) title!: string | null;
+  @Field(() => String, { nullable: true }) description!: string | null;
+}
+
 @ObjectType('Product', { description: 'A product with its variants.' })
 export class ProductType {
   @Field(() => ID) id!: string;
   @Field(() => String) title!: string;
   @Field(() => String) description!: string;
+  @Field(() => String, {
+    description:
+      'Unique, URL-safe, stable across title changes unless set again. Generated from the title when not given (a numeric suffix on collision).',
+  })
+  slug!: string;
   @Field(() => [String], { description: 'Virtual categories (tags) such as a sale event.' })
   collections!: string[];
   @Field(() => [String]) images!: string[];
@@ -88,11 +109,15 @@ export class ProductType {
 export class FacetValue {
   @Field(() => String) value!: string;
   @Field(() => Int) count!: number;
+  @Field(() => String, {
+    description: "What to show: the category's name for the category facet, the value itself for the others.",
+  })
+  label!: string;
 }
 
 @ObjectType({
   description:
-    'Counts over the whole filtered result, for category (value: category id), price band (value: "25-50" in major units, by lowest price) and each attribute name. The facet of an attribute being filtered on ignores its own filter, so a shopper can widen it.',
+    'Counts over the whole filtered result, for category (value: category id, label: its name), price band (value: "25-50" in major units, by lowest price) and each attribute name. The facet of an attribute being filtered on ignores its own filter, so a shopper can widen it.',
 })
 export class Facet {
   @Field(() => String) name!: string;

@@ -335,8 +335,11 @@ export async function generateCatalog(
     await em.transactional(async (tx) => {
       const ids = await sqlAll<{ id: string }>(
         tx as EntityManager,
-        `insert into product (merchant_id, category_id, title, description, collections, images, stock_policy)
-         select m, c, t, d, array(select jsonb_array_elements_text(co)), array(select jsonb_array_elements_text(im)), sp
+        // Slugs come from the titles (the database's trigger); media are the images with their sizes.
+        `insert into product (merchant_id, category_id, title, description, collections, images, media, stock_policy)
+         select m, c, t, d, array(select jsonb_array_elements_text(co)), array(select jsonb_array_elements_text(im)),
+                (select jsonb_agg(jsonb_build_object('url', x, 'alt', t, 'width', 800, 'height', 800))
+                   from jsonb_array_elements_text(im) x), sp
            from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[])
              with ordinality as u(m, c, t, d, co, im, sp, ord)
           order by ord

@@ -6,13 +6,31 @@ export enum StockPolicy {
   DEDUCT_ON_PAYMENT = 'DEDUCT_ON_PAYMENT',
 }
 
+/** A product picture as a storefront lays it out. */
+export interface ImageData {
+  url: string;
+  alt?: string | null;
+  width?: number | null;
+  height?: number | null;
+}
+
 /**
  * Search columns (search, attrs, price_min, price_max, in_stock, sold_total, category_path) exist on
  * the table but are maintained by PostgreSQL triggers; the entity never reads or writes them.
  */
 @Entity({ tableName: 'product' })
 export class Product {
-  [OptionalProps]?: 'createdAt' | 'updatedAt' | 'collections' | 'images' | 'stockPolicy' | 'categoryId';
+  [OptionalProps]?:
+    | 'createdAt'
+    | 'updatedAt'
+    | 'collections'
+    | 'images'
+    | 'stockPolicy'
+    | 'categoryId'
+    | 'slug'
+    | 'media'
+    | 'seoTitle'
+    | 'seoDescription';
 
   @PrimaryKey({ type: 'bigint' })
   id!: string;
@@ -28,6 +46,21 @@ export class Product {
 
   @Property({ type: 'text' })
   description!: string;
+
+  /** Unique and URL-safe; PostgreSQL generates it from the title when an insert gives none. */
+  @Property({ type: 'text', nullable: true })
+  slug!: string;
+
+  @Property({ type: 'json' })
+  media: ImageData[] = [];
+
+  /** Null: the storefront's SEO title is the product title. */
+  @Property({ type: 'text', nullable: true })
+  seoTitle?: string | null;
+
+  /** Null: derived from the description. */
+  @Property({ type: 'text', nullable: true })
+  seoDescription?: string | null;
 
   @Property({ type: ArrayType })
   collections: string[] = [];

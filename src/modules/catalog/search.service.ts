@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import { checkPageSize } from '../../shared/pagination';
-import { TtlCache } from '../../shared/ttl-cache';
+import type { CatalogCache } from './catalog.cache';
 import type { Product } from './product.entity';
 import { toProduct } from './catalog.rows';
 import {
@@ -47,28 +47,17 @@ function filterKey(filter: SearchFilter): string {
  * Catalog search on PostgreSQL full-text search; reads go to a replica when there is one.
  *
  * Popular searches repeat, and their SQL (ranking and facet counting over every match) is the
- * cost of a search, so result rows, counts and facets are reused for SEARCH_CACHE_TTL_MS and
+ * cost of a search, so result rows, counts and facets are kept in the shared catalog cache for
+ * SEARCH_CACHE_TTL_MS (in Redis when it is configured, so every process shares them) and
  * concurrent identical searches share one query. Variants, prices and stock shown for the rows are
- * loaded fresh on every request; catalog writes through this process clear the cache at once, and
- * other processes see them within the TTL.
+ * loaded fresh on every request; catalog writes start a new generation of search pages at once,
+ * in every process.
  */
 export class SearchService {
-  private readonly pages: TtlCache<Promise<Record<string, any>[]>>;
-  private readonly stats: TtlCache<Promise<SearchStats>>;
-
   constructor(
     private readonly maxPageSize: number,
-    cacheTtlMs: number,
-  ) {
-    this.pages = new TtlCache(cacheTtlMs);
-    this.stats = new TtlCache(cacheTtlMs);
-  }
-
-  /** Called after catalog writes. */
-  invalidate(): void {
-    this.pages.clear();
-    this.stats.clear();
-  }
+    private readonly cache: CatalogCache,
+  ) {}
 
   async search(
     em: EntityManager,
@@ -80,9 +69,10 @@ export class SearchService {
     checkPageSize(first, this.maxPageSize);
     const page = pageStatement(filter, sort, first, after);
     const key = filterKey(filter);
-    const rows = await this.pages.getOrCreate(`${key}|${sort}|${first}|${after ?? ''}`, () =>
-      sqlAll<Record<string, any>>(em, page.sql, page.params, true),
-    );
+    const rows =
+      (await this.cache.searchPages.get(`${key}|${sort}|${first}|${after ?? ''}`, () =>
+        sqlAll<Record<string, any>>(em, page.sql, page.params, true),
+      )) ?? [];
     // Once per page even when the cache is off: the resolver starts it, totalCount and facets await it.
     let stats: Promise<SearchStats> | undefined;
     const items = rows.slice(0, first).map((row) => {
@@ -93,10 +83,12 @@ export class SearchService {
       items,
       hasNextPage: rows.length > first,
       stats: () =>
-        (stats ??= this.stats.getOrCreate(key, async () => {
-          const s = statsStatement(filter);
-          return shapeStats(await sqlAll<StatsRow>(em, s.sql, s.params, true));
-        })),
+        (stats ??= this.cache.searchStats
+          .get(key, async () => {
+            const s = statsStatement(filter);
+            return shapeStats(await sqlAll<StatsRow>(em, s.sql, s.params, true));
+          })
+          .then((s) => s as SearchStats)),
     };
   }
 }

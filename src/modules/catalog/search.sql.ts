@@ -27,7 +27,7 @@ export interface Statement {
 
 /** Product columns the entity maps; the trigger-maintained search columns stay in the database. */
 export const PRODUCT_COLUMNS =
-  'p.id, p.merchant_id, p.category_id, p.title, p.description, p.collections, p.images, p.stock_policy, p.created_at, p.updated_at';
+  'p.id, p.merchant_id, p.category_id, p.title, p.description, p.slug, p.media, p.seo_title, p.seo_description, p.collections, p.images, p.stock_policy, p.created_at, p.updated_at';
 
 /** Price bands of the price facet, in minor units, by a product's lowest price. */
 export const PRICE_BANDS: [number, number | null][] = [
@@ -214,19 +214,22 @@ export function statsStatement(filter: SearchFilter): Statement {
       ? `else ${params.add(bandLabel(PRICE_BANDS[i]))}`
       : `when p.price_min < ${hi} then ${params.add(bandLabel(PRICE_BANDS[i]))}`,
   ).join(' ')} end`;
-  // The filtered set is read once (one index scan), then counted four ways.
+  // The filtered set is read once (one index scan), then counted four ways. Category names are
+  // joined to the few grouped rows, so the facet shows them without another statement.
   const sql = `
 with matched as materialized (
   select p.category_id, p.price_min, p.attrs from product p ${where(c.base)}
 )
-select 'total' as facet, null as value, count(*)::int as count from matched p where ${allAttrs}
+select 'total' as facet, null as value, count(*)::int as count, null as label from matched p where ${allAttrs}
 union all
-select 'category', p.category_id::text, count(*)::int from matched p
- where ${allAttrs} and p.category_id is not null group by 2
+select 'category', g.id::text, g.n, c.name from (
+  select p.category_id as id, count(*)::int as n from matched p
+   where ${allAttrs} and p.category_id is not null group by 1
+) g join category c on c.id = g.id
 union all
-select 'price', ${band}, count(*)::int from matched p where ${allAttrs} group by 2
+select 'price', ${band}, count(*)::int, null from matched p where ${allAttrs} group by 2
 union all
-select 'attr', v.pair, count(*)::int from matched p cross join lateral unnest(p.attrs) as v(pair)
+select 'attr', v.pair, count(*)::int, null from matched p cross join lateral unnest(p.attrs) as v(pair)
  where ${othersHold} group by 2`;
   return { sql, params: params.values };
 }
@@ -235,11 +238,20 @@ export interface StatsRow {
   facet: string;
   value: string | null;
   count: number;
+  /** The category's name (category rows only). */
+  label: string | null;
+}
+
+export interface FacetValueResult {
+  value: string;
+  count: number;
+  /** What a storefront shows: the category's name, or the value itself. */
+  label: string;
 }
 
 export interface FacetResult {
   name: string;
-  values: { value: string; count: number }[];
+  values: FacetValueResult[];
 }
 
 /** Shapes the rows of `statsStatement` into the total and the facets, most frequent values first. */
@@ -250,17 +262,19 @@ export function shapeStats(rows: StatsRow[]): { totalCount: number; facets: Face
   const attrs = new Map<string, FacetResult>();
   for (const r of rows) {
     if (r.facet === 'total') totalCount = r.count;
-    else if (r.facet === 'category') category.values.push({ value: r.value!, count: r.count });
-    else if (r.facet === 'price') price.values.push({ value: r.value!, count: r.count });
+    else if (r.facet === 'category')
+      category.values.push({ value: r.value!, count: r.count, label: r.label ?? r.value! });
+    else if (r.facet === 'price') price.values.push({ value: r.value!, count: r.count, label: r.value! });
     else {
       const at = r.value!.indexOf('=');
       const name = r.value!.slice(0, at);
       const facet = attrs.get(name) ?? { name, values: [] };
-      facet.values.push({ value: r.value!.slice(at + 1), count: r.count });
+      const value = r.value!.slice(at + 1);
+      facet.values.push({ value, count: r.count, label: value });
       attrs.set(name, facet);
     }
   }
-  const byCount = (a: { value: string; count: number }, b: { value: string; count: number }) =>
+  const byCount = (a: FacetValueResult, b: FacetValueResult) =>
     b.count - a.count || a.value.localeCompare(b.value);
   category.values.sort(byCount);
   const bandOrder = PRICE_BANDS.map(bandLabel);

@@ -3,11 +3,11 @@ import type { Context } from '../../server/context';
 import { authorize, canManage } from '../../shared/auth';
 import { Money } from '../../shared/types';
 import { Role } from '../identity/user.entity';
-import { availabilityOf } from '../inventory/availability';
 import { toLevel, type InventoryLevelData } from '../inventory/inventory.service';
 import { Availability, InventoryLevel, ProductType, VariantType } from './catalog.types';
 import type { Product } from './product.entity';
 import type { Variant } from './variant.entity';
+import { variantAvailability } from './catalog.resolver';
 
 @Resolver(() => VariantType)
 export class VariantResolver {
@@ -22,8 +22,8 @@ export class VariantResolver {
   }
 
   @FieldResolver(() => Availability)
-  availability(@Root() v: Variant, @Ctx() ctx: Context): Availability {
-    return availabilityOf(v, ctx.config.lowStockThreshold);
+  availability(@Root() v: Variant, @Ctx() ctx: Context): Promise<Availability> {
+    return variantAvailability(v, ctx);
   }
 
   @FieldResolver(() => ProductType)
@@ -35,8 +35,11 @@ export class VariantResolver {
     nullable: true,
     description: "Exact counts: visible to the product's merchant and to admins only (null for others).",
   })
-  inventory(@Root() v: Variant, @Ctx() ctx: Context): InventoryLevelData | null {
-    return canManage(ctx.principal, String(v.merchantId)) ? toLevel(v) : null;
+  async inventory(@Root() v: Variant, @Ctx() ctx: Context): Promise<InventoryLevelData | null> {
+    if (!canManage(ctx.principal, String(v.merchantId))) return null;
+    // A variant of a cached page has no counts: exact counts always come from PostgreSQL.
+    const counts = v.onHand !== undefined ? v : await ctx.loaders.catalog.variant.load(String(v.id));
+    return counts ? toLevel(counts) : null;
   }
 
   @Mutation(() => InventoryLevel, {

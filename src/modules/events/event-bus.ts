@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { OrderEventRow } from './order-events';
+import type { OrderEventRow, ShipmentSnapshot } from './order-events';
 
 /** An order event as it travels from the relay to every process's subscribers. */
 export interface PublishedEvent {
@@ -15,6 +15,8 @@ export interface PublishedEvent {
   shipmentId: string | null;
   afterSaleId: string | null;
   occurredAt: string;
+  /** SHIPMENT_UPDATED: the shipment as it was at this event (absent on events from before snapshots). */
+  shipment?: ShipmentSnapshot | null;
 }
 
 export const toPublished = (r: OrderEventRow): PublishedEvent => ({
@@ -29,6 +31,7 @@ export const toPublished = (r: OrderEventRow): PublishedEvent => ({
   shipmentId: r.shipment_id ? String(r.shipment_id) : null,
   afterSaleId: r.after_sale_id ? String(r.after_sale_id) : null,
   occurredAt: new Date(r.created_at).toISOString(),
+  shipment: r.payload ?? null,
 });
 
 export interface BusListener {

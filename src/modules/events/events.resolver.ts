@@ -16,6 +16,7 @@ const toEventType = (e: PublishedEvent): OrderEventType =>
     occurredAt: new Date(e.occurredAt),
     shipmentId: e.shipmentId,
     afterSaleId: e.afterSaleId,
+    shipmentSnapshot: e.shipment ?? null,
   });
 
 /**

@@ -18,8 +18,19 @@ export interface OrderEventRow {
   status: string;
   shipment_id: string | null;
   after_sale_id: string | null;
+  /** SHIPMENT_UPDATED: the shipment as it was when the event was written (null on older events). */
+  payload?: EventPayload | null;
   created_at: Date;
 }
+
+/** A shipment row as JSON (to_jsonb of the row), and how many tracking events it had then. */
+export interface ShipmentSnapshot {
+  shipment: Record<string, any>;
+  /** Tracking events with an id up to this one existed when the event was written. */
+  trackingUpTo: string | number;
+}
+
+export type EventPayload = ShipmentSnapshot;
 
 export interface OrderEventInput {
   orderId: string;
@@ -56,10 +67,17 @@ export async function insertEvent(
   e: OrderEventInput & { buyerId: string; merchantId: string; status: string; seq: number },
 ): Promise<OrderEventRow> {
   markEventsWritten();
+  // A shipment event keeps the shipment as it is now, in the same statement: a replay shows the
+  // parcel as it was at this event, not as it is when the subscriber catches up.
   const [row] = await sqlAll<OrderEventRow>(
     tx,
-    `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status, shipment_id, after_sale_id)
-     values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+    `insert into order_event (order_id, buyer_id, merchant_id, seq, type, status, shipment_id, after_sale_id, payload)
+     values ($1, $2, $3, $4, $5, $6, $7, $8,
+       case when $5 = 'SHIPMENT_UPDATED' then (
+         select jsonb_build_object('shipment', to_jsonb(s), 'trackingUpTo',
+                  (select coalesce(max(t.id), 0) from tracking_event t where t.shipment_id = s.id))
+           from shipment s where s.id = $7::bigint) end)
+     returning *`,
     [
       e.orderId,
       e.buyerId,

@@ -5,7 +5,7 @@ import { OrderStateError } from '../order/order.errors';
 import { toOrder } from '../order/order.resolver';
 import { OrderEventType, OrderResult, OrderType } from '../order/order.types';
 import { ShipmentResult, ShipmentType, TrackingEventType, VersionConflictError } from './fulfillment.types';
-import { toShipment, type TrackingEventRow } from './shipment.store';
+import { toShipment, type ShipmentRow, type TrackingEventRow } from './shipment.store';
 
 @Resolver()
 export class FulfillmentResolver {
@@ -86,7 +86,10 @@ export class ShipmentEventsResolver {
     description: "The carrier's reports, oldest first (by when they happened, not when they arrived).",
   })
   async events(@Root() s: ShipmentType, @Ctx() ctx: Context): Promise<TrackingEventType[]> {
-    return (await ctx.loaders.fulfillment.trackingByShipment.load(s.id)).map(toTrackingEvent);
+    const rows = await ctx.loaders.fulfillment.trackingByShipment.load(s.id);
+    // A shipment as it was at an event shows the reports that had arrived by then.
+    const upTo = s.trackingUpTo == null ? null : BigInt(s.trackingUpTo);
+    return (upTo === null ? rows : rows.filter((r) => BigInt(r.id) <= upTo)).map(toTrackingEvent);
   }
 }
 
@@ -94,10 +97,18 @@ export class ShipmentEventsResolver {
 export class OrderEventShipmentResolver {
   @FieldResolver(() => ShipmentType, {
     nullable: true,
-    description: 'The shipment a SHIPMENT_UPDATED event is about.',
+    description:
+      'The shipment a SHIPMENT_UPDATED event is about, as it was at that event (live or replayed alike).',
   })
   async shipment(@Root() e: OrderEventType, @Ctx() ctx: Context): Promise<ShipmentType | null> {
     if (!e.shipmentId) return null;
+    const snap = e.shipmentSnapshot;
+    if (snap?.shipment) {
+      return Object.assign(toShipment(snap.shipment as ShipmentRow), {
+        trackingUpTo: String(snap.trackingUpTo),
+      });
+    }
+    // Events written before snapshots existed show the shipment as it is now.
     const row = await ctx.loaders.fulfillment.shipment.load(String(e.shipmentId));
     return row ? toShipment(row) : null;
   }

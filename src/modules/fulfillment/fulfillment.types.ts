@@ -36,6 +36,8 @@ export class ShipmentType {
   })
   version!: number;
   orderId!: string;
+  /** Set on a shipment as it was at an event: only tracking events up to this id existed then. */
+  trackingUpTo?: string | null;
 }
 
 @ObjectType({

@@ -4,7 +4,15 @@ import { badInput, notFound } from '../../shared/errors';
 import type { Principal } from '../../shared/auth';
 import { canManage } from '../../shared/auth';
 import { requireId } from '../../shared/ids';
-import { available, type StockCounts } from './availability';
+import { available, availabilityOf, type StockCounts } from './availability';
+import type { Availability } from '../catalog/catalog.types';
+
+/** A variant's availability level before and after a stock change. */
+export interface LevelMove {
+  variantId: string;
+  before: Availability;
+  after: Availability;
+}
 
 export interface InventoryLevelData extends StockCounts {
   available: number;
@@ -18,8 +26,11 @@ export const toLevel = (s: StockCounts): InventoryLevelData => ({
 });
 
 export class InventoryService {
-  /** Runs after every committed stock change (the search cache listens). */
-  constructor(private readonly onStockChanged: () => void = () => undefined) {}
+  /** `onStockChanged` runs (awaited) after every committed stock change; the catalog caches listen. */
+  constructor(
+    private readonly lowStockThreshold = 5,
+    private readonly onStockChanged: (moves: LevelMove[]) => unknown = () => undefined,
+  ) {}
 
   /**
    * Sets a variant's stock on hand in one conditional statement, so it cannot race a checkout into
@@ -42,10 +53,13 @@ export class InventoryService {
     );
     // Another merchant's variant reads as not found.
     if (!variant || !canManage(principal, String(variant.merchant_id))) throw notFound('Variant', variantId);
-    const rows = await sqlAll<{ on_hand: number; reserved: number; sold: number }>(
+    // The count before comes from the row locked by the same statement, so the level move is exact.
+    const rows = await sqlAll<{ on_hand: number; reserved: number; sold: number; before: number }>(
       em,
-      `update variant set on_hand = $1 where id = $2 and $1 >= reserved + sold
-       returning on_hand, reserved, sold`,
+      `update variant v set on_hand = $1
+         from (select id, on_hand from variant where id = $2 for update) old
+        where v.id = old.id and $1 >= v.reserved + v.sold
+       returning v.on_hand, v.reserved, v.sold, old.on_hand as before`,
       [onHand, variantId],
     );
     if (rows.length === 0) {
@@ -56,8 +70,10 @@ export class InventoryService {
       );
       throw badInput(`onHand cannot be below reserved plus sold (${cur.reserved + cur.sold})`, 'onHand');
     }
-    this.onStockChanged();
     const r = rows[0];
+    const level = (n: number) =>
+      availabilityOf({ onHand: n, reserved: r.reserved, sold: r.sold }, this.lowStockThreshold);
+    await this.onStockChanged([{ variantId, before: level(r.before), after: level(r.on_hand) }]);
     return toLevel({ onHand: r.on_hand, reserved: r.reserved, sold: r.sold });
   }
 }

@@ -55,6 +55,7 @@ export const toEvent = (e: OrderEventRow): OrderEventType =>
     occurredAt: e.created_at,
     shipmentId: e.shipment_id ? String(e.shipment_id) : null,
     afterSaleId: e.after_sale_id ? String(e.after_sale_id) : null,
+    shipmentSnapshot: e.payload ?? null,
   });
 
 @Resolver(() => OrderType)

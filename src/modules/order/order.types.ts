@@ -82,6 +82,8 @@ export class OrderEventType {
   /** The shipment or after-sale the event is about (resolved by their modules). */
   shipmentId!: string | null;
   afterSaleId!: string | null;
+  /** SHIPMENT_UPDATED: the shipment as it was at this event (the fulfillment module reads it). */
+  shipmentSnapshot?: { shipment: Record<string, any>; trackingUpTo: string | number } | null;
 }
 
 @ObjectType('OrderEventEdge')

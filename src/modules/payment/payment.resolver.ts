@@ -13,6 +13,7 @@ import { Role, type User } from '../identity/user.entity';
 import { merchantAvailable, merchantEscrow, userAvailable, type AccountRef } from '../ledger/ledger';
 import { CheckoutType, OrderType } from '../order/order.types';
 import { PaymentMethod } from './payment.state';
+import { checkReturnUrl } from './return-url';
 import { AccountType, LedgerEntryConnection, PaymentResult, PaymentType, toPayment } from './payment.types';
 
 const KEY = /^[\x21-\x7e]{1,100}$/;
@@ -24,17 +25,20 @@ const checkKey = (key: string) => {
 @Resolver()
 export class PaymentResolver {
   @Mutation(() => PaymentResult, {
-    description: 'CARD returns a redirectUrl to the payment provider; BALANCE settles at once.',
+    description:
+      "CARD returns a redirectUrl to the payment provider, which sends the shopper back to `returnUrl` (a web page or an app link on an allowed storefront origin, STOREFRONT_ORIGINS) with `payment`, `status` and `reference` (this payment's id) in its query; BALANCE settles at once.",
   })
   async paymentStart(
     @Arg('checkoutId', () => ID) checkoutId: string,
     @Arg('method', () => PaymentMethod) method: PaymentMethod,
     @Arg('idempotencyKey', () => String) idempotencyKey: string,
+    @Arg('returnUrl', () => String, { nullable: true }) returnUrl: string | null,
     @Ctx() ctx: Context,
   ): Promise<typeof PaymentResult> {
     const p = authorize(ctx.principal, Role.CUSTOMER);
     checkKey(idempotencyKey);
-    const r = await ctx.services.payments.start(ctx.em, p.userId, checkoutId, method, idempotencyKey);
+    const back = returnUrl == null ? null : checkReturnUrl(returnUrl, ctx.config.storefrontOrigins);
+    const r = await ctx.services.payments.start(ctx.em, p.userId, checkoutId, method, idempotencyKey, back);
     return 'status' in r ? toPayment(r, ctx.config.currency) : r;
   }
 

@@ -29,6 +29,8 @@ export interface PaymentRow {
   refunded: string;
   provider_ref: string | null;
   redirect_url: string | null;
+  /** Where the provider sends the shopper after paying; null: this server's /payments/return. */
+  return_url: string | null;
   failure_reason: string | null;
   created_at: Date;
   updated_at: Date;
@@ -102,6 +104,7 @@ export class PaymentService {
     checkoutId: string,
     method: PaymentMethod,
     key: string,
+    returnUrl: string | null = null,
   ): Promise<PaymentOutcome> {
     const outcome = await inTransaction<PaymentOutcome, PaymentOutcome>(em, async (tx) => {
       const claim = await claimKey(
@@ -109,7 +112,8 @@ export class PaymentService {
         buyerId,
         'payment',
         key,
-        digest({ checkoutId, method }),
+        // Without a returnUrl the request digests as it always did (keys stored before it existed).
+        digest(returnUrl ? { checkoutId, method, returnUrl } : { checkoutId, method }),
         'next_order_id($1)::text',
       );
       if (!claim.claimed) {
@@ -161,8 +165,9 @@ export class PaymentService {
       const amount = payable.reduce((s, o) => s + Number(o.total), 0);
       const [payment] = await sqlAll<PaymentRow>(
         tx,
-        `insert into payment (id, user_id, checkout_id, purpose, method, amount) values ($1, $2, $3, 'CHECKOUT', $4, $5) returning *`,
-        [claim.resultRef, buyerId, checkoutId, method, amount],
+        `insert into payment (id, user_id, checkout_id, purpose, method, amount, return_url)
+         values ($1, $2, $3, 'CHECKOUT', $4, $5, $6) returning *`,
+        [claim.resultRef, buyerId, checkoutId, method, amount, returnUrl],
       );
       await sqlAll(
         tx,
@@ -230,7 +235,7 @@ export class PaymentService {
           amount: Number(payment.amount),
           currency: this.settings.currency,
           reference: String(payment.id),
-          returnUrl: `${this.settings.publicUrl}/payments/return`,
+          returnUrl: payment.return_url ?? `${this.settings.publicUrl}/payments/return`,
           callbackUrl: `${this.settings.publicUrl}/webhooks/payments`,
         },
         { idempotencyKey: `payment-${payment.id}` },
