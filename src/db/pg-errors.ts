@@ -49,6 +49,9 @@ const MESSAGES: [RegExp, UnavailableReason][] = [
   [/Client has encountered a connection error/i, 'connection'],
   [/is not queryable/i, 'connection'],
   [/Connection ended unexpectedly/i, 'connection'],
+  // knex, for a query of a transaction whose connection was lost (closed after a read timeout):
+  // the transaction already ended with the connection error, which the caller never sees.
+  [/Transaction query already complete/i, 'connection'],
 ];
 
 /** Why the database could not serve, or null when the error is not an outage (a defect, bad input). */

@@ -116,7 +116,8 @@ describe('development server on DATABASE_URL', () => {
     expect(await health.json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${srv.origin}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready' });
+    // docs/faults.md: the body also carries the pool figures and the check's duration.
+    expect(await ready.json()).toMatchObject({ status: 'ready', ready: true });
     expect((await fetch(`${srv.origin}/nope`)).status).toBe(404);
     // The configured admin password is never printed.
     expect(srv.output()).not.toContain(ADMIN.password);
