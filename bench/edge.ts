@@ -17,12 +17,16 @@ const CATALOG_PAGE = JSON.stringify({
     merchant { name } priceRange { min { amount currency } max { amount currency } } availability } } } }`,
 });
 
+/** The smallest operation: what is left is the edge and Apollo's own work. */
+const TYPENAME = JSON.stringify({ query: 'query Ping { __typename }' });
+
 async function load(
   name: string,
   url: string,
   pid: number,
   headers: Record<string, string> = {},
   duration = DURATION,
+  body = CATALOG_PAGE,
 ): Promise<Measured> {
   const result = await autocannon({
     url,
@@ -30,9 +34,9 @@ async function load(
     duration,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: CATALOG_PAGE,
+    body,
   });
-  const sample = await post(url, CATALOG_PAGE);
+  const sample = await post(url, body);
   return {
     name,
     rps: result.requests.average,
@@ -100,6 +104,11 @@ export async function edgeBench(url: string): Promise<void> {
         'accept-encoding': 'gzip',
       }),
     );
+    // The edge's own cost, with almost nothing behind it.
+    rows.push(
+      await load('old node:http edge, { __typename }', legacyUrl, server.pid!, {}, DURATION, TYPENAME),
+    );
+    rows.push(await load('Fastify edge, { __typename }', fastifyUrl, server.pid!, {}, DURATION, TYPENAME));
     table(
       `HTTP edge: catalog page (20 products), ${CONNECTIONS} connections, ${DURATION} s per run, one server process`,
       rows,

@@ -563,3 +563,81 @@ describe('/metrics', () => {
     ]);
   });
 });
+
+// ------------------------------------------------------------------ hooks for the other parts
+
+describe('extension points', () => {
+  test('prepareRequest rewrites or answers a request before Apollo; statuses and headers set by plugins pass through', async () => {
+    const DOCS: Record<string, string> = { 'sha256:abc': 'query Stored { __typename }' };
+    const edge = await startHttp({
+      config: { ...t.app.config, port: 0 },
+      orm: t.app.orm,
+      schema: new GraphQLSchema({
+        query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLString } } }),
+      }),
+      services: t.app.services,
+      log: pino({ level: 'info' }, capture),
+      metrics: createMetrics(),
+      prepareRequest: ({ method, body, query }) => {
+        const id = method === 'GET' ? query.documentId : (body as any)?.documentId;
+        if (!id) return {};
+        const text = DOCS[id];
+        if (!text)
+          return {
+            reply: {
+              status: 400,
+              body: { errors: [{ message: 'unknown', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] },
+            },
+          };
+        if (method === 'GET') {
+          const { documentId: _id, ...rest } = query;
+          return { query: { ...rest, query: text } };
+        }
+        const { documentId: _id, ...rest } = body as Record<string, unknown>;
+        return { body: { ...rest, query: text } };
+      },
+      plugins: [
+        {
+          async requestDidStart() {
+            return {
+              async willSendResponse({ operationName, response }) {
+                if (operationName !== 'Limited') return;
+                response.http.status = 429;
+                response.http.headers.set('retry-after', '7');
+              },
+            };
+          },
+        },
+      ],
+    });
+    extraEdges.push(edge);
+    const base = `http://127.0.0.1:${edge.port}`;
+    const byPost = await send('/graphql', {
+      base,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ documentId: 'sha256:abc' }),
+    });
+    expect(json(byPost)).toMatchObject({ data: { __typename: 'Query' } });
+    const byGet = await send('/graphql?documentId=sha256%3Aabc', {
+      base,
+      headers: { 'apollo-require-preflight': '1' },
+    });
+    expect(byGet.status).toBe(200);
+    expect(json(byGet)).toMatchObject({ data: { __typename: 'Query' } });
+    const unknown = await send('/graphql?documentId=sha256%3Aother', { base });
+    expect(unknown.status).toBe(400);
+    expect(json(unknown).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    expect(unknown.headers['x-request-id']).toMatch(UUID);
+
+    const limited = await send('/graphql', {
+      base,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: SHOP },
+      body: JSON.stringify({ query: 'query Limited { ok }' }),
+    });
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBe('7');
+    expect(String(limited.headers['access-control-expose-headers'])).toMatch(/retry-after/);
+  });
+});
