@@ -431,6 +431,14 @@ describe('examples/partner', () => {
     const { secret } = await createKey(t.gql, shopA.token, partnerId);
     const orders = JSON.parse((await run(['orders'], { PARTNER_KEY: secret })).stdout);
     expect(orders.orders.map((o: any) => o.id)).toContain(orderId);
+    // Listing partners costs the same few statements however many partners, keys and documents.
+    const listed = await t.gql(
+      `{ partners { id merchant { name } apiKeys { id } documents { id } } }`,
+      {},
+      admin,
+    );
+    expect(listed.data.partners.length).toBeGreaterThan(10);
+    expect(listed.extensions?.sqlStatements).toBeLessThanOrEqual(4);
     // The same key cannot run anything the script did not register.
     expect(codeOf(await post(t.url, { query: ORDERS }, secret))).toBe('PERSISTED_QUERY_REQUIRED');
   });

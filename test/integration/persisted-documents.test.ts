@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
+import { RedisKeyValueCache } from '../../src/server/apq-cache';
 import { docId, get, hexOf, post, REGISTER } from '../factories/partners';
 import { ADMIN, startTestApp, type TestApp } from '../support/app';
 import { codeOf, type GqlResponse } from '../support/client';
@@ -174,5 +176,34 @@ describe('TRUSTED_DOCUMENTS=enforce', () => {
     expect(r.errors).toBeUndefined();
     expect(r.data.products.edges).toEqual([]);
     notFound(await post(c.url, { documentId: docId(CATS) }, secret));
+  });
+});
+
+describe('the Redis APQ store', () => {
+  const log = pino({ level: 'silent' });
+
+  test('keeps entries with their TTL', async () => {
+    const cache = RedisKeyValueCache.connect(process.env.TEST_REDIS_URL!, log);
+    try {
+      const key = `apq:${randomBytes(8).toString('hex')}`;
+      await cache.set(key, 'query { a }', { ttl: 60 });
+      expect(await cache.get(key)).toBe('query { a }');
+      expect(await cache.delete(key)).toBe(true);
+      expect(await cache.get(key)).toBeUndefined();
+    } finally {
+      await cache.close();
+    }
+  });
+
+  test('a Redis that is away reads as a miss, never as an error', async () => {
+    const cache = RedisKeyValueCache.connect('redis://127.0.0.1:1', log);
+    try {
+      const started = Date.now();
+      await expect(cache.set('apq:x', 'query { a }', { ttl: 60 })).resolves.toBeUndefined();
+      await expect(cache.get('apq:x')).resolves.toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await cache.close();
+    }
   });
 });
