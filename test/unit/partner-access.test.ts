@@ -139,6 +139,11 @@ describe('request translation', () => {
         ok: false,
         error: { status: 400, code: 'PERSISTED_QUERY_REQUIRED' },
       });
+    const preflight = { method: 'OPTIONS', body: undefined, search: '' };
+    expect(await translateHttpRequest(preflight, p, sources({ enforce: true }))).toEqual({
+      ok: true,
+      request: preflight,
+    });
     expect(await translateHttpRequest(post({ documentId: id('other') }), p, sources())).toMatchObject({
       ok: false,
       error: { code: 'PERSISTED_QUERY_NOT_FOUND' },
