@@ -144,7 +144,9 @@ export async function translateHttpRequest(
   principal: Principal | null,
   sources: DocumentSources,
 ): Promise<HttpTranslation> {
-  const isGet = input.method !== 'POST';
+  // Only GET and POST run operations; Apollo answers anything else (a preflight, a PUT) itself.
+  if (input.method !== 'GET' && input.method !== 'POST') return { ok: true, request: input };
+  const isGet = input.method === 'GET';
   const search = new URLSearchParams(input.search);
   let params: Params;
   if (isGet) {

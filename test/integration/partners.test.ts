@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { sqlAll } from '../../src/db/sql';
 import { adminToken, createMerchant, createProduct, signUpCustomer } from '../factories/catalog';
 import { completeOnProviderPage, eventually, PAYMENT_START } from '../factories/payments';
@@ -411,5 +414,32 @@ describe('scopes', () => {
       await ws.dispose();
       await wsCatalog.dispose();
     }
+  });
+});
+
+describe('examples/partner', () => {
+  test('the example script registers its documents and reads the shop’s orders with its key', async () => {
+    const partnerId = await createPartner(t.gql, shopA.token, ['ORDERS_READ', 'FULFILLMENT_WRITE']);
+    const orderId = await paidOrder(shopA);
+    const script = join(__dirname, '../../examples/partner/partner.mjs');
+    const run = (args: string[], env: Record<string, string>) =>
+      promisify(execFile)(process.execPath, [script, ...args], {
+        env: { ...process.env, API_URL: t.url, ...env },
+      });
+    const registered = await run(['register'], { MERCHANT_TOKEN: shopA.token, PARTNER_ID: partnerId });
+    expect(JSON.parse(registered.stdout)).toEqual({ registered: 3, unchanged: 0 });
+    const { secret } = await createKey(t.gql, shopA.token, partnerId);
+    const orders = JSON.parse((await run(['orders'], { PARTNER_KEY: secret })).stdout);
+    expect(orders.orders.map((o: any) => o.id)).toContain(orderId);
+    // Listing partners costs the same few statements however many partners, keys and documents.
+    const listed = await t.gql(
+      `{ partners { id merchant { name } apiKeys { id } documents { id } } }`,
+      {},
+      admin,
+    );
+    expect(listed.data.partners.length).toBeGreaterThan(10);
+    expect(listed.extensions?.sqlStatements).toBeLessThanOrEqual(4);
+    // The same key cannot run anything the script did not register.
+    expect(codeOf(await post(t.url, { query: ORDERS }, secret))).toBe('PERSISTED_QUERY_REQUIRED');
   });
 });
