@@ -236,8 +236,7 @@ export function claimDue(
              and (d.locked_until is null or d.locked_until < now())
            order by d.next_attempt_at, d.id
            limit greatest(0, $2 - (select count(*) from webhook_delivery x
-                                    where x.endpoint_id = ep.id and x.status in ('PENDING', 'RETRYING')
-                                      and x.locked_until >= now()))
+                                    where x.endpoint_id = ep.id and x.locked_until >= now()))
            for update skip locked
         ) d
         limit $1
