@@ -96,10 +96,14 @@ test('a server killed mid-delivery delivers after its restart, with the same web
   const pg = new Client({ connectionString: db.url });
   await pg.connect();
   try {
-    const { rows } = await pg.query(
-      `select status, count(*)::int as n from webhook_delivery group by status`,
+    // The outcome is recorded just after the receiver's answer.
+    const byStatus = async () =>
+      (await pg.query(`select status, count(*)::int as n from webhook_delivery group by status`)).rows;
+    await until(
+      async () => (await byStatus()).some((r) => r.status === 'DELIVERED' && r.n === ORDERS),
+      10_000,
     );
-    expect(rows).toEqual([{ status: 'DELIVERED', n: ORDERS }]);
+    expect(await byStatus()).toEqual([{ status: 'DELIVERED', n: ORDERS }]);
   } finally {
     await pg.end();
   }

@@ -48,7 +48,7 @@ export function toDelivery(r: DeliveryRow): WebhookDeliveryType {
   return Object.assign(new WebhookDeliveryType(), {
     id: String(r.id),
     topic: r.topic,
-    messageId: messageIdOf(String(r.id)),
+    messageId: messageIdOf(String(r.event_id), String(r.endpoint_id)),
     status: r.status as DeliveryStatus as WebhookDeliveryStatus,
     attempts: r.attempts,
     lastStatusCode: r.last_status_code,

@@ -123,12 +123,17 @@ export class DeliveryWorker {
     takeNext: boolean,
   ): Promise<ClaimedDelivery | null> {
     const body = payloadOf(d);
-    const outcome = await postWebhook(d.url, signedHeaders(d.secret, messageIdOf(d.id), body), body, {
-      timeoutMs: this.config.timeoutMs,
-      publicOnly: this.config.publicUrlsOnly,
-      resolve: this.resolve(),
-      signal,
-    });
+    const outcome = await postWebhook(
+      d.url,
+      signedHeaders(d.secret, messageIdOf(d.event_id, d.endpoint_id), body),
+      body,
+      {
+        timeoutMs: this.config.timeoutMs,
+        publicOnly: this.config.publicUrlsOnly,
+        resolve: this.resolve(),
+        signal,
+      },
+    );
     if (signal.aborted) return null; // shutdown: the claim is given back, this attempt does not count
     const r = await recordAndClaimNext(
       this.em(),
