@@ -42,8 +42,11 @@ create table webhook_delivery (
   created_at timestamptz not null default now(),
   constraint webhook_delivery_once unique (event_id, endpoint_id)
 );
-create index webhook_delivery_due_idx on webhook_delivery (endpoint_id, next_attempt_at)
+-- the claim: an endpoint's due deliveries in order, and (small) its deliveries under a lease
+create index webhook_delivery_due_idx on webhook_delivery (endpoint_id, next_attempt_at, id)
   where status in ('PENDING', 'RETRYING');
+create index webhook_delivery_leased_idx on webhook_delivery (endpoint_id, locked_until)
+  where locked_until is not null;
 create index webhook_delivery_endpoint_idx on webhook_delivery (endpoint_id, id);
 
 -- One row: the publication position up to which order events have been turned into deliveries.

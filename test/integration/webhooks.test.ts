@@ -152,7 +152,7 @@ test('a checkout reaches the subscribed endpoint once, signed per Standard Webho
     data: { orderId, merchantId: shop.id, sequence: 1, status: 'PENDING_PAYMENT' },
   });
   expect(new Date(payload.timestamp).getTime()).toBeLessThanOrEqual(Date.now());
-  expect(got.headers['webhook-id']).toMatch(/^msg_\d+$/);
+  expect(got.headers['webhook-id']).toMatch(/^msg_\d+_\d+$/);
   expect(Math.abs(Number(got.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
   // A tampered body or another secret does not verify.
   expect(() => verify(orders.secret, { ...got, body: got.body.replace(orderId, '1') })).toThrow();

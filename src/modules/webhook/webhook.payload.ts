@@ -1,8 +1,12 @@
 import { TOPIC_TYPE } from './webhook.topics';
 import type { ClaimedDelivery } from './webhook.store';
 
-/** The webhook-id header: one per (event, endpoint), the same on every retry and redelivery. */
-export const messageIdOf = (deliveryId: string): string => `msg_${deliveryId}`;
+/**
+ * The webhook-id header: one per (event, endpoint), the same on every retry and redelivery. Made
+ * of the pair rather than the delivery row's id, so it stays the same even if the row were ever
+ * derived again.
+ */
+export const messageIdOf = (eventId: string, endpointId: string): string => `msg_${eventId}_${endpointId}`;
 
 /**
  * The body of a delivery: `{ type, timestamp, data }` (Standard Webhooks). `timestamp` is when the

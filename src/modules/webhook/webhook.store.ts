@@ -217,6 +217,24 @@ export async function dispatchNext(
 // ------------------------------------------------------------------ the delivery workers
 
 /**
+ * Runs a worker statement in a transaction that does not wait for its WAL flush. Under load an
+ * fsync per delivery was most of a delivery's cost; what a PostgreSQL crash could lose here is
+ * only a lease (it would have expired anyway) or an outcome (the delivery is sent again with the
+ * same webhook-id): at least once still holds. The dispatcher, which makes deliveries, waits.
+ */
+function withoutFlush<T>(em: EntityManager, fn: (tx: EntityManager) => Promise<T>): Promise<T> {
+  return em.fork().transactional(async (tx) => {
+    await sqlAll(tx as EntityManager, 'set local synchronous_commit = off');
+    return fn(tx as EntityManager);
+  });
+}
+
+/** The columns of a claimed delivery, as text where JSON would lose 64-bit ids. */
+const CLAIMED_COLUMNS = `c.id::text, c.claim_token, c.attempts, c.dead_after, c.topic, c.created_at,
+  c.endpoint_id::text, c.event_id::text, ep.url, ep.secret, e.order_id::text, e.merchant_id::text, e.seq,
+  e.status, e.shipment_id::text, e.after_sale_id::text, e.created_at as occurred_at`;
+
+/**
  * Leases up to `limit` due deliveries of live endpoints, at most `perEndpoint` in flight per
  * endpoint counting every process's leases, so one slow receiver holds a bounded share of the
  * workers. Rows another worker is claiming are skipped (SKIP LOCKED), never waited for.
@@ -226,9 +244,10 @@ export function claimDue(
   em: EntityManager,
   o: { limit: number; perEndpoint: number; leaseMs: number },
 ): Promise<ClaimedDelivery[]> {
-  return sqlAll<ClaimedDelivery>(
-    em,
-    `with picked as (
+  return withoutFlush(em, (tx) =>
+    sqlAll<ClaimedDelivery>(
+      tx,
+      `with picked as (
        select d.id from (select id from webhook_endpoint where deleted_at is null order by random()) ep
         cross join lateral (
           select d.id from webhook_delivery d
@@ -236,8 +255,7 @@ export function claimDue(
              and (d.locked_until is null or d.locked_until < now())
            order by d.next_attempt_at, d.id
            limit greatest(0, $2 - (select count(*) from webhook_delivery x
-                                    where x.endpoint_id = ep.id and x.status in ('PENDING', 'RETRYING')
-                                      and x.locked_until >= now()))
+                                    where x.endpoint_id = ep.id and x.locked_until >= now()))
            for update skip locked
         ) d
         limit $1
@@ -248,54 +266,86 @@ export function claimDue(
          from picked where d.id = picked.id
        returning d.*
      )
-     select c.id, c.claim_token, c.attempts, c.dead_after, c.topic, c.created_at, c.endpoint_id, c.event_id,
-            ep.url, ep.secret, e.order_id, e.merchant_id, e.seq, e.status, e.shipment_id, e.after_sale_id,
-            e.created_at as occurred_at
+     select ${CLAIMED_COLUMNS}
        from claimed c
        join webhook_endpoint ep on ep.id = c.endpoint_id
        join order_event e on e.id = c.event_id`,
-    [o.limit, o.perEndpoint, o.leaseMs],
+      [o.limit, o.perEndpoint, o.leaseMs],
+    ),
   );
 }
 
-/** The receiver answered 2xx. Recorded only by the worker that still holds the claim. */
-export async function markDelivered(
-  em: EntityManager,
-  id: string,
-  token: string,
-  statusCode: number,
-): Promise<boolean> {
-  const rows = await sqlAll(
-    em,
-    `update webhook_delivery
-        set status = 'DELIVERED', attempts = attempts + 1, last_status_code = $3, last_error = null,
-            last_attempt_at = now(), delivered_at = now(), next_attempt_at = null,
-            locked_until = null, claim_token = null
-      where id = $1 and claim_token = $2 returning id`,
-    [id, token, statusCode],
-  );
-  return rows.length > 0;
-}
+/** An attempt's outcome: delivered (2xx), or failed with a wait before the next attempt. */
+export type RecordedOutcome =
+  | { delivered: true; statusCode: number }
+  | { delivered: false; statusCode: number | null; error: string; retryInMs: number };
 
-/** A failed attempt: RETRYING after `retryInMs`, or DEAD when it was the last one allowed. */
-export async function markFailed(
+/**
+ * Records an attempt's outcome and, in the same statement, leases the endpoint's next due
+ * delivery if the endpoint has a free slot, so a busy endpoint costs one statement per delivery
+ * and its worker slot goes straight on. The outcome is recorded only by the worker that still
+ * holds the claim (a late or overtaken attempt changes nothing). A failure makes the delivery
+ * RETRYING after `retryInMs`, or DEAD when it was the last attempt allowed.
+ */
+export async function recordAndClaimNext(
   em: EntityManager,
-  id: string,
-  token: string,
-  f: { statusCode: number | null; error: string; retryInMs: number },
-): Promise<DeliveryStatus | null> {
-  const [row] = await sqlAll<{ status: DeliveryStatus }>(
-    em,
-    `update webhook_delivery
-        set attempts = attempts + 1, last_status_code = $3, last_error = $4, last_attempt_at = now(),
-            status = case when attempts + 1 >= dead_after then 'DEAD' else 'RETRYING' end,
-            next_attempt_at = case when attempts + 1 >= dead_after then null
-                                   else now() + $5 * interval '1 millisecond' end,
-            locked_until = null, claim_token = null
-      where id = $1 and claim_token = $2 returning status`,
-    [id, token, f.statusCode, f.error, f.retryInMs],
+  d: { id: string; token: string; endpointId: string },
+  o: RecordedOutcome,
+  next: { perEndpoint: number; leaseMs: number } | null,
+): Promise<{ recorded: DeliveryStatus | null; next: ClaimedDelivery | null }> {
+  const [row] = await withoutFlush(em, (tx) =>
+    sqlAll<{ recorded: DeliveryStatus | null; next: ClaimedDelivery[] | null }>(
+      tx,
+      `with done as (
+       update webhook_delivery
+          set attempts = attempts + 1, last_status_code = $4, last_error = $5, last_attempt_at = now(),
+              status = case when $6::boolean then 'DELIVERED' when attempts + 1 >= dead_after then 'DEAD'
+                            else 'RETRYING' end,
+              delivered_at = case when $6::boolean then now() else delivered_at end,
+              next_attempt_at = case when $6::boolean or attempts + 1 >= dead_after then null
+                                     else now() + $7 * interval '1 millisecond' end,
+              locked_until = null, claim_token = null
+        where id = $1 and claim_token = $2::uuid
+       returning status
+     ),
+     picked as (
+       select d.id from webhook_delivery d
+        where $8::boolean and d.endpoint_id = $3 and d.id <> $1
+          and d.status in ('PENDING', 'RETRYING') and d.next_attempt_at <= now()
+          and (d.locked_until is null or d.locked_until < now())
+          and exists (select 1 from webhook_endpoint ep where ep.id = $3 and ep.deleted_at is null)
+          and (select count(*) from webhook_delivery x
+                where x.endpoint_id = $3 and x.locked_until >= now() and x.id <> $1) < $9
+        order by d.next_attempt_at, d.id limit 1
+        for update skip locked
+     ),
+     claimed as (
+       update webhook_delivery d
+          set locked_until = now() + $10 * interval '1 millisecond', claim_token = gen_random_uuid()
+         from picked where d.id = picked.id
+       returning d.*
+     )
+     select (select status from done) as recorded,
+            (select json_agg(x) from (
+               select ${CLAIMED_COLUMNS} from claimed c
+                 join webhook_endpoint ep on ep.id = c.endpoint_id
+                 join order_event e on e.id = c.event_id) x) as next`,
+      [
+        d.id,
+        d.token,
+        d.endpointId,
+        o.statusCode,
+        o.delivered ? null : o.error,
+        o.delivered,
+        o.delivered ? 0 : o.retryInMs,
+        next !== null,
+        next?.perEndpoint ?? 0,
+        next?.leaseMs ?? 0,
+      ],
+    ),
   );
-  return row?.status ?? null;
+  const n = row.next?.[0];
+  return { recorded: row.recorded, next: n ? { ...n, created_at: new Date(n.created_at) } : null };
 }
 
 /** Gives claims back at shutdown, so another process (or the next start) sends them at once. */

@@ -48,7 +48,7 @@ export function toDelivery(r: DeliveryRow): WebhookDeliveryType {
   return Object.assign(new WebhookDeliveryType(), {
     id: String(r.id),
     topic: r.topic,
-    messageId: messageIdOf(String(r.id)),
+    messageId: messageIdOf(String(r.event_id), String(r.endpoint_id)),
     status: r.status as DeliveryStatus as WebhookDeliveryStatus,
     attempts: r.attempts,
     lastStatusCode: r.last_status_code,
@@ -99,7 +99,7 @@ export class WebhookEndpointCreateInput {
   @Field(() => String, {
     description: 'Where to POST. In production: https, and the host must resolve to public addresses only.',
   })
-  @MaxLength(MAX_URL_LENGTH)
+  @MaxLength(4 * MAX_URL_LENGTH) // a bound on input; longer than MAX_URL_LENGTH is WEBHOOK_URL_INVALID
   url!: string;
   @Field(() => [WebhookTopic])
   @ArrayMinSize(1)

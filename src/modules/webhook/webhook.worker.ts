@@ -5,7 +5,7 @@ import { messageIdOf, payloadOf } from './webhook.payload';
 import { retryDelayMs } from './webhook.retry';
 import { postWebhook } from './webhook.sender';
 import { signedHeaders } from './webhook.signature';
-import { claimDue, markDelivered, markFailed, releaseClaims, type ClaimedDelivery } from './webhook.store';
+import { claimDue, recordAndClaimNext, releaseClaims, type ClaimedDelivery } from './webhook.store';
 import type { Resolve } from './webhook.url';
 
 /**
@@ -21,8 +21,13 @@ import type { Resolve } from './webhook.url';
  * - Only the holder of a claim records an outcome, so an attempt that outlived its lease (or was
  *   overtaken by a redelivery) cannot overwrite a newer one.
  */
+/** Deliveries one worker slot sends in a row for one endpoint before it goes back to the claim loop. */
+const CHAIN = 50;
+
 export class DeliveryWorker {
   private readonly inFlight = new Map<string, AbortController>();
+  /** Worker slots in use (each sends one delivery at a time). */
+  private slots = 0;
   private running = false;
   private pending = false;
   private stopped = false;
@@ -66,7 +71,7 @@ export class DeliveryWorker {
 
   private async pass(): Promise<void> {
     while (!this.stopped) {
-      const free = this.config.concurrency - this.inFlight.size;
+      const free = this.config.concurrency - this.slots;
       if (free <= 0) return;
       const claimed = await claimDue(this.em(), {
         limit: free,
@@ -78,49 +83,88 @@ export class DeliveryWorker {
     }
   }
 
-  private attempt(d: ClaimedDelivery): void {
+  /**
+   * Runs a worker slot: sends the delivery, records the outcome and takes the same endpoint's next
+   * due delivery in one statement, up to CHAIN in a row; then the slot is freed for the claim loop
+   * (which visits every endpoint), so a busy endpoint cannot keep a slot from the others for long.
+   */
+  private attempt(first: ClaimedDelivery): void {
     const abort = new AbortController();
-    this.inFlight.set(d.claim_token, abort);
-    void this.send(d, abort.signal)
-      .catch((err) =>
-        this.log.error({ err, delivery: d.id }, 'webhook outcome not recorded; the lease will expire'),
-      )
-      .finally(() => {
-        this.inFlight.delete(d.claim_token);
-        if (this.inFlight.size === 0) this.idle.splice(0).forEach((f) => f());
-        this.wake(); // a slot is free, and the endpoint may have more
-      });
+    this.slots++;
+    void (async () => {
+      let d: ClaimedDelivery | null = first;
+      for (let chained = 0; d && !this.stopped; chained++) {
+        this.inFlight.set(d.claim_token, abort);
+        const current: ClaimedDelivery = d;
+        try {
+          d = await this.send(current, abort.signal, chained + 1 < CHAIN);
+        } catch (err) {
+          this.log.error(
+            { err, delivery: current.id },
+            'webhook outcome not recorded; the lease will expire',
+          );
+          d = null;
+        } finally {
+          this.inFlight.delete(current.claim_token);
+        }
+      }
+      if (d) await releaseClaims(this.em(), [d.claim_token]).catch(() => undefined); // stopped meanwhile
+    })().finally(() => {
+      this.slots--;
+      if (this.slots === 0) this.idle.splice(0).forEach((f) => f());
+      this.wake(); // a slot is free
+    });
   }
 
-  private async send(d: ClaimedDelivery, signal: AbortSignal): Promise<void> {
+  /** One attempt; returns the endpoint's next delivery when it was claimed along with the outcome. */
+  private async send(
+    d: ClaimedDelivery,
+    signal: AbortSignal,
+    takeNext: boolean,
+  ): Promise<ClaimedDelivery | null> {
     const body = payloadOf(d);
-    const outcome = await postWebhook(d.url, signedHeaders(d.secret, messageIdOf(d.id), body), body, {
-      timeoutMs: this.config.timeoutMs,
-      publicOnly: this.config.publicUrlsOnly,
-      resolve: this.resolve(),
-      signal,
-    });
-    if (signal.aborted) return; // shutdown: the claim is given back, this attempt does not count
-    if (outcome.ok) {
-      await markDelivered(this.em(), d.id, d.claim_token, outcome.statusCode);
-      return;
-    }
-    const failures = d.attempts + 1;
-    const status = await markFailed(this.em(), d.id, d.claim_token, {
-      statusCode: outcome.statusCode,
-      error: outcome.error,
-      retryInMs: retryDelayMs(failures, this.config.retryBaseSeconds, this.config.retryMaxSeconds),
-    });
-    if (status === 'DEAD')
+    const outcome = await postWebhook(
+      d.url,
+      signedHeaders(d.secret, messageIdOf(d.event_id, d.endpoint_id), body),
+      body,
+      {
+        timeoutMs: this.config.timeoutMs,
+        publicOnly: this.config.publicUrlsOnly,
+        resolve: this.resolve(),
+        signal,
+      },
+    );
+    if (signal.aborted) return null; // shutdown: the claim is given back, this attempt does not count
+    const r = await recordAndClaimNext(
+      this.em(),
+      { id: d.id, token: d.claim_token, endpointId: d.endpoint_id },
+      outcome.ok
+        ? { delivered: true, statusCode: outcome.statusCode }
+        : {
+            delivered: false,
+            statusCode: outcome.statusCode,
+            error: outcome.error,
+            retryInMs: retryDelayMs(
+              d.attempts + 1,
+              this.config.retryBaseSeconds,
+              this.config.retryMaxSeconds,
+            ),
+          },
+      takeNext && !this.stopped
+        ? { perEndpoint: this.config.endpointConcurrency, leaseMs: this.leaseMs }
+        : null,
+    );
+    if (r.recorded === 'DEAD')
       this.log.warn(
-        { delivery: d.id, endpoint: d.endpoint_id, error: outcome.error },
+        { delivery: d.id, endpoint: d.endpoint_id, error: outcome.ok ? null : outcome.error },
         'webhook delivery is DEAD',
       );
+    return r.next;
   }
 
   /** Attempts in flight on this process. */
   get active(): number {
-    return this.inFlight.size;
+    return this.slots;
   }
 
   /**
@@ -130,7 +174,7 @@ export class DeliveryWorker {
   async stop(graceMs = 2000): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    if (this.inFlight.size > 0)
+    if (this.slots > 0)
       await Promise.race([
         new Promise<void>((r) => this.idle.push(r)),
         new Promise((r) => setTimeout(r, graceMs)),
