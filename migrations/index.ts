@@ -7,6 +7,7 @@ import { Migration20261130000000_outbox_fulfillment } from './Migration202611300
 import { Migration20261130020000_after_sale } from './Migration20261130020000_after_sale';
 import { Migration20261130030000_order_completion } from './Migration20261130030000_order_completion';
 import { Migration20261204080000_runtime_switches } from './Migration20261204080000_runtime_switches';
+import { Migration20261204081000_sales_rollup } from './Migration20261204081000_sales_rollup';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130020000_after_sale', class: Migration20261130020000_after_sale },
   { name: 'Migration20261130030000_order_completion', class: Migration20261130030000_order_completion },
   { name: 'Migration20261204080000_runtime_switches', class: Migration20261204080000_runtime_switches },
+  { name: 'Migration20261204081000_sales_rollup', class: Migration20261204081000_sales_rollup },
 ];

@@ -154,7 +154,11 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
 
     // operations (issue 13): switches are read before anything is served
     await services.switches.start(() => orm.em.fork() as any);
-    stopSwitches = () => services.switches.stop();
+    services.salesRollup.start(() => orm.em.fork() as any);
+    stopSwitches = () => {
+      services.switches.stop();
+      void services.salesRollup.stop();
+    };
     await startWorkers(orm, services, config);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
     await relay.start();
@@ -203,6 +207,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
         };
         await step('http', () => http.close());
         services.switches.stop();
+        await step('sales-rollup', () => services.salesRollup.stop());
         await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
         await step('bus', () => bus!.close());
         await step('jobs', () => jobs!.stop());

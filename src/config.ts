@@ -67,9 +67,10 @@ export interface Config {
   eventRelayPollMs: number;
   /**
    * Operations (issue 13): how soon every process follows a runtime switch change
-   * (SWITCH_REFRESH_SECONDS).
+   * (SWITCH_REFRESH_SECONDS); how often the sales rollup folds in new order events
+   * (SALES_ROLLUP_INTERVAL_MS; figures include the rest either way).
    */
-  ops: { switchRefreshSeconds: number };
+  ops: { switchRefreshSeconds: number; salesRollupIntervalMs: number };
 }
 
 export class ConfigError extends Error {
@@ -243,6 +244,7 @@ export function loadConfig(env: Env = process.env): Config {
     // operations (issue 13)
     ops: {
       switchRefreshSeconds: int(env, 'SWITCH_REFRESH_SECONDS', 5, 1, 300),
+      salesRollupIntervalMs: int(env, 'SALES_ROLLUP_INTERVAL_MS', 2000, 100, 3_600_000),
     },
   };
   // Checked after the secrets, so a missing secret is named first.

@@ -38,6 +38,7 @@ import {
 } from '../modules/aftersale/aftersale.resolver';
 import { ErrorResult, UserError } from '../shared/error-result';
 import { SwitchResolver } from '../modules/switches/switches.resolver';
+import { SalesResolver } from '../modules/sales/sales.resolver';
 
 export const resolvers = [
   OrderEventsResolver,
@@ -68,6 +69,7 @@ export const resolvers = [
   OrderAfterSaleResolver,
   OrderEventAfterSaleResolver,
   SwitchResolver,
+  SalesResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

@@ -19,6 +19,8 @@ import { FulfillmentService } from '../modules/fulfillment/fulfillment.service';
 import type { EventBus } from '../modules/events/event-bus';
 import { EventsService } from '../modules/events/events.service';
 import { SwitchService } from '../modules/switches/switches.service';
+import { SalesService } from '../modules/sales/sales.service';
+import { SalesRollup } from '../modules/sales/sales.rollup';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
@@ -67,6 +69,8 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
     ),
     events: new EventsService(bus),
     switches,
+    sales: new SalesService(),
+    salesRollup: new SalesRollup(config.ops.salesRollupIntervalMs, log),
   };
 }
 
