@@ -8,6 +8,7 @@ import { Migration20261130020000_after_sale } from './Migration20261130020000_af
 import { Migration20261130030000_order_completion } from './Migration20261130030000_order_completion';
 import { Migration20261204080000_runtime_switches } from './Migration20261204080000_runtime_switches';
 import { Migration20261204081000_sales_rollup } from './Migration20261204081000_sales_rollup';
+import { Migration20261204082000_operations } from './Migration20261204082000_operations';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -20,4 +21,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130030000_order_completion', class: Migration20261130030000_order_completion },
   { name: 'Migration20261204080000_runtime_switches', class: Migration20261204080000_runtime_switches },
   { name: 'Migration20261204081000_sales_rollup', class: Migration20261204081000_sales_rollup },
+  { name: 'Migration20261204082000_operations', class: Migration20261204082000_operations },
 ];

@@ -23,6 +23,7 @@ import { OutboxRelay } from './modules/events/relay';
 import { OutboxSignal, onEventsCommitted } from './modules/events/outbox-signal';
 import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
 import { registerOperationsMetrics } from './modules/ops/ops.metrics';
+import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-sweep';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -68,6 +69,10 @@ async function startWorkers(orm: MikroORM, services: Services, config: Config): 
   });
   await services.jobs.every('aftersale.sweep', '* * * * *', async () => {
     await services.afterSales.sweep(em());
+  });
+  // operations (issue 13): rebuilds order-line snapshots whose job never wrote them
+  await services.jobs.every(SNAPSHOT_SWEEP_JOB, '*/10 * * * *', async () => {
+    await sweepSnapshots(em(), config.currency, (s) => services.checkout.writeSnapshots(em(), s));
   });
   // A delivered replacement completes its exchange, in the carrier event's transaction.
   services.fulfillment.onShipmentDelivered(async (tx, shipment) => {
@@ -168,7 +173,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       subscriptions: () => services.events.subscriptions,
       relayLeader: () => relay!.isLeader(),
     });
-    registerOperationsMetrics(metrics.registry, services);
+    registerOperationsMetrics(metrics.registry, services, orm, config);
     const http = await startHttp(
       { config, orm, schema: buildAppSchema(), services, log, metrics },
       {

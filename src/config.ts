@@ -68,9 +68,10 @@ export interface Config {
   /**
    * Operations (issue 13): how soon every process follows a runtime switch change
    * (SWITCH_REFRESH_SECONDS); how often the sales rollup folds in new order events
-   * (SALES_ROLLUP_INTERVAL_MS; figures include the rest either way).
+   * (SALES_ROLLUP_INTERVAL_MS; figures include the rest either way); after how many days a paid,
+   * unshipped order is reported (OPS_UNSHIPPED_DAYS).
    */
-  ops: { switchRefreshSeconds: number; salesRollupIntervalMs: number };
+  ops: { switchRefreshSeconds: number; salesRollupIntervalMs: number; unshippedDays: number };
 }
 
 export class ConfigError extends Error {
@@ -245,6 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
     ops: {
       switchRefreshSeconds: int(env, 'SWITCH_REFRESH_SECONDS', 5, 1, 300),
       salesRollupIntervalMs: int(env, 'SALES_ROLLUP_INTERVAL_MS', 2000, 100, 3_600_000),
+      unshippedDays: int(env, 'OPS_UNSHIPPED_DAYS', 3, 1, 365),
     },
   };
   // Checked after the secrets, so a missing secret is named first.

@@ -39,6 +39,7 @@ import {
 import { ErrorResult, UserError } from '../shared/error-result';
 import { SwitchResolver } from '../modules/switches/switches.resolver';
 import { SalesResolver } from '../modules/sales/sales.resolver';
+import { OperationsResolver } from '../modules/ops/ops.resolver';
 
 export const resolvers = [
   OrderEventsResolver,
@@ -70,6 +71,7 @@ export const resolvers = [
   OrderEventAfterSaleResolver,
   SwitchResolver,
   SalesResolver,
+  OperationsResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

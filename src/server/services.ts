@@ -21,6 +21,8 @@ import { EventsService } from '../modules/events/events.service';
 import { SwitchService } from '../modules/switches/switches.service';
 import { SalesService } from '../modules/sales/sales.service';
 import { SalesRollup } from '../modules/sales/sales.rollup';
+import { OperationsService } from '../modules/ops/ops.service';
+import { RefundAttentionService } from '../modules/payment/refund-attention';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
@@ -71,6 +73,10 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
     switches,
     sales: new SalesService(),
     salesRollup: new SalesRollup(config.ops.salesRollupIntervalMs, log),
+    ops: new OperationsService(jobs, config.limits.maxPageSize),
+    refundAttention: new RefundAttentionService(ledger, jobs),
+    /** The payment provider's client (its circuit breaker is reported in /metrics). */
+    provider,
   };
 }
 

@@ -22,6 +22,8 @@ export enum ErrorCode {
   PAYMENT_PROVIDER_UNAVAILABLE = 'PAYMENT_PROVIDER_UNAVAILABLE',
   // operations (issue 13): a feature turned off by a runtime switch
   SERVICE_DEGRADED = 'SERVICE_DEGRADED',
+  // operations (issue 13): the refund is not (or no longer) waiting for that action
+  REFUND_STATE_INVALID = 'REFUND_STATE_INVALID',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 
