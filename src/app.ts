@@ -23,6 +23,7 @@ import { OutboxRelay } from './modules/events/relay';
 import { OutboxSignal, onEventsCommitted } from './modules/events/outbox-signal';
 import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
 import { registerOperationsMetrics } from './modules/ops/ops.metrics';
+import { traceMixin } from './shared/trace-context';
 import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-sweep';
 
 /**
@@ -106,7 +107,10 @@ export const DEMO_PRODUCTS = 1200;
  * Starts everything the configuration asks for: the embedded PostgreSQL when no DATABASE_URL is
  * set, migrations, the bootstrap admin, demo data on an empty embedded database, and the server.
  */
-export async function startApp(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<App> {
+export async function startApp(
+  config: Config,
+  log: Logger = pino({ level: config.logLevel, mixin: traceMixin }),
+): Promise<App> {
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {

@@ -258,3 +258,18 @@ export function loadConfig(env: Env = process.env): Config {
   }
   return config;
 }
+
+/**
+ * Tracing (issue 13), read by src/tracing.ts before anything else loads: on only when an OTLP
+ * endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, the standard
+ * OpenTelemetry variables, which the exporter itself reads too) and OTEL_SDK_DISABLED is not true.
+ */
+export function loadTracingConfig(env: Env = process.env): { enabled: boolean; serviceName: string } {
+  const endpoint =
+    url(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', ['http:', 'https:']) ??
+    url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']);
+  return {
+    enabled: !!endpoint && !bool(env, 'OTEL_SDK_DISABLED', false),
+    serviceName: str(env, 'OTEL_SERVICE_NAME') ?? 'commerce-graphql',
+  };
+}

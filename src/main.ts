@@ -1,7 +1,10 @@
+// First: tracing must wrap http, pg, graphql and ioredis before they are loaded.
+import { tracing } from './tracing';
 import 'reflect-metadata';
 import pino from 'pino';
 import { startApp } from './app';
 import { ConfigError, loadConfig } from './config';
+import { traceMixin } from './shared/trace-context';
 
 async function main() {
   let config;
@@ -14,7 +17,8 @@ async function main() {
     }
     throw e;
   }
-  const log = pino({ level: config.logLevel });
+  // Every log line carries the trace and span ids of the work it is about (tracing on).
+  const log = pino({ level: config.logLevel, mixin: traceMixin });
   const app = await startApp(config, log);
   log.info(`GraphQL at ${app.url} (WebSocket: ${app.url.replace('http', 'ws')})`);
 
@@ -28,6 +32,7 @@ async function main() {
     force.unref();
     try {
       await app.stop();
+      await tracing?.shutdown(); // flushes the last spans
       process.exit(0);
     } catch (err) {
       log.error({ err }, 'shutdown failed');

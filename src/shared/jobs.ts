@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { sqlAll } from '../db/sql';
 import { inTransaction } from '../db/transaction';
+import { inJobSpan, withTraceContext } from './trace-context';
 
 export type JobHandler<T> = (data: T) => Promise<void>;
 
@@ -100,7 +101,7 @@ export class Jobs {
           }),
         }
       : undefined;
-    await this.boss.send(name, data, {
+    await this.boss.send(name, withTraceContext(data), {
       startAfter: opts.startAfter,
       singletonKey: opts.singletonKey,
       ...JOB_DEFAULTS,
@@ -123,7 +124,12 @@ export class Jobs {
         }
       : undefined;
     await this.boss.insert(
-      jobs.map((j) => ({ name: j.name, data: j.data, startAfter: j.startAfter, ...JOB_DEFAULTS })),
+      jobs.map((j) => ({
+        name: j.name,
+        data: withTraceContext(j.data),
+        startAfter: j.startAfter,
+        ...JOB_DEFAULTS,
+      })),
       db ? { db } : {},
     );
   }
@@ -145,7 +151,12 @@ export class Jobs {
       { pollingIntervalSeconds: this.pollingSeconds, batchSize: 50 },
       async (jobs) => {
         try {
-          await handler(jobs.map((j) => j.data));
+          // The request that enqueued a job is the parent of its span (tracing on).
+          await inJobSpan(
+            name,
+            jobs.map((j) => j.data),
+            () => handler(jobs.map((j) => j.data)),
+          );
         } catch (err) {
           this.log.error({ err, job: name }, 'job failed; it will be retried');
           throw err;
