@@ -46,7 +46,9 @@ test("a job continues the trace of the request that enqueued it; a batch links t
     });
   const a = enqueue('request a');
   const b = enqueue('request b');
-  expect(a[TRACE_KEY]).toEqual({ traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/) });
+  expect((a as Record<string, unknown>)[TRACE_KEY]).toEqual({
+    traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
+  });
   let inner: string | undefined;
   await inJobSpan('snapshot.write', [a, b], async () => {
     inner = trace.getActiveSpan()?.spanContext().traceId;
