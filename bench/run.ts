@@ -9,11 +9,12 @@ import { productPageBench } from './product-page';
 import { searchBench } from './search';
 import { subscriptionsBench } from './subscriptions';
 import { webhooksBench } from './webhooks';
+import { tracingBench } from './tracing';
 
 /**
  * `npm run bench`: each benchmark against a baseline measured in the same run on the same machine.
  *
- * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
+ * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
  * BENCH_CONNECTIONS (20, search), BENCH_DATABASE_URL (a server whose `postgres` database the
  * benchmarks may use and create databases in; else an embedded PostgreSQL in .data/bench, whose
  * seeded catalog is reused by later runs). Product page: BENCH_PAGE_PRODUCTS (5000), BENCH_PAGE_SLUGS (500),
@@ -40,6 +41,7 @@ async function main() {
     if (!only || only === 'edge') await edgeBench(url);
     if (!only || only === 'product') await productPageBench(url);
     if (!only || only === 'webhooks') await webhooksBench(url);
+    if (!only || only === 'tracing') await tracingBench(url);
   } finally {
     await stop();
   }

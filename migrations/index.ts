@@ -10,6 +10,8 @@ import { Migration20261204080000_runtime_switches } from './Migration20261204080
 import { Migration20261204050000_webhooks } from './Migration20261204050000_webhooks';
 import { Migration20261204040000_partners } from './Migration20261204040000_partners';
 import { Migration20261204060000_storefront } from './Migration20261204060000_storefront';
+import { Migration20261204081000_sales_rollup } from './Migration20261204081000_sales_rollup';
+import { Migration20261204082000_operations } from './Migration20261204082000_operations';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -24,4 +26,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204050000_webhooks', class: Migration20261204050000_webhooks },
   { name: 'Migration20261204040000_partners', class: Migration20261204040000_partners },
   { name: 'Migration20261204060000_storefront', class: Migration20261204060000_storefront },
+  { name: 'Migration20261204081000_sales_rollup', class: Migration20261204081000_sales_rollup },
+  { name: 'Migration20261204082000_operations', class: Migration20261204082000_operations },
 ];

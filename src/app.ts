@@ -27,6 +27,8 @@ import { registerOperationsMetrics } from './modules/ops/ops.metrics';
 import { startWebhookDelivery, type WebhookRuntime } from './modules/webhook/webhook.runtime';
 import { createSharedCache } from './shared/cache/create';
 import type { SharedCache } from './shared/cache/shared-cache';
+import { traceMixin } from './shared/trace-context';
+import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-sweep';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -73,6 +75,10 @@ async function startWorkers(orm: MikroORM, services: Services, config: Config): 
   await services.jobs.every('aftersale.sweep', '* * * * *', async () => {
     await services.afterSales.sweep(em());
   });
+  // operations (issue 13): rebuilds order-line snapshots whose job never wrote them
+  await services.jobs.every(SNAPSHOT_SWEEP_JOB, '*/10 * * * *', async () => {
+    await sweepSnapshots(em(), config.currency, (s) => services.checkout.writeSnapshots(em(), s));
+  });
   // A delivered replacement completes its exchange, in the carrier event's transaction.
   services.fulfillment.onShipmentDelivered(async (tx, shipment) => {
     if (shipment.kind === 'EXCHANGE') await services.afterSales.onShipmentDelivered(tx, String(shipment.id));
@@ -106,7 +112,10 @@ export const DEMO_PRODUCTS = 1200;
  * Starts everything the configuration asks for: the embedded PostgreSQL when no DATABASE_URL is
  * set, migrations, the bootstrap admin, demo data on an empty embedded database, and the server.
  */
-export async function startApp(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<App> {
+export async function startApp(
+  config: Config,
+  log: Logger = pino({ level: config.logLevel, mixin: traceMixin }),
+): Promise<App> {
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {
@@ -172,7 +181,11 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
 
     // operations (issue 13): switches are read before anything is served
     await services.switches.start(() => orm.em.fork() as any);
-    stopSwitches = () => services.switches.stop();
+    services.salesRollup.start(() => orm.em.fork() as any);
+    stopSwitches = () => {
+      services.switches.stop();
+      void services.salesRollup.stop();
+    };
     await startWorkers(orm, services, config);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs, config.dbTimeouts);
     await relay.start();
@@ -196,7 +209,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       subscriptions: () => services.events.subscriptions,
       relayLeader: () => relay!.isLeader(),
     });
-    registerOperationsMetrics(metrics.registry, services);
+    registerOperationsMetrics(metrics.registry, services, orm, config);
     const http = await startHttp(
       { config, orm, schema: buildAppSchema(), services, log, metrics },
       {
@@ -241,6 +254,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
         await step('http', () => http.close());
         services.switches.stop();
         await step('webhooks', () => webhooks!.stop());
+        await step('sales-rollup', () => services.salesRollup.stop());
         await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
         await step('bus', () => bus!.close());
         await step('protection', () => services.protection.close());

@@ -68,9 +68,11 @@ export interface Config {
   eventRelayPollMs: number;
   /**
    * Operations (issue 13): how soon every process follows a runtime switch change
-   * (SWITCH_REFRESH_SECONDS).
+   * (SWITCH_REFRESH_SECONDS); how often the sales rollup folds in new order events
+   * (SALES_ROLLUP_INTERVAL_MS; figures include the rest either way); after how many days a paid,
+   * unshipped order is reported (OPS_UNSHIPPED_DAYS).
    */
-  ops: { switchRefreshSeconds: number };
+  ops: { switchRefreshSeconds: number; salesRollupIntervalMs: number; unshippedDays: number };
   /** Outbound webhooks (docs/webhooks.md). */
   webhooks: WebhookConfig;
   /**
@@ -535,6 +537,8 @@ export function loadConfig(env: Env = process.env): Config {
     // operations (issue 13)
     ops: {
       switchRefreshSeconds: int(env, 'SWITCH_REFRESH_SECONDS', 5, 1, 300),
+      salesRollupIntervalMs: int(env, 'SALES_ROLLUP_INTERVAL_MS', 2000, 100, 3_600_000),
+      unshippedDays: int(env, 'OPS_UNSHIPPED_DAYS', 3, 1, 365),
     },
     // Outbound webhooks. Defaults: retries after ~10 s, 20 s, 40 s … (at most 1 h apart), DEAD
     // after 12 attempts (about 3.5 hours after the first).
@@ -584,4 +588,19 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('METRICS_TOKEN', 'or METRICS_PORT is required when NODE_ENV=production');
   }
   return config;
+}
+
+/**
+ * Tracing (issue 13), read by src/tracing.ts before anything else loads: on only when an OTLP
+ * endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, the standard
+ * OpenTelemetry variables, which the exporter itself reads too) and OTEL_SDK_DISABLED is not true.
+ */
+export function loadTracingConfig(env: Env = process.env): { enabled: boolean; serviceName: string } {
+  const endpoint =
+    url(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', ['http:', 'https:']) ??
+    url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']);
+  return {
+    enabled: !!endpoint && !bool(env, 'OTEL_SDK_DISABLED', false),
+    serviceName: str(env, 'OTEL_SERVICE_NAME') ?? 'commerce-graphql',
+  };
 }

@@ -1,6 +1,9 @@
+// First: tracing must wrap http, pg, graphql and ioredis before they are loaded.
+import { tracing } from './tracing';
 import 'reflect-metadata';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config';
+import { traceMixin } from './shared/trace-context';
 
 async function main() {
   let config;
@@ -13,7 +16,8 @@ async function main() {
     }
     throw e;
   }
-  const log = pino({ level: config.logLevel });
+  // Every log line carries the trace and span ids of the work it is about (tracing on).
+  const log = pino({ level: config.logLevel, mixin: traceMixin });
   // Loaded after the configuration is checked, so a bad variable is reported at once.
   const { startApp } = await import('./app.js');
   const app = await startApp(config, log);
@@ -29,6 +33,7 @@ async function main() {
     force.unref();
     try {
       await app.stop();
+      await tracing?.shutdown(); // flushes the last spans
       process.exit(0);
     } catch (err) {
       log.error({ err }, 'shutdown failed');

@@ -40,6 +40,8 @@ import { WebhookResolver } from '../modules/webhook/webhook.resolver';
 import { PartnerResolver } from '../modules/partner/partner.resolver';
 import { ErrorResult, UserError } from '../shared/error-result';
 import { SwitchResolver } from '../modules/switches/switches.resolver';
+import { SalesResolver } from '../modules/sales/sales.resolver';
+import { OperationsResolver } from '../modules/ops/ops.resolver';
 
 export const resolvers = [
   OrderEventsResolver,
@@ -72,6 +74,8 @@ export const resolvers = [
   SwitchResolver,
   WebhookResolver,
   PartnerResolver,
+  SalesResolver,
+  OperationsResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

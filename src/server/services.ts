@@ -25,6 +25,10 @@ import { Protection } from './protection';
 
 import type { SharedCache } from '../shared/cache/shared-cache';
 import { CatalogCache } from '../modules/catalog/catalog.cache';
+import { SalesService } from '../modules/sales/sales.service';
+import { SalesRollup } from '../modules/sales/sales.rollup';
+import { OperationsService } from '../modules/ops/ops.service';
+import { RefundAttentionService } from '../modules/payment/refund-attention';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(
@@ -94,6 +98,12 @@ export function createServices(
     partners: new PartnerService(),
     // Rate limits, sign-in guard, cost model (docs/security.md).
     protection: new Protection(config, log),
+    sales: new SalesService(),
+    salesRollup: new SalesRollup(config.ops.salesRollupIntervalMs, log),
+    ops: new OperationsService(jobs, config.limits.maxPageSize),
+    refundAttention: new RefundAttentionService(ledger, jobs),
+    /** The payment provider's client (its circuit breaker is reported in /metrics). */
+    provider,
   };
 }
 

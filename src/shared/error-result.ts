@@ -26,6 +26,8 @@ export enum ErrorCode {
   WEBHOOK_URL_INVALID = 'WEBHOOK_URL_INVALID',
   /** A document to register does not parse or validate, or its id is not the hash of its text. */
   PERSISTED_DOCUMENT_INVALID = 'PERSISTED_DOCUMENT_INVALID',
+  // operations (issue 13): the refund is not (or no longer) waiting for that action
+  REFUND_STATE_INVALID = 'REFUND_STATE_INVALID',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

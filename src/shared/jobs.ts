@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { DbTimeouts } from '../config';
 import { DEFAULT_DB_TIMEOUTS, pgTimeoutSettings } from '../db/pg-settings';
 import { sqlAll } from '../db/sql';
+import { inTransaction } from '../db/transaction';
+import { inJobSpan, withTraceContext } from './trace-context';
 
 export type JobHandler<T> = (data: T) => Promise<void>;
 
@@ -12,6 +14,24 @@ export type JobHandler<T> = (data: T) => Promise<void>;
  * after `expireInSeconds`, not after pg-boss's default 15 minutes.
  */
 const JOB_DEFAULTS = { retryLimit: 10, retryBackoff: true, expireInSeconds: 120 } as const;
+
+/**
+ * Every queue has a dead-letter queue, `<name>.dead`: a job that has used up its retries is copied
+ * there by pg-boss (nobody works those queues), so failed work stays visible (failedJobs, the
+ * jobs_dead_letter metric) until an admin reruns it (jobRetry). Copies are kept about four weeks.
+ */
+export const DEAD_SUFFIX = '.dead';
+
+/** A job in a dead-letter queue. */
+export interface DeadJob {
+  id: string;
+  /** The queue it failed in (the dead-letter queue without its suffix). */
+  queue: string;
+  data: object;
+  /** What the last attempt threw (pg-boss keeps the error's message and stack). */
+  error: string | null;
+  failedAt: Date;
+}
 
 /**
  * Background jobs in PostgreSQL (pg-boss): every server process works every queue with
@@ -59,7 +79,12 @@ export class Jobs {
     if (this.queues.has(name)) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        if (!(await this.boss.getQueue(name))) await this.boss.createQueue(name);
+        const dead = `${name}${DEAD_SUFFIX}`;
+        if (!(await this.boss.getQueue(dead))) await this.boss.createQueue(dead);
+        const queue = await this.boss.getQueue(name);
+        if (!queue) await this.boss.createQueue(name, { name, deadLetter: dead });
+        // Queues made before dead letters existed get theirs now.
+        else if (!queue.deadLetter) await this.boss.updateQueue(name, { name, deadLetter: dead });
         break;
       } catch (err) {
         const code = (err as { code?: string }).code;
@@ -77,7 +102,7 @@ export class Jobs {
   async send(
     name: string,
     data: object,
-    opts: { em?: EntityManager; startAfter?: Date; singletonKey?: string } = {},
+    opts: { em?: EntityManager; startAfter?: Date; singletonKey?: string; retryLimit?: number } = {},
   ): Promise<void> {
     await this.queue(name);
     const db = opts.em
@@ -87,10 +112,11 @@ export class Jobs {
           }),
         }
       : undefined;
-    await this.boss.send(name, data, {
+    await this.boss.send(name, withTraceContext(data), {
       startAfter: opts.startAfter,
       singletonKey: opts.singletonKey,
       ...JOB_DEFAULTS,
+      ...(opts.retryLimit === undefined ? {} : { retryLimit: opts.retryLimit }),
       db,
     });
   }
@@ -109,7 +135,12 @@ export class Jobs {
         }
       : undefined;
     await this.boss.insert(
-      jobs.map((j) => ({ name: j.name, data: j.data, startAfter: j.startAfter, ...JOB_DEFAULTS })),
+      jobs.map((j) => ({
+        name: j.name,
+        data: withTraceContext(j.data),
+        startAfter: j.startAfter,
+        ...JOB_DEFAULTS,
+      })),
       db ? { db } : {},
     );
   }
@@ -131,7 +162,12 @@ export class Jobs {
       { pollingIntervalSeconds: this.pollingSeconds, batchSize: 50 },
       async (jobs) => {
         try {
-          await handler(jobs.map((j) => j.data));
+          // The request that enqueued a job is the parent of its span (tracing on).
+          await inJobSpan(
+            name,
+            jobs.map((j) => j.data),
+            () => handler(jobs.map((j) => j.data)),
+          );
         } catch (err) {
           this.log.error({ err, job: name }, 'job failed; it will be retried');
           throw err;
@@ -145,4 +181,65 @@ export class Jobs {
     await this.work(name, handler);
     await this.boss.schedule(name, cron, {}, { singletonKey: name });
   }
+
+  /** Jobs in the dead-letter queues, newest first (optionally of one queue). */
+  async deadJobs(queue: string | null, limit: number): Promise<DeadJob[]> {
+    const { rows } = await this.boss.getDb().executeSql(
+      `select id::text, name, data, output, created_on from pgboss.job
+        where name like '%' || $1 and state = 'created' and ($2::text is null or name = $2 || $1)
+        order by created_on desc limit $3`,
+      [DEAD_SUFFIX, queue, limit],
+    );
+    return (rows as { id: string; name: string; data: object; output: unknown; created_on: Date }[]).map(
+      (r) => ({
+        id: r.id,
+        queue: r.name.slice(0, -DEAD_SUFFIX.length),
+        data: r.data ?? {},
+        error: errorText(r.output),
+        failedAt: new Date(r.created_on),
+      }),
+    );
+  }
+
+  /** Dead jobs per queue (the jobs_dead_letter metric). */
+  async deadCounts(): Promise<{ queue: string; count: number }[]> {
+    const { rows } = await this.boss
+      .getDb()
+      .executeSql(
+        `select name, count(*)::int as count from pgboss.job where name like '%' || $1 and state = 'created' group by name`,
+        [DEAD_SUFFIX],
+      );
+    return (rows as { name: string; count: number }[]).map((r) => ({
+      queue: r.name.slice(0, -DEAD_SUFFIX.length),
+      count: r.count,
+    }));
+  }
+
+  /**
+   * Runs a dead job again: takes it out of its dead-letter queue and enqueues its data in its
+   * queue, in one transaction of `em`'s, so a repeated call finds nothing (null) instead of
+   * enqueuing it twice.
+   */
+  async retryDead(em: EntityManager, id: string): Promise<{ queue: string } | null> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+    return inTransaction(em, async (tx) => {
+      const [job] = await sqlAll<{ name: string; data: object }>(
+        tx,
+        `delete from pgboss.job where id = $1::uuid and name like '%' || $2 and state = 'created' returning name, data`,
+        [id, DEAD_SUFFIX],
+      );
+      if (!job) return null;
+      const queue = job.name.slice(0, -DEAD_SUFFIX.length);
+      await this.send(queue, job.data ?? {}, { em: tx });
+      return { queue };
+    });
+  }
+}
+
+/** pg-boss stores what a failed handler threw as { message, stack, ... } (or whatever it was). */
+function errorText(output: unknown): string | null {
+  if (output === null || output === undefined) return null;
+  if (typeof output === 'object' && 'message' in output)
+    return String((output as { message: unknown }).message);
+  return JSON.stringify(output).slice(0, 2000);
 }

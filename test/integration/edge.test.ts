@@ -567,8 +567,7 @@ describe('/metrics', () => {
 // ------------------------------------------------------------------ hooks for the other parts
 
 describe('extension points', () => {
-  test('prepareRequest rewrites or answers a request before Apollo; statuses and headers set by plugins pass through', async () => {
-    const DOCS: Record<string, string> = { 'sha256:abc': 'query Stored { __typename }' };
+  test('statuses and headers set by Apollo plugins pass through the edge', async () => {
     const edge = await startHttp({
       config: { ...t.app.config, port: 0 },
       orm: t.app.orm,
@@ -578,24 +577,6 @@ describe('extension points', () => {
       services: t.app.services,
       log: pino({ level: 'info' }, capture),
       metrics: createMetrics(),
-      prepareRequest: ({ method, body, query }) => {
-        const id = method === 'GET' ? query.documentId : (body as any)?.documentId;
-        if (!id) return {};
-        const text = DOCS[id];
-        if (!text)
-          return {
-            reply: {
-              status: 400,
-              body: { errors: [{ message: 'unknown', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] },
-            },
-          };
-        if (method === 'GET') {
-          const { documentId: _id, ...rest } = query;
-          return { query: { ...rest, query: text } };
-        }
-        const { documentId: _id, ...rest } = body as Record<string, unknown>;
-        return { body: { ...rest, query: text } };
-      },
       plugins: [
         {
           async requestDidStart() {
@@ -612,24 +593,6 @@ describe('extension points', () => {
     });
     extraEdges.push(edge);
     const base = `http://127.0.0.1:${edge.port}`;
-    const byPost = await send('/graphql', {
-      base,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ documentId: 'sha256:abc' }),
-    });
-    expect(json(byPost)).toMatchObject({ data: { __typename: 'Query' } });
-    const byGet = await send('/graphql?documentId=sha256%3Aabc', {
-      base,
-      headers: { 'apollo-require-preflight': '1' },
-    });
-    expect(byGet.status).toBe(200);
-    expect(json(byGet)).toMatchObject({ data: { __typename: 'Query' } });
-    const unknown = await send('/graphql?documentId=sha256%3Aother', { base });
-    expect(unknown.status).toBe(400);
-    expect(json(unknown).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
-    expect(unknown.headers['x-request-id']).toMatch(UUID);
-
     const limited = await send('/graphql', {
       base,
       method: 'POST',

@@ -91,13 +91,17 @@ export const PAYMENT_CHECKS: Record<string, string> = {
       left join ledger_account a on a.owner_type = 'USER' and a.owner_id = u.id and a.kind = 'AVAILABLE'
       cross join lateral (
         select (coalesce(sum(p.amount) filter (where p.purpose = 'TOP_UP' and p.status = 'SUCCEEDED'), 0)
-              - coalesce(sum(p.amount - p.refunded) filter (where p.purpose = 'CHECKOUT' and p.method = 'BALANCE' and p.status in ${SETTLED}), 0))::bigint as expected
+              - coalesce(sum(p.amount - p.refunded) filter (where p.purpose = 'CHECKOUT' and p.method = 'BALANCE' and p.status in ${SETTLED}), 0)
+              -- card refunds an admin settled to the balance instead (refundResolve TO_BALANCE)
+              + (select coalesce(sum(r.amount), 0) from refund r join payment rp on rp.id = r.payment_id
+                  where rp.user_id = u.id and r.resolution = 'TO_BALANCE'))::bigint as expected
           from payment p where p.user_id = u.id) x
      where coalesce(a.balance, 0) <> x.expected`,
   'the provider clearing account is not what card payments kept': `
     select coalesce((select balance from ledger_account where kind = 'PROVIDER_CLEARING'), 0) as balance, x.expected
       from (select (-coalesce(sum(p.amount) filter (where p.purpose = 'TOP_UP' and p.status = 'SUCCEEDED'), 0)
-                    - coalesce(sum(p.amount - p.refunded) filter (where p.purpose = 'CHECKOUT' and p.status in ${SETTLED}), 0))::bigint as expected
+                    - coalesce(sum(p.amount - p.refunded) filter (where p.purpose = 'CHECKOUT' and p.status in ${SETTLED}), 0)
+                    - (select coalesce(sum(amount), 0) from refund where resolution = 'TO_BALANCE'))::bigint as expected
               from payment p where p.method = 'CARD') x
      where coalesce((select balance from ledger_account where kind = 'PROVIDER_CLEARING'), 0) <> x.expected`,
   'a posting was made twice for one payment or refund': `

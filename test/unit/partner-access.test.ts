@@ -11,7 +11,7 @@ import {
   rootFields,
 } from '../../src/modules/partner/partner.access';
 import { hashSecret, isWellFormedSecret, newSecret } from '../../src/modules/partner/partner.keys';
-import { PartnerScope } from '../../src/modules/partner/partner.scope';
+import { PartnerScope } from '../../src/shared/partner-scope';
 import { buildAppSchema } from '../../src/server/schema';
 import {
   loadManifest,

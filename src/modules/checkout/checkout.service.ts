@@ -278,22 +278,7 @@ export class CheckoutService {
 
   /** What was sold, as stored in the shared snapshot, and its SHA-256 digest. */
   private snapshotOf(l: CartLineRow): { digest: string; title: string; data: object } {
-    const data = {
-      productId: String(l.product_id),
-      variantId: String(l.variant_id),
-      merchantId: String(l.merchant_id),
-      categoryId: l.category_id ? String(l.category_id) : null,
-      title: l.product_title,
-      variantTitle: l.variant_title,
-      sku: l.sku,
-      description: l.description,
-      images: l.images,
-      collections: l.collections,
-      attributes: l.attributes,
-      unitPrice: Number(l.price),
-      currency: this.config.currency,
-    };
-    return { digest: digest(data), title: l.product_title, data };
+    return snapshotOf(l, this.config.currency);
   }
 
   /** Stores snapshots once per distinct content (the snapshot job). */
@@ -328,4 +313,44 @@ function normalizeAddress(a: AddressData): AddressData {
     country: a.country.trim().toUpperCase(),
     phone: t(a.phone),
   };
+}
+
+/** The fields of a product and variant that a snapshot records (a cart line, or the catalog now). */
+export type SnapshotSource = Pick<
+  CartLineRow,
+  | 'product_id'
+  | 'variant_id'
+  | 'merchant_id'
+  | 'category_id'
+  | 'product_title'
+  | 'variant_title'
+  | 'sku'
+  | 'description'
+  | 'images'
+  | 'collections'
+  | 'attributes'
+  | 'price'
+>;
+
+/** What was sold, as stored in the shared snapshot, and its SHA-256 digest. */
+export function snapshotOf(
+  l: SnapshotSource,
+  currency: string,
+): { digest: string; title: string; data: object } {
+  const data = {
+    productId: String(l.product_id),
+    variantId: String(l.variant_id),
+    merchantId: String(l.merchant_id),
+    categoryId: l.category_id ? String(l.category_id) : null,
+    title: l.product_title,
+    variantTitle: l.variant_title,
+    sku: l.sku,
+    description: l.description,
+    images: l.images,
+    collections: l.collections,
+    attributes: l.attributes,
+    unitPrice: Number(l.price),
+    currency,
+  };
+  return { digest: digest(data), title: l.product_title, data };
 }

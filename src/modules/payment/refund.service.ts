@@ -11,6 +11,7 @@ import type { OrderService } from '../order/order.service';
 import { OrderStatus } from '../order/order.state';
 import type { PaymentRow } from './payment.service';
 import { PaymentMethod } from './payment.state';
+import { addRefundToSales } from '../sales/sales.rollup';
 
 export interface RefundRow {
   id: string;
@@ -137,6 +138,7 @@ export class RefundService {
     } as const;
     if (p.method === PaymentMethod.BALANCE) await this.ledger.refundToBalance(tx, input);
     else await this.ledger.refundToCard(tx, input);
+    await addRefundToSales(tx, String(p.merchant_id), orderId, amount);
     if (Number(before) + amount === paid) await this.orders.transition(tx, orderId, OrderStatus.REFUNDED);
     return refund;
   }
