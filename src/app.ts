@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { connectOrm, migrate } from './db/orm';
@@ -22,6 +22,7 @@ import { LocalEventBus, RedisEventBus, type EventBus } from './modules/events/ev
 import { OutboxRelay } from './modules/events/relay';
 import { OutboxSignal, onEventsCommitted } from './modules/events/outbox-signal';
 import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
+import { createLogger } from './server/protection/log';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -100,7 +101,7 @@ export const DEMO_PRODUCTS = 1200;
  * Starts everything the configuration asks for: the embedded PostgreSQL when no DATABASE_URL is
  * set, migrations, the bootstrap admin, demo data on an empty embedded database, and the server.
  */
-export async function startApp(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<App> {
+export async function startApp(config: Config, log: Logger = createLogger(config.logLevel)): Promise<App> {
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {

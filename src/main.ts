@@ -1,7 +1,7 @@
 import 'reflect-metadata';
-import pino from 'pino';
 import { startApp } from './app';
 import { ConfigError, loadConfig } from './config';
+import { createLogger } from './server/protection/log';
 
 async function main() {
   let config;
@@ -14,7 +14,8 @@ async function main() {
     }
     throw e;
   }
-  const log = pino({ level: config.logLevel });
+  // Driver errors are logged without SQL text or parameter values (docs/security.md).
+  const log = createLogger(config.logLevel);
   const app = await startApp(config, log);
   log.info(`GraphQL at ${app.url} (WebSocket: ${app.url.replace('http', 'ws')})`);
 
