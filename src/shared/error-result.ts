@@ -20,6 +20,8 @@ export enum ErrorCode {
   REFUND_EXCEEDS_PAID = 'REFUND_EXCEEDS_PAID',
   QUANTITY_LIMIT_EXCEEDED = 'QUANTITY_LIMIT_EXCEEDED',
   PAYMENT_PROVIDER_UNAVAILABLE = 'PAYMENT_PROVIDER_UNAVAILABLE',
+  /** The tracking number is already on another active shipment or return with this carrier. */
+  TRACKING_NUMBER_IN_USE = 'TRACKING_NUMBER_IN_USE',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 
