@@ -6,10 +6,11 @@ import { Migration20261123030000_payments } from './Migration20261123030000_paym
 import { Migration20261130000000_outbox_fulfillment } from './Migration20261130000000_outbox_fulfillment';
 import { Migration20261130020000_after_sale } from './Migration20261130020000_after_sale';
 import { Migration20261130030000_order_completion } from './Migration20261130030000_order_completion';
-import { Migration20261204080000_runtime_switches } from './Migration20261204080000_runtime_switches';
-import { Migration20261204050000_webhooks } from './Migration20261204050000_webhooks';
+import { Migration20261204030000_tracking_unique } from './Migration20261204030000_tracking_unique';
 import { Migration20261204040000_partners } from './Migration20261204040000_partners';
+import { Migration20261204050000_webhooks } from './Migration20261204050000_webhooks';
 import { Migration20261204060000_storefront } from './Migration20261204060000_storefront';
+import { Migration20261204080000_runtime_switches } from './Migration20261204080000_runtime_switches';
 import { Migration20261204081000_sales_rollup } from './Migration20261204081000_sales_rollup';
 import { Migration20261204082000_operations } from './Migration20261204082000_operations';
 
@@ -22,10 +23,11 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130000000_outbox_fulfillment', class: Migration20261130000000_outbox_fulfillment },
   { name: 'Migration20261130020000_after_sale', class: Migration20261130020000_after_sale },
   { name: 'Migration20261130030000_order_completion', class: Migration20261130030000_order_completion },
-  { name: 'Migration20261204080000_runtime_switches', class: Migration20261204080000_runtime_switches },
-  { name: 'Migration20261204050000_webhooks', class: Migration20261204050000_webhooks },
+  { name: 'Migration20261204030000_tracking_unique', class: Migration20261204030000_tracking_unique },
   { name: 'Migration20261204040000_partners', class: Migration20261204040000_partners },
+  { name: 'Migration20261204050000_webhooks', class: Migration20261204050000_webhooks },
   { name: 'Migration20261204060000_storefront', class: Migration20261204060000_storefront },
+  { name: 'Migration20261204080000_runtime_switches', class: Migration20261204080000_runtime_switches },
   { name: 'Migration20261204081000_sales_rollup', class: Migration20261204081000_sales_rollup },
   { name: 'Migration20261204082000_operations', class: Migration20261204082000_operations },
 ];

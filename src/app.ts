@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { connectOrm, migrate } from './db/orm';
@@ -27,8 +27,8 @@ import { registerOperationsMetrics } from './modules/ops/ops.metrics';
 import { startWebhookDelivery, type WebhookRuntime } from './modules/webhook/webhook.runtime';
 import { createSharedCache } from './shared/cache/create';
 import type { SharedCache } from './shared/cache/shared-cache';
-import { traceMixin } from './shared/trace-context';
 import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-sweep';
+import { createLogger } from './server/protection/log';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -112,10 +112,7 @@ export const DEMO_PRODUCTS = 1200;
  * Starts everything the configuration asks for: the embedded PostgreSQL when no DATABASE_URL is
  * set, migrations, the bootstrap admin, demo data on an empty embedded database, and the server.
  */
-export async function startApp(
-  config: Config,
-  log: Logger = pino({ level: config.logLevel, mixin: traceMixin }),
-): Promise<App> {
+export async function startApp(config: Config, log: Logger = createLogger(config.logLevel)): Promise<App> {
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {

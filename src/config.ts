@@ -257,6 +257,8 @@ export interface ProtectionConfig {
   /** Password hashes computed at once, and how many may wait before sign-ins are refused. */
   passwordHashConcurrency: number;
   passwordHashQueue: number;
+  /** Sign-ins and sign-ups one IP may have in flight at once (per process); more are RATE_LIMITED. */
+  signinConcurrentPerIp: number;
 }
 
 function protectionConfig(env: Env): ProtectionConfig {
@@ -270,6 +272,7 @@ function protectionConfig(env: Env): ProtectionConfig {
     signinLockoutSeconds: int(env, 'SIGNIN_LOCKOUT_SECONDS', 900, 1, 24 * 3600),
     passwordHashConcurrency: int(env, 'PASSWORD_HASH_CONCURRENCY', 1, 1, 64),
     passwordHashQueue: int(env, 'PASSWORD_HASH_QUEUE', 50, 0, 100_000),
+    signinConcurrentPerIp: int(env, 'SIGNIN_CONCURRENT_PER_IP', 2, 1, 100_000),
   };
 }
 // ---- end protection ----

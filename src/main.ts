@@ -1,9 +1,8 @@
 // First: tracing must wrap http, pg, graphql and ioredis before they are loaded.
 import { tracing } from './tracing';
 import 'reflect-metadata';
-import pino from 'pino';
 import { ConfigError, loadConfig } from './config';
-import { traceMixin } from './shared/trace-context';
+import { createLogger } from './server/protection/log';
 
 async function main() {
   let config;
@@ -16,8 +15,9 @@ async function main() {
     }
     throw e;
   }
-  // Every log line carries the trace and span ids of the work it is about (tracing on).
-  const log = pino({ level: config.logLevel, mixin: traceMixin });
+  // Driver errors are logged without SQL text or parameter values (docs/security.md); every line
+  // carries the trace and span ids of the work it is about (tracing on).
+  const log = createLogger(config.logLevel);
   // Loaded after the configuration is checked, so a bad variable is reported at once.
   const { startApp } = await import('./app.js');
   const app = await startApp(config, log);

@@ -28,6 +28,8 @@ export enum ErrorCode {
   PERSISTED_DOCUMENT_INVALID = 'PERSISTED_DOCUMENT_INVALID',
   // operations (issue 13): the refund is not (or no longer) waiting for that action
   REFUND_STATE_INVALID = 'REFUND_STATE_INVALID',
+  /** The tracking number is already on another active shipment or return with this carrier. */
+  TRACKING_NUMBER_IN_USE = 'TRACKING_NUMBER_IN_USE',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

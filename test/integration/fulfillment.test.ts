@@ -285,7 +285,8 @@ describe('orderShip', () => {
     const orderId = await w.paidOrder();
     const r = await w.gql(SHIP, { o: orderId, c: carrier, t: tracking }, w.merchant.token);
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
-    expect(r.errors![0].extensions!.field).toBe(field);
+    // Control characters are refused before execution, naming the variable (docs/security.md).
+    expect(r.errors![0].extensions!.field).toBe(tracking.includes('\u0000') ? '$t' : field);
     expect((await w.order(orderId)).status).toBe('PAID');
   });
 
@@ -532,6 +533,85 @@ describe('POST /webhooks/logistics', () => {
       7 * 24 * 3600 * 1000,
       -3,
     );
+  });
+});
+
+describe('tracking numbers are unique per carrier among active parcels', () => {
+  test("a merchant cannot ship with another shop's active tracking number (TRACKING_NUMBER_IN_USE), nor correct to it", async () => {
+    const other = await createMerchant(w.gql, w.admin);
+    const victim = await w.ship(await w.paidOrder());
+    const squatterOrder = await w.paidOrder(other);
+    const squat = await w.gql(
+      SHIP,
+      { o: squatterOrder, c: victim.carrier, t: victim.trackingNumber },
+      other.token,
+    );
+    expect(squat.data.orderShip).toMatchObject({
+      __typename: 'UserError',
+      errorCode: 'TRACKING_NUMBER_IN_USE',
+    });
+    // Nothing changed: the squatter's order is still PAID, without a shipment.
+    expect((await w.order(squatterOrder, other.token)).status).toBe('PAID');
+
+    // Another carrier's parcel may carry the same number.
+    const elsewhere = await w.gql(
+      SHIP,
+      { o: squatterOrder, c: 'UPS', t: victim.trackingNumber },
+      other.token,
+    );
+    expect(elsewhere.data.orderShip.__typename).toBe('Shipment');
+    const corrected = await w.gql(
+      TRACK,
+      { s: elsewhere.data.orderShip.id, t: victim.trackingNumber, v: elsewhere.data.orderShip.version },
+      other.token,
+    );
+    expect(corrected.data.shipmentTrackingUpdate.errorCode).toBeUndefined();
+    // Correcting the DHL-looking number onto a UPS parcel is fine; moving a DHL parcel onto it is not.
+    const mine = await w.ship(await w.paidOrder(other), other, victim.carrier);
+    const stolen = await w.gql(TRACK, { s: mine.id, t: victim.trackingNumber, v: mine.version }, other.token);
+    expect(stolen.data.shipmentTrackingUpdate).toMatchObject({ errorCode: 'TRACKING_NUMBER_IN_USE' });
+
+    // The carrier's DELIVERED event reaches the real order only.
+    const delivered = await w.post(w.event(victim, 'DELIVERED'));
+    expect(delivered.status).toBe(200);
+    const [{ n }] = await w.sql(
+      `select count(*)::int as n from shipment where carrier = $1 and tracking_number = $2 and status = 'DELIVERED'`,
+      [victim.carrier, victim.trackingNumber],
+    );
+    expect(n).toBe(1);
+    // Once delivered, the number is free again (carriers reuse numbers).
+    const reused = await w.gql(
+      SHIP,
+      { o: await w.paidOrder(other), c: victim.carrier, t: victim.trackingNumber },
+      other.token,
+    );
+    expect(reused.data.orderShip.__typename).toBe('Shipment');
+  });
+
+  test('an event matching several active parcels (rows from before the unique index) is held, applied to none', async () => {
+    await w.sql('drop index shipment_tracking_active_uidx');
+    try {
+      const a = await w.ship(await w.paidOrder());
+      const b = await w.ship(await w.paidOrder());
+      await w.sql('update shipment set tracking_number = $1 where id = $2', [a.trackingNumber, b.id]);
+      const r = await w.post(w.event(a, 'DELIVERED'));
+      expect(r.status).toBe(409);
+      expect(r.body).toMatchObject({ error: 'tracking number is on several active shipments' });
+      const rows = await w.sql(`select status from shipment where id in ($1, $2)`, [a.id, b.id]);
+      expect(rows.map((x) => x.status)).toEqual(['LABEL_CREATED', 'LABEL_CREATED']);
+      const [{ n }] = await w.sql(
+        `select count(*)::int as n from tracking_event where shipment_id in ($1, $2)`,
+        [a.id, b.id],
+      );
+      expect(n).toBe(0);
+    } finally {
+      await w.sql(
+        `update shipment set tracking_number = tracking_number || '-' || id where status <> 'DELIVERED'`,
+      );
+      await w.sql(
+        `create unique index shipment_tracking_active_uidx on shipment (carrier, tracking_number) where status <> 'DELIVERED'`,
+      );
+    }
   });
 });
 

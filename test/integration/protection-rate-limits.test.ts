@@ -95,7 +95,11 @@ describe('sign-in protection', () => {
   const SIGN_IN = `mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) {
     ... on AuthPayload { token } ... on ErrorResult { errorCode } } }`;
   beforeAll(async () => {
-    s = await startTestApp({ SIGNIN_MAX_FAILURES: '3', SIGNIN_LOCKOUT_SECONDS: '3' });
+    s = await startTestApp({
+      SIGNIN_MAX_FAILURES: '3',
+      SIGNIN_LOCKOUT_SECONDS: '3',
+      SIGNIN_CONCURRENT_PER_IP: '2',
+    });
     email = (await signUpCustomer(s.gql)).email;
   });
   afterAll(() => s?.stop());
@@ -149,6 +153,20 @@ describe('sign-in protection', () => {
     const after = await attempt('password-123');
     expect(after.status).toBe(200);
     expect(after.body.data.signIn.token).toEqual(expect.any(String));
+  });
+
+  test('one IP has at most 2 sign-ins in flight: a burst of 6 at once gets RATE_LIMITED for the rest', async () => {
+    const burst = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        post(s.url, SIGN_IN, { e: `burst-${i}@test.local`, p: 'wrong-password' }),
+      ),
+    );
+    const refused = burst.filter((r) => r.status === 429);
+    const checked = burst.filter((r) => r.body.data?.signIn?.errorCode === 'INVALID_CREDENTIALS');
+    expect(refused.length + checked.length).toBe(6);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(checked.length).toBeGreaterThanOrEqual(2);
+    for (const r of refused) expect(r.body.errors[0].extensions.code).toBe('RATE_LIMITED');
   });
 
   test('one operation holds at most one signIn or signUp (aliases are no way to batch guesses)', async () => {

@@ -41,6 +41,7 @@ export async function startTestApp(env: Record<string, string> = {}, log?: Logge
     RATE_LIMIT_USER_PER_MINUTE: '1000000',
     SIGNIN_MAX_FAILURES: '1000',
     PASSWORD_HASH_QUEUE: '10000',
+    SIGNIN_CONCURRENT_PER_IP: '10000',
     ...env,
   });
   const app = await startApp(config, log);

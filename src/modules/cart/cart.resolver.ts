@@ -3,6 +3,7 @@ import type { Context } from '../../server/context';
 import { VariantType } from '../catalog/catalog.types';
 import type { Variant } from '../catalog/variant.entity';
 import { CartLineInput, CartLineUpdateInput } from './cart.inputs';
+import { capList, mergeLines, mergeUpdates } from './cart.lines';
 import type { CartOutcome } from './cart.service';
 import { CartLineType, CartResult, CartType, toCart } from './cart.types';
 
@@ -27,7 +28,8 @@ export class CartResolver {
     @Arg('lines', () => [CartLineInput], { nullable: true }) lines: CartLineInput[] | null,
     @Ctx() ctx: Context,
   ): Promise<typeof CartResult> {
-    return result(await ctx.services.cart.create(ctx.em, ctx.principal, lines ?? []), ctx);
+    const merged = mergeLines(capList(lines, ctx.config.cart.maxLines, 'lines'));
+    return result(await ctx.services.cart.create(ctx.em, ctx.principal, merged), ctx);
   }
 
   @Mutation(() => CartResult, { description: 'Quantities of a variant already in the cart add up.' })
@@ -36,7 +38,8 @@ export class CartResolver {
     @Arg('lines', () => [CartLineInput]) lines: CartLineInput[],
     @Ctx() ctx: Context,
   ): Promise<typeof CartResult> {
-    return result(await ctx.services.cart.addLines(ctx.em, ctx.principal, cartId, lines), ctx);
+    const merged = mergeLines(capList(lines, ctx.config.cart.maxLines, 'lines'));
+    return result(await ctx.services.cart.addLines(ctx.em, ctx.principal, cartId, merged), ctx);
   }
 
   @Mutation(() => CartResult)
@@ -45,7 +48,8 @@ export class CartResolver {
     @Arg('lines', () => [CartLineUpdateInput]) lines: CartLineUpdateInput[],
     @Ctx() ctx: Context,
   ): Promise<typeof CartResult> {
-    return result(await ctx.services.cart.updateLines(ctx.em, ctx.principal, cartId, lines), ctx);
+    const merged = mergeUpdates(capList(lines, ctx.config.cart.maxLines, 'lines'));
+    return result(await ctx.services.cart.updateLines(ctx.em, ctx.principal, cartId, merged), ctx);
   }
 
   @Mutation(() => CartResult)
@@ -54,7 +58,8 @@ export class CartResolver {
     @Arg('lineIds', () => [ID]) lineIds: string[],
     @Ctx() ctx: Context,
   ): Promise<typeof CartResult> {
-    return result(await ctx.services.cart.removeLines(ctx.em, ctx.principal, cartId, lineIds), ctx);
+    const ids = [...new Set(capList(lineIds, ctx.config.cart.maxLines, 'lineIds'))];
+    return result(await ctx.services.cart.removeLines(ctx.em, ctx.principal, cartId, ids), ctx);
   }
 
   @Mutation(() => CartResult)

@@ -6,6 +6,7 @@ import { toOrder } from '../order/order.resolver';
 import { OrderEventType, OrderResult, OrderType } from '../order/order.types';
 import { ShipmentResult, ShipmentType, TrackingEventType, VersionConflictError } from './fulfillment.types';
 import { toShipment, type ShipmentRow, type TrackingEventRow } from './shipment.store';
+import { UserError } from '../../shared/error-result';
 
 @Resolver()
 export class FulfillmentResolver {
@@ -26,7 +27,7 @@ export class FulfillmentResolver {
       carrier,
       trackingNumber,
     );
-    return r instanceof OrderStateError ? r : toShipment(r);
+    return r instanceof OrderStateError || r instanceof UserError ? r : toShipment(r);
   }
 
   @Mutation(() => ShipmentResult, {
@@ -46,7 +47,7 @@ export class FulfillmentResolver {
       trackingNumber,
       expectedVersion,
     );
-    return r instanceof VersionConflictError ? r : toShipment(r);
+    return r instanceof VersionConflictError || r instanceof UserError ? r : toShipment(r);
   }
 
   @Mutation(() => OrderResult, {

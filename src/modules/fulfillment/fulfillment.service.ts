@@ -4,6 +4,7 @@ import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import type { Principal } from '../../shared/auth';
 import { notFound } from '../../shared/errors';
+import type { UserError } from '../../shared/error-result';
 import { isId } from '../../shared/ids';
 import type { Jobs } from '../../shared/jobs';
 import { recordOrderEvent } from '../events/order-events';
@@ -16,7 +17,7 @@ import { OrderEventKind } from '../order/order.types';
 import { OrderCompletion } from './completion.service';
 import { checkVersion, shippingText } from './fulfillment.inputs';
 import { VersionConflictError } from './fulfillment.types';
-import { insertShipment, type ShipmentRow } from './shipment.store';
+import { assertTrackingFree, insertShipment, type ShipmentRow } from './shipment.store';
 import {
   CarrierTracking,
   type CarrierEvent,
@@ -66,12 +67,12 @@ export class FulfillmentService {
     orderId: string,
     carrier: string,
     trackingNumber: string,
-  ): Promise<ShipmentRow | OrderStateError> {
+  ): Promise<ShipmentRow | OrderStateError | UserError> {
     const c = shippingText(carrier, 'carrier');
     const t = shippingText(trackingNumber, 'trackingNumber');
     const missing = () => notFound('Order', orderId.slice(0, 40));
     if (!isId(orderId)) throw missing();
-    const r = await inTransaction<ShipmentRow | null, OrderStateError>(em, async (tx) => {
+    const r = await inTransaction<ShipmentRow | null, OrderStateError | UserError>(em, async (tx) => {
       const [order] = await sqlAll<Pick<OrderRow, 'merchant_id' | 'status'>>(
         tx,
         'select merchant_id, status from shop_order where id = $1 for update',
@@ -107,12 +108,12 @@ export class FulfillmentService {
     shipmentId: string,
     trackingNumber: string,
     expectedVersion: number,
-  ): Promise<ShipmentRow | VersionConflictError> {
+  ): Promise<ShipmentRow | VersionConflictError | UserError> {
     const t = shippingText(trackingNumber, 'trackingNumber');
     checkVersion(expectedVersion);
     const missing = () => notFound('Shipment', shipmentId.slice(0, 40));
     if (!isId(shipmentId)) throw missing();
-    const r = await inTransaction<ShipmentRow | null, VersionConflictError>(em, async (tx) => {
+    const r = await inTransaction<ShipmentRow | null, VersionConflictError | UserError>(em, async (tx) => {
       const [s] = await sqlAll<{ order_id: string; merchant_id: string }>(
         tx,
         'select order_id, merchant_id from shipment where id = $1',
@@ -121,6 +122,10 @@ export class FulfillmentService {
       if (!s || String(s.merchant_id) !== p.merchantId) return null;
       // The order row first, then the shipment: the order in which every change of an order locks them.
       await sqlAll(tx, 'select 1 from shop_order where id = $1 for update', [s.order_id]);
+      const [mine] = await sqlAll<{ carrier: string }>(tx, 'select carrier from shipment where id = $1', [
+        shipmentId,
+      ]);
+      await assertTrackingFree(tx, mine.carrier, t, shipmentId);
       const [row] = await sqlAll<ShipmentRow>(
         tx,
         `update shipment set tracking_number = $2, version = version + 1, updated_at = now()

@@ -60,6 +60,14 @@ export function logisticsWebhook(
     parse: (json) => parseCarrierEvent(json),
     handle: async (event) => {
       const outcome = await fulfillment.handleCarrierEvent(orm.em.fork() as any, event);
+      if (outcome === 'ambiguous') {
+        // Held: applied to no parcel. The carrier retries (409); an operator resolves the duplicate.
+        log.warn(
+          { carrier: event.carrier, eventId: event.id },
+          'carrier event matches several active shipments; held',
+        );
+        return { status: outcome, http: 409, error: 'tracking number is on several active shipments' };
+      }
       return outcome === 'unknown'
         ? { status: outcome, http: 404, error: 'unknown carrier and tracking number' }
         : { status: outcome };

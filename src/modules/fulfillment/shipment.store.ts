@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
+import { Rollback } from '../../db/transaction';
+import { ErrorCode, UserError } from '../../shared/error-result';
 import { recordOrderEvent } from '../events/order-events';
 import { OrderEventKind } from '../order/order.types';
 import { ShipmentStatus, ShipmentType } from './fulfillment.types';
@@ -46,6 +48,7 @@ export async function insertShipment(
     afterSaleId?: string | null;
   },
 ): Promise<ShipmentRow> {
+  await assertTrackingFree(tx, s.carrier, s.trackingNumber);
   const [row] = await sqlAll<ShipmentRow>(
     tx,
     `insert into shipment (order_id, buyer_id, merchant_id, kind, after_sale_id, carrier, tracking_number)
@@ -70,3 +73,30 @@ export const toShipment = (r: ShipmentRow): ShipmentType =>
     version: r.version,
     orderId: String(r.order_id),
   });
+
+/**
+ * A tracking number names one travelling parcel per carrier (migration ..._tracking_unique): another
+ * active shipment or return with it is TRACKING_NUMBER_IN_USE, rolled back with the transaction.
+ */
+export async function assertTrackingFree(
+  tx: EntityManager,
+  carrier: string,
+  trackingNumber: string,
+  exceptShipmentId?: string,
+): Promise<void> {
+  const [taken] = await sqlAll(
+    tx,
+    `select 1 from shipment where carrier = $1 and tracking_number = $2 and status <> 'DELIVERED'
+       and ($3::bigint is null or id <> $3::bigint) limit 1`,
+    [carrier, trackingNumber, exceptShipmentId ?? null],
+  );
+  if (taken) {
+    throw new Rollback(
+      UserError.of(
+        ErrorCode.TRACKING_NUMBER_IN_USE,
+        'This tracking number is already on another active shipment or return with this carrier',
+        'trackingNumber',
+      ),
+    );
+  }
+}

@@ -30,7 +30,8 @@ export interface CarrierEvent {
  * - unknown: no shipment has this carrier and tracking number; nothing was stored, so the carrier's
  *   retry is processed once the merchant has entered the number.
  */
-export type CarrierEventOutcome = 'applied' | 'recorded' | 'duplicate' | 'unknown';
+/** `ambiguous`: the number is on several active parcels of this carrier; held, applied to none. */
+export type CarrierEventOutcome = 'applied' | 'recorded' | 'duplicate' | 'unknown' | 'ambiguous';
 
 /** Runs in the transaction that moved a shipment (of any kind) to DELIVERED; a throw rolls the event back. */
 export type DeliveredListener = (tx: EntityManager, shipment: ShipmentRow) => Promise<void>;
@@ -49,17 +50,23 @@ export class CarrierTracking {
    * so copies of one event (or events of one parcel) arriving together queue; the unique event id
    * makes all but the first a duplicate. The shipment's status moves only for an event at least as recent as
    * the one that set it (a late older event does not move it back) and only along the lifecycle.
-   * A tracking number shared by several shipments (carriers reuse numbers) names the newest.
+   * A tracking number names the one active (not yet delivered) shipment of that carrier; with none
+   * active, the newest delivered one (the event is then only recorded). Several active ones (only
+   * possible for rows older than the unique index) are never guessed at: the event is held
+   * (`ambiguous`) and reported, not applied to the newest.
    */
   async handle(em: EntityManager, e: CarrierEvent): Promise<CarrierEventOutcome> {
     return inTransaction(em, async (tx) => {
       const [seen] = await sqlAll(tx, 'select 1 from tracking_event where event_id = $1', [e.id]);
       if (seen) return 'duplicate';
-      const [found] = await sqlAll<{ id: string; order_id: string }>(
+      const matches = await sqlAll<{ id: string; order_id: string; active: boolean }>(
         tx,
-        'select id, order_id from shipment where carrier = $1 and tracking_number = $2 order by id desc limit 1',
+        `select id, order_id, status <> 'DELIVERED' as active from shipment
+          where carrier = $1 and tracking_number = $2 order by (status <> 'DELIVERED') desc, id desc limit 2`,
         [e.carrier, e.trackingNumber],
       );
+      if (matches.length === 2 && matches[0].active && matches[1].active) return 'ambiguous';
+      const found = matches[0];
       if (!found) return 'unknown';
       // The order row first, then the shipment: the order in which every change of an order locks them.
       await sqlAll(tx, 'select 1 from shop_order where id = $1 for update', [found.order_id]);

@@ -20,7 +20,9 @@ export class IdentityResolver {
     @Arg('input', () => SignUpInput) input: SignUpInput,
     @Ctx() ctx: Context,
   ): Promise<typeof SignUpResult> {
-    const r = await ctx.services.identity.signUp(ctx.em, input.email, input.password, input.name);
+    const r = await ctx.services.protection.signin.withSlot(ctx.clientIp, () =>
+      ctx.services.identity.signUp(ctx.em, input.email, input.password, input.name),
+    );
     return 'token' in r ? AuthPayload.of(r.token, r.user) : r;
   }
 
@@ -38,7 +40,9 @@ export class IdentityResolver {
     // Locked out (too many failures for this account, from this IP): refused before any hashing.
     const guard = ctx.services.protection.signin;
     await guard.check(email.slice(0, 254), ctx.clientIp);
-    const r = await ctx.services.identity.signIn(ctx.em, email.slice(0, 254), password.slice(0, 200));
+    const r = await guard.withSlot(ctx.clientIp, () =>
+      ctx.services.identity.signIn(ctx.em, email.slice(0, 254), password.slice(0, 200)),
+    );
     if (!('token' in r)) {
       await guard.failed(email.slice(0, 254), ctx.clientIp);
       return r;

@@ -11,6 +11,7 @@ import { hashPool } from './hash-pool';
 import { oneSignInPerOperation } from './one-signin';
 import { callerOf, RateLimits, rateLimitHeaders, type Verdict } from './rate-limits';
 import { SigninGuard } from './signin-guard';
+import { inputError } from './inputs';
 
 /** What the protection plugin reads from a request's context. */
 interface ProtectedContext {
@@ -34,6 +35,8 @@ export class Protection {
   readonly limits: RateLimits;
   readonly signin: SigninGuard;
   readonly maxCost: number;
+  /** The longest list any argument accepts: a cart's lines, a product's variants, a page. */
+  readonly maxList: number;
   private readonly estimator: ComplexityEstimator;
   private readonly redis?: Redis;
 
@@ -51,6 +54,7 @@ export class Protection {
     this.limits = new RateLimits(p, this.redis);
     this.signin = new SigninGuard(p, this.redis);
     this.maxCost = config.limits.maxCost;
+    this.maxList = Math.max(100, config.cart.maxLines, config.limits.maxPageSize);
     this.estimator = costEstimator({
       maxPageSize: config.limits.maxPageSize,
       maxLines: config.cart.maxLines,
@@ -92,6 +96,8 @@ export class Protection {
     principal: Principal | null,
     ip: string | undefined,
   ): Promise<GraphQLError[] | null> {
+    const badText = inputError(document, payload.variables, this.maxList);
+    if (badText) return [badText];
     const requested = this.cost(schema, document, payload.variables, payload.operationName);
     if (requested > this.maxCost) return [queryTooCostly(requested, this.maxCost)];
     const caller = callerOf(principal, ip);
@@ -120,6 +126,8 @@ export class Protection {
             verdict = admitted ? await admitted : undefined;
             if (verdict && !verdict.allowed) throw rateLimited(verdict);
             if (report.requested > this.maxCost) throw queryTooCostly(report.requested, this.maxCost);
+            const badText = inputError(document, request.variables, this.maxList);
+            if (badText) throw badText;
             if (caller.kind === 'partner') {
               verdict = await this.limits.consume(caller, report.requested);
               report.throttle = verdict.throttle;

@@ -27,6 +27,8 @@ export class SigninGuard {
   private readonly ip: RateLimiterAbstract;
   private readonly account: RateLimiterAbstract;
   private readonly max: number;
+  /** Sign-ins and sign-ups in flight per IP (this process). */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     private readonly config: ProtectionConfig,
@@ -47,6 +49,27 @@ export class SigninGuard {
       [this.ip, from, this.max * 4],
       [this.account, account, this.max * 4],
     ] as const;
+  }
+
+  /**
+   * Runs a sign-in or sign-up holding one of the IP's few in-flight slots (SIGNIN_CONCURRENT_PER_IP):
+   * the hashing pool is shared and first come, first served, so without this one flooding client
+   * would queue dozens of hashes ahead of everyone else's sign-in.
+   */
+  async withSlot<T>(ip: string | undefined, work: () => Promise<T>): Promise<T> {
+    const key = ip ?? 'unknown';
+    const n = this.inFlight.get(key) ?? 0;
+    if (n >= this.config.signinConcurrentPerIp) {
+      throw retryLater('Too many sign-ins at once from this address; retry shortly', 1000);
+    }
+    this.inFlight.set(key, n + 1);
+    try {
+      return await work();
+    } finally {
+      const left = (this.inFlight.get(key) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(key, left);
+      else this.inFlight.delete(key);
+    }
   }
 
   /** RATE_LIMITED while any of the three counts has reached its limit. */
