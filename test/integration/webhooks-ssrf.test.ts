@@ -24,6 +24,8 @@ beforeAll(async () => {
     // Production requires a provider; nothing here pays.
     PAYMENT_PROVIDER_URL: 'http://127.0.0.1:9',
     PAYMENT_PROVIDER_API_KEY: 'unused-provider-key-0123456789',
+    // Production also requires /metrics to be protected, and CORS to list origins.
+    METRICS_TOKEN: 'metrics-token-0123456789',
     WEBHOOK_MAX_ATTEMPTS: '2',
     WEBHOOK_RETRY_BASE_SECONDS: '0.05',
     WEBHOOK_POLL_MS: '100',
