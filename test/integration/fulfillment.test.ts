@@ -606,7 +606,9 @@ describe('tracking numbers are unique per carrier among active parcels', () => {
       expect(n).toBe(0);
     } finally {
       await w.sql(
-        `update shipment set tracking_number = tracking_number || '-' || id where status <> 'DELIVERED'`,
+        `update shipment set tracking_number = left(tracking_number, 60) || '-' || id
+          where status <> 'DELIVERED' and (carrier, tracking_number) in (
+            select carrier, tracking_number from shipment where status <> 'DELIVERED' group by 1, 2 having count(*) > 1)`,
       );
       await w.sql(
         `create unique index shipment_tracking_active_uidx on shipment (carrier, tracking_number) where status <> 'DELIVERED'`,
