@@ -6,6 +6,7 @@ import { Migration20261123030000_payments } from './Migration20261123030000_paym
 import { Migration20261130000000_outbox_fulfillment } from './Migration20261130000000_outbox_fulfillment';
 import { Migration20261130020000_after_sale } from './Migration20261130020000_after_sale';
 import { Migration20261130030000_order_completion } from './Migration20261130030000_order_completion';
+import { Migration20261204070000_flash_sales } from './Migration20261204070000_flash_sales';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130000000_outbox_fulfillment', class: Migration20261130000000_outbox_fulfillment },
   { name: 'Migration20261130020000_after_sale', class: Migration20261130020000_after_sale },
   { name: 'Migration20261130030000_order_completion', class: Migration20261130030000_order_completion },
+  { name: 'Migration20261204070000_flash_sales', class: Migration20261204070000_flash_sales },
 ];

@@ -22,6 +22,7 @@ import { LocalEventBus, RedisEventBus, type EventBus } from './modules/events/ev
 import { OutboxRelay } from './modules/events/relay';
 import { OutboxSignal, onEventsCommitted } from './modules/events/outbox-signal';
 import { REVIEW_JOB } from './modules/aftersale/aftersale.service';
+import { createFlashSaleRuntime, type FlashSaleRuntime } from './modules/flashsale/flashsale.runtime';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -83,6 +84,7 @@ export interface App {
   log: Logger;
   relay: OutboxRelay;
   bus: EventBus;
+  flashSales: FlashSaleRuntime;
   stop(): Promise<void>;
 }
 
@@ -112,6 +114,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
   let sandbox: SandboxProcess | undefined;
   let bus: EventBus | undefined;
   let relay: OutboxRelay | undefined;
+  let flash: FlashSaleRuntime | undefined;
   const orm = await connectOrm({
     url,
     replicaUrls: config.databaseReplicaUrls,
@@ -131,7 +134,8 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       log.info(`sandbox payment provider at ${sandbox.url}`);
     }
     bus = await createEventBus(config, log);
-    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus);
+    flash = await createFlashSaleRuntime(config, log);
+    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus, flash);
     const em = orm.em.fork();
 
     const admin = await services.identity.ensureAdmin(em as any, config.adminEmail, config.adminPassword);
@@ -151,6 +155,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
     }
 
     await startWorkers(orm, services, config);
+    flash.startWorker(() => orm.em.fork() as any, services.flashSales, services.checkout, services.orders);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs);
     await relay.start();
     const signal = new OutboxSignal(() => orm.em.getConnection().execute('notify order_event'));
@@ -193,6 +198,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
       url: `http://127.0.0.1:${http.port}/graphql`,
       relay,
       bus,
+      flashSales: flash,
       async stop() {
         // Each step timed: a slow shutdown names the part that held it up.
         const steps: Record<string, number> = {};
@@ -204,6 +210,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
         await step('http', () => http.close());
         await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
         await step('bus', () => bus!.close());
+        await step('flash-sales', () => flash!.close());
         await step('jobs', () => jobs!.stop());
         await step('sandbox', () => sandbox?.stop());
         await step('orm', () => orm.close());
@@ -215,6 +222,7 @@ export async function startApp(config: Config, log: Logger = pino({ level: confi
   } catch (e) {
     await relay?.stop();
     await bus?.close();
+    await flash?.close();
     await jobs?.stop().catch(() => undefined);
     await sandbox?.stop();
     await orm.close();

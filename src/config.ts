@@ -65,6 +65,22 @@ export interface Config {
   afterSale: { reviewSeconds: number; windowDays: number };
   /** The outbox relay's backstop poll (NOTIFY wakes it at once); also how soon a new relay takes over. */
   eventRelayPollMs: number;
+  /**
+   * Flash sales: the payment window of a flash-sale order (FLASH_SALE_PAYMENT_WINDOW_SECONDS), the
+   * waiting list beyond the sale's units in percent of them (FLASH_SALE_WAITLIST_PERCENT: entries
+   * past it are sold out at once), entries turned into orders per transaction
+   * (FLASH_SALE_BATCH_SIZE), how often an idle worker looks for work (FLASH_SALE_WORKER_INTERVAL_MS),
+   * whether this process runs a worker (FLASH_SALE_WORKER), and the prefix of its Redis keys
+   * (FLASH_SALE_REDIS_PREFIX: deployments sharing one Redis use different ones).
+   */
+  flashSale: {
+    paymentWindowSeconds: number;
+    waitlistPercent: number;
+    batchSize: number;
+    workerIntervalMs: number;
+    worker: boolean;
+    redisPrefix: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -140,6 +156,12 @@ function secret(env: Env, name: string, production: boolean, dataDir: string): s
     writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
   }
   return stored[name];
+}
+
+function flashSalePrefix(raw: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,40}$/.test(raw))
+    throw new ConfigError('FLASH_SALE_REDIS_PREFIX', 'must be 1-40 letters, digits, "_", "." or "-"');
+  return raw;
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -235,6 +257,14 @@ export function loadConfig(env: Env = process.env): Config {
       windowDays: int(env, 'AFTER_SALE_WINDOW_DAYS', 14, 1, 365),
     },
     eventRelayPollMs: int(env, 'EVENT_RELAY_POLL_MS', 1000, 50, 60_000),
+    flashSale: {
+      paymentWindowSeconds: int(env, 'FLASH_SALE_PAYMENT_WINDOW_SECONDS', 300, 1, 24 * 3600),
+      waitlistPercent: int(env, 'FLASH_SALE_WAITLIST_PERCENT', 100, 0, 10_000),
+      batchSize: int(env, 'FLASH_SALE_BATCH_SIZE', 200, 1, 5000),
+      workerIntervalMs: int(env, 'FLASH_SALE_WORKER_INTERVAL_MS', 100, 5, 60_000),
+      worker: bool(env, 'FLASH_SALE_WORKER', true),
+      redisPrefix: flashSalePrefix(str(env, 'FLASH_SALE_REDIS_PREFIX') ?? 'fs'),
+    },
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {

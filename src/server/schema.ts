@@ -37,6 +37,7 @@ import {
   OrderEventAfterSaleResolver,
 } from '../modules/aftersale/aftersale.resolver';
 import { ErrorResult, UserError } from '../shared/error-result';
+import { FlashSaleEntryResolver, FlashSaleResolver } from '../modules/flashsale/flashsale.resolver';
 
 export const resolvers = [
   OrderEventsResolver,
@@ -66,6 +67,8 @@ export const resolvers = [
   AfterSaleResolver,
   OrderAfterSaleResolver,
   OrderEventAfterSaleResolver,
+  FlashSaleResolver,
+  FlashSaleEntryResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

@@ -18,9 +18,20 @@ import { SandboxClient } from '../sandbox/client';
 import { FulfillmentService } from '../modules/fulfillment/fulfillment.service';
 import type { EventBus } from '../modules/events/event-bus';
 import { EventsService } from '../modules/events/events.service';
+import { FlashSaleService } from '../modules/flashsale/flashsale.service';
+import type { RedisGate } from '../modules/flashsale/flashsale.redis';
+import { LocalUpdateBus, type UpdateBus } from '../modules/flashsale/flashsale.updates';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
-export function createServices(config: Config, jobs: Jobs, log: Logger, providerUrl: string, bus: EventBus) {
+export function createServices(
+  config: Config,
+  jobs: Jobs,
+  log: Logger,
+  providerUrl: string,
+  bus: EventBus,
+  // flash sales: the Redis gate (null: PostgreSQL decides) and the entry-update bus
+  flash: { gate: RedisGate | null; bus: UpdateBus } = { gate: null, bus: new LocalUpdateBus() },
+) {
   const provider = new SandboxClient({ baseUrl: providerUrl, apiKey: config.paymentProviderApiKey });
   const ledger = new LedgerService(config.limits.maxPageSize);
   /** publicUrl is completed by the app once the server listens (PORT=0 picks a port). */
@@ -64,6 +75,7 @@ export function createServices(config: Config, jobs: Jobs, log: Logger, provider
       log,
     ),
     events: new EventsService(bus),
+    flashSales: new FlashSaleService(config.flashSale, flash.gate, flash.bus, log),
   };
 }
 

@@ -20,6 +20,9 @@ export enum ErrorCode {
   REFUND_EXCEEDS_PAID = 'REFUND_EXCEEDS_PAID',
   QUANTITY_LIMIT_EXCEEDED = 'QUANTITY_LIMIT_EXCEEDED',
   PAYMENT_PROVIDER_UNAVAILABLE = 'PAYMENT_PROVIDER_UNAVAILABLE',
+  // flash sales (h7)
+  FLASH_SALE_NOT_ACTIVE = 'FLASH_SALE_NOT_ACTIVE',
+  FLASH_SALE_LIMIT_REACHED = 'FLASH_SALE_LIMIT_REACHED',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 
