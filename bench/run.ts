@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded';
 import { checkoutBench } from './checkout';
+import { flashSaleBench } from './flash-sale';
 import { ROOT } from './lib';
 import { paymentBench } from './payment';
 import { searchBench } from './search';
@@ -10,7 +11,7 @@ import { subscriptionsBench } from './subscriptions';
 /**
  * `npm run bench`: each benchmark against a baseline measured in the same run on the same machine.
  *
- * Env: BENCH_ONLY (search | checkout | payment | subscriptions), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
+ * Env: BENCH_ONLY (search | checkout | payment | subscriptions | flashsale), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
  * BENCH_CONNECTIONS (20, search), BENCH_DATABASE_URL (a server whose `postgres` database the
  * benchmarks may use and create databases in; else an embedded PostgreSQL in .data/bench, whose
  * seeded catalog is reused by later runs).
@@ -33,6 +34,7 @@ async function main() {
     if (!only || only === 'checkout') await checkoutBench(url);
     if (!only || only === 'payment') await paymentBench(url);
     if (!only || only === 'subscriptions') await subscriptionsBench(url);
+    if (!only || only === 'flashsale') await flashSaleBench(url);
   } finally {
     await stop();
   }

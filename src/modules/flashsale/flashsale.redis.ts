@@ -36,7 +36,7 @@ local qty = tonumber(ARGV[4])
 local left = tonumber(m[3]) - tonumber(m[4])
 if m[6] == '1' or qty > left then return {'SOLD_OUT', tostring(left), redis.call('HGET', KEYS[1], 'variant')} end
 local mine = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
-if mine + qty > tonumber(m[5]) then return {'LIMIT', tostring(mine)} end
+if mine + qty > tonumber(m[5]) then return {'LIMIT', tostring(mine), m[5]} end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 redis.call('HINCRBY', KEYS[1], 'units', qty)
 redis.call('HINCRBY', KEYS[2], ARGV[2], qty)
@@ -89,7 +89,7 @@ export type GateReply =
   | { kind: 'NOSALE' | 'FROZEN' | 'NOT_ACTIVE' }
   | { kind: 'DUP' | 'QUEUED'; customerId: string; quantity: number; seq: number; head: number }
   | { kind: 'SOLD_OUT'; left: number; variantId: string }
-  | { kind: 'LIMIT'; held: number };
+  | { kind: 'LIMIT'; held: number; limit: number };
 
 export interface SaleCopy {
   variant: string;
@@ -151,7 +151,7 @@ export class RedisGate {
       return { kind, customerId, quantity: Number(q), seq: Number(seq), head: Number(reply[2]) };
     }
     if (kind === 'SOLD_OUT') return { kind, left: Number(reply[1]), variantId: reply[2] };
-    if (kind === 'LIMIT') return { kind, held: Number(reply[1]) };
+    if (kind === 'LIMIT') return { kind, held: Number(reply[1]), limit: Number(reply[2]) };
     return { kind: kind as 'NOSALE' | 'FROZEN' | 'NOT_ACTIVE' };
   }
 

@@ -202,7 +202,7 @@ export class FlashSaleService {
         case 'SOLD_OUT':
           return OutOfStockError.of(r.variantId, e.quantity, 0);
         case 'LIMIT':
-          return limitReached(await this.limitOf(em, e.saleId));
+          return limitReached(r.limit);
         case 'DUP': {
           if (r.quantity !== e.quantity) return keyReused();
           const stored = await store.entryById(em, e.entryId);
@@ -233,10 +233,6 @@ export class FlashSaleService {
     };
   }
 
-  private async limitOf(em: EntityManager, saleId: string): Promise<number> {
-    return (await store.saleById(em, saleId))?.per_customer_limit ?? 0;
-  }
-
   /**
    * The same decision in PostgreSQL: the place is taken on the sale row (one conditional UPDATE,
    * which serialises the sale's entries: bound by a single row's update rate), then the entry is
@@ -253,7 +249,10 @@ export class FlashSaleService {
     // Most shoppers of a busy sale are refused: that is answered by one read, without a transaction.
     const pre = await store.precheck(em, e.saleId, e.entryId);
     if (!pre) throw notFound('FlashSale', e.saleId);
-    if (pre.entry) return existing(pre.entry, em);
+    if (pre.used) {
+      const prior = await store.entryById(em, e.entryId);
+      if (prior) return existing(prior, em);
+    }
     const now = Date.now();
     const s = pre.sale;
     if (s.closed_at || now < s.starts_at.getTime() || now >= s.ends_at.getTime()) return notActive();

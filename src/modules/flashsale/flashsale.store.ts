@@ -116,22 +116,18 @@ export async function entryById(em: EntityManager, id: string): Promise<EntryRow
   return row ?? null;
 }
 
-/** The sale and, when this key was used already, its entry: one read. */
+/** The sale and whether this key was used already (its entry id): one read. */
 export async function precheck(
   em: EntityManager,
   saleId: string,
   entryId: string,
-): Promise<{ sale: FlashSaleRow; entry: EntryRow | null } | null> {
-  const [r] = await sqlAll<{ s: FlashSaleRow; e: EntryRow | null }>(
+): Promise<{ sale: FlashSaleRow; used: boolean } | null> {
+  const [r] = await sqlAll<FlashSaleRow & { used: boolean }>(
     em,
-    `select to_jsonb(s) as s, to_jsonb(e) as e from flash_sale s left join flash_sale_entry e on e.id = $2 where s.id = $1`,
+    `select s.*, exists (select 1 from flash_sale_entry e where e.id = $2) as used from flash_sale s where s.id = $1`,
     [saleId, entryId],
   );
-  if (!r) return null;
-  const sale = r.s;
-  for (const k of ['starts_at', 'ends_at', 'closed_at'] as const)
-    if (sale[k]) (sale as unknown as Record<string, unknown>)[k] = new Date(sale[k] as unknown as string);
-  return { sale, entry: r.e };
+  return r ? { sale: r, used: r.used } : null;
 }
 
 /** Place in line of a QUEUED entry: the QUEUED entries before it, plus one. */
