@@ -7,7 +7,7 @@ import { client } from '../support/client';
 import { createTestDatabase } from '../support/db';
 import { cleanupServers, startServer, type ServerProcess } from '../support/server-process';
 import { adminToken, createMerchant, createProduct } from '../factories/catalog';
-import { createSale, ENTER, mapLimit, range, saleInvariants, until } from '../factories/flash-sale';
+import { createSale, ENTER, mapLimit, saleInvariants, until } from '../factories/flash-sale';
 
 /*
  * A flash-sale worker killed with SIGKILL in the middle of a batch: the built server as child
