@@ -61,9 +61,20 @@ async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
     },
   );
   const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => 50 });
-  await probe.connect();
-  await probe.quit();
+  for (const deadline = Date.now() + 10_000; ; ) {
+    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      break;
+    } catch (err) {
+      probe.disconnect();
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   return { url, child };
 }
 

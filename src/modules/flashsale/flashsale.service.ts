@@ -164,12 +164,14 @@ export class FlashSaleService {
       throw badInput('idempotencyKey must be 1 to 200 characters', 'idempotencyKey');
     const entryId = entryIdOf(saleId, customerId, key);
     // Redis away (not connected, or the connection failed under this call): PostgreSQL decides. A
-    // slow but connected Redis is waited for: under load, PostgreSQL would be slower still.
+    // slow but connected Redis (a command timeout) is not a reason: under load, PostgreSQL would be
+    // slower still, so that error goes to the shopper, who retries with the same key.
     if (this.gate?.connected) {
       try {
         return await this.enterRedis(em, this.gate, { saleId, customerId, quantity, key, entryId });
       } catch (err) {
-        if ((err as { extensions?: unknown }).extensions || this.gate.connected) throw err;
+        if ((err as { extensions?: unknown }).extensions || /timed out/i.test((err as Error).message))
+          throw err;
       }
     }
     if (this.gate) {
