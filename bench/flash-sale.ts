@@ -61,7 +61,7 @@ async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
     },
   );
   const url = `redis://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 10_000; ; ) {
+  for (const deadline = Date.now() + 10_000; ;) {
     const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
     probe.on('error', () => undefined);
     try {
