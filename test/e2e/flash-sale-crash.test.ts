@@ -20,6 +20,10 @@ afterAll(() => cleanupServers());
 
 const JWT_SECRET = 'flash-crash-jwt-secret-0123456789abcdef';
 
+/** Whether a transaction holds the sale's batch lock (the worker's advisory lock; pg-boss has others). */
+const SALE_LOCK = `select count(*)::int as n from pg_locks where locktype = 'advisory' and granted and objsubid = 1
+   and ((classid::bigint << 32) | objid::bigint) = hashtextextended('flash_sale:' || ?, 0)`;
+
 test('a worker killed mid-batch loses no entry and doubles no order', async () => {
   const db = await createTestDatabase();
   const env = {
