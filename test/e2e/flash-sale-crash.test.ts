@@ -90,9 +90,7 @@ test('a worker killed mid-batch loses no entry and doubles no order', async () =
     await until(
       async () => {
         const ordered = await count('ORDERED');
-        const [lock] = await sql(
-          `select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`,
-        );
+        const [lock] = await sql(SALE_LOCK, [sale.id]);
         inBatch = lock.n > 0;
         return ordered > 0 && ordered < 500 && inBatch;
       },
@@ -104,9 +102,7 @@ test('a worker killed mid-batch loses no entry and doubles no order', async () =
     // PostgreSQL rolls the cut-off transaction back as soon as it sees the connection gone.
     await until(
       async () => {
-        const [lock] = await sql(
-          `select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`,
-        );
+        const [lock] = await sql(SALE_LOCK, [sale.id]);
         return lock.n === 0;
       },
       20_000,
