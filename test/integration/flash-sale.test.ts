@@ -315,6 +315,29 @@ describe.each([['redis'], ['postgres']])('flash sales (%s)', (mode) => {
     await saleInvariants(sql, sale.id);
   }, 60_000);
 
+  test('with the checkout switch off, entering answers SERVICE_DEGRADED and writes nothing', async () => {
+    const {
+      variantIds: [variantId],
+    } = await createProduct(t.gql, merchant.token, { variants: [{ onHand: 10 }] });
+    const c = await signUpCustomer(t.gql);
+    const sale = await createSale(t.gql, merchant.token, { variantId, quantity: 3 });
+    const SET = `mutation($e: Boolean!) { switchSet(name: "checkout", enabled: $e) { name } }`;
+    expect((await t.gql(SET, { e: false }, admin)).errors).toBeUndefined();
+    try {
+      const r = (await t.gql(ENTER, { s: sale.id, q: 1, k: 'paused' }, c.token)).data.flashSaleEnter;
+      expect(r.errorCode).toBe('SERVICE_DEGRADED');
+      expect(
+        await one(`select count(*)::int as n from flash_sale_entry where flash_sale_id = ?`, [sale.id]),
+      ).toEqual({
+        n: 0,
+      });
+    } finally {
+      expect((await t.gql(SET, { e: true }, admin)).errors).toBeUndefined();
+    }
+    const again = (await t.gql(ENTER, { s: sale.id, q: 1, k: 'paused' }, c.token)).data.flashSaleEnter;
+    expect(again.status).toBeDefined();
+  }, 30_000);
+
   test('outside its window a sale answers FLASH_SALE_NOT_ACTIVE; after it, the hold goes back to the variant', async () => {
     const {
       variantIds: [variantId],

@@ -13,6 +13,7 @@ import {
 import type { SubscribeResolverData } from 'type-graphql';
 import type { Context } from '../../server/context';
 import { authorize } from '../../shared/auth';
+import { ErrorCode, UserError } from '../../shared/error-result';
 import { Money } from '../../shared/types';
 import { VariantType } from '../catalog/catalog.types';
 import type { Variant } from '../catalog/variant.entity';
@@ -91,6 +92,12 @@ export class FlashSaleEntryResolver {
     @Ctx() ctx: Context,
   ): Promise<typeof FlashSaleEntryResult> {
     const p = authorize(ctx.principal, Role.CUSTOMER);
+    // The `checkout` switch pauses every way of ordering, flash sales included (nothing is written).
+    if (!ctx.services.switches.isOn('checkout'))
+      return UserError.of(
+        ErrorCode.SERVICE_DEGRADED,
+        'Checkout is paused for a moment; please try again shortly',
+      );
     const r = await ctx.services.flashSales.enter(ctx.em, p.userId, flashSaleId, quantity, idempotencyKey);
     return 'status' in r ? toEntryType(r) : r;
   }
