@@ -29,7 +29,6 @@ import { createSharedCache } from './shared/cache/create';
 import type { SharedCache } from './shared/cache/shared-cache';
 import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-sweep';
 import { createLogger } from './server/protection/log';
-import { createFlashSaleRuntime, type FlashSaleRuntime } from './modules/flashsale/flashsale.runtime';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -96,7 +95,6 @@ export interface App {
   relay: OutboxRelay;
   bus: EventBus;
   webhooks: WebhookRuntime;
-  flashSales: FlashSaleRuntime;
   stop(): Promise<void>;
 }
 
@@ -130,7 +128,6 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   let webhooks: WebhookRuntime | undefined;
   let cache: SharedCache | undefined;
   let running: App | undefined;
-  let flash: FlashSaleRuntime | undefined;
   const orm = await connectOrm({
     url,
     entities,
@@ -158,16 +155,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       maxEntries: config.catalogCache.maxEntries,
       log,
     });
-    flash = await createFlashSaleRuntime(config, log);
-    const services = createServices(
-      config,
-      jobs,
-      log,
-      config.paymentProviderUrl ?? sandbox!.url,
-      bus,
-      cache,
-      flash,
-    );
+    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus, cache);
     // Partners (h4): `Bearer sk_...` is an API key, looked up on every request (revocation is immediate).
     services.tokens.acceptApiKeys((secret) => services.partners.authenticate(orm.em.fork() as any, secret));
     const em = orm.em.fork();
@@ -196,7 +184,6 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       void services.salesRollup.stop();
     };
     await startWorkers(orm, services, config);
-    flash.startWorker(() => orm.em.fork() as any, services.flashSales, services.checkout, services.orders);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs, config.dbTimeouts);
     await relay.start();
     // Outbound webhooks: deliveries derived from the published events, sent by every process.
@@ -249,7 +236,6 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       relay,
       bus,
       webhooks,
-      flashSales: flash,
       async stop() {
         // Each step timed: a slow shutdown names the part that held it up.
         const steps: Record<string, number> = {};
@@ -270,7 +256,6 @@ export async function startApp(config: Config, log: Logger = createLogger(config
         await step('bus', () => bus!.close());
         await step('protection', () => services.protection.close());
         await step('cache', () => cache!.close());
-        await step('flash-sales', () => flash!.close());
         await step('jobs', () => jobs!.stop());
         await step('sandbox', () => sandbox?.stop());
         await step('orm', () => orm.close());
@@ -286,7 +271,6 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     await relay?.stop();
     await bus?.close();
     await cache?.close();
-    await flash?.close();
     await jobs?.stop().catch(() => undefined);
     await sandbox?.stop();
     await orm.close();
