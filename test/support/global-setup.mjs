@@ -52,33 +52,63 @@ export function withDatabase(url, name) {
 /**
  * A real Redis for the suites that fan events out across processes: redis-server from PATH on a
  * free port, in memory only. Missing redis-server fails the run (DESIGN.md: no skipped suites).
+ * The free port is only free when probed: another run starting at the same moment may take it, and
+ * then both runs would share one Redis. So the server that answers must be our child (its pid), else
+ * we try another port.
  */
 async function startRedis() {
-  const port = await new Promise((resolve) => {
+  const { Redis } = require('ioredis');
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    await new Promise((resolve, reject) => {
+      child.once('error', (err) =>
+        reject(
+          new Error(
+            `redis-server could not start (install it: apt-get install redis-server): ${err.message}`,
+          ),
+        ),
+      );
+      child.once('spawn', resolve);
+    });
+    const url = `redis://127.0.0.1:${port}`;
+    if ((await serverPid(url, Redis)) === child.pid) {
+      globalThis.__REDIS__ = child;
+      return url;
+    }
+    child.kill('SIGKILL');
+    if (attempt === 5) throw new Error(`port ${port}: another redis-server answered, five times`);
+  }
+}
+
+/** The pid of the redis-server answering at url, waiting up to 10 s for one to listen. */
+async function serverPid(url, Redis) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      const info = await probe.info('server');
+      await probe.quit();
+      return Number(/process_id:(\d+)/.exec(info)?.[1]);
+    } catch (err) {
+      probe.disconnect();
+      if (Date.now() > deadline) throw new Error(`redis-server did not start at ${url}: ${err.message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function freePort() {
+  return new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const p = s.address().port;
       s.close(() => resolve(p));
     });
   });
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  await new Promise((resolve, reject) => {
-    child.once('error', (err) =>
-      reject(
-        new Error(`redis-server could not start (install it: apt-get install redis-server): ${err.message}`),
-      ),
-    );
-    child.once('spawn', resolve);
-  });
-  globalThis.__REDIS__ = child;
-  const url = `redis://127.0.0.1:${port}`;
-  // Ready when it accepts a connection.
-  const { Redis } = require('ioredis');
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: (n) => (n > 50 ? null : 100) });
-  await probe.connect();
-  await probe.quit();
-  return url;
 }
