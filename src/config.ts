@@ -107,6 +107,13 @@ export interface Config {
    * store (without REDIS_URL). CATALOG_CACHE_TTL_MS, CATALOG_CACHE_STALE_MS, CATALOG_CACHE_MAX_ENTRIES.
    */
   catalogCache: { ttlMs: number; staleMs: number; maxEntries: number };
+  // ---- HTTP caching of public catalog GETs (issue 11.3, docs/http.md "HTTP caching")
+  /**
+   * `Cache-Control: public, max-age=<publicMaxAgeSeconds>` on anonymous GETs of catalog-only
+   * queries (a CDN may serve them); 0 turns public caching off (everything is no-store).
+   * HTTP_PUBLIC_MAX_AGE_SECONDS, 30.
+   */
+  httpCache: { publicMaxAgeSeconds: number };
 }
 
 /** Timeouts toward PostgreSQL, in milliseconds; 0 disables one (docs/faults.md). */
@@ -578,6 +585,8 @@ export function loadConfig(env: Env = process.env): Config {
       staleMs: int(env, 'CATALOG_CACHE_STALE_MS', 300_000, 0, 86_400_000),
       maxEntries: int(env, 'CATALOG_CACHE_MAX_ENTRIES', 20_000, 100, 10_000_000),
     },
+    // ---- HTTP caching of public catalog GETs (issue 11.3)
+    httpCache: { publicMaxAgeSeconds: int(env, 'HTTP_PUBLIC_MAX_AGE_SECONDS', 30, 0, 86_400) },
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {

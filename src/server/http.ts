@@ -25,6 +25,7 @@ import { createContext } from './context';
 import { corsOptions } from './cors';
 import { makeFormatError } from './errors';
 import { limitRules } from './limits';
+import { finishPublicAnswer, httpCachePlugin } from './http-cache';
 import { createPersistedDocuments, persistedErrorBody } from './persisted-documents';
 import { metricsHandler, startMetricsServer } from './metrics-route';
 import { readinessChecker } from './readiness';
@@ -126,7 +127,11 @@ export async function startHttp(
   const formatError = makeFormatError(log);
   // Persisted documents, partners' API keys, trusted documents (src/server/persisted-documents.ts).
   const persisted = createPersistedDocuments({ config, orm, services, schema, log });
-  const labels = new OperationLabels(edge.metrics.maxOperationNames, deps.knownOperation);
+  // Registered documents' names are always labelled (the manifest's; partners' once they ran).
+  const labels = new OperationLabels(
+    edge.metrics.maxOperationNames,
+    deps.knownOperation ?? persisted.knownOperation,
+  );
 
   const clientAddress = clientAddressOf(edge.trustProxy);
   const app = Fastify({
@@ -181,6 +186,8 @@ export async function startHttp(
       // Outages (database unreachable, frozen, read-only, timeouts) answer 503 + Retry-After.
       serviceUnavailablePlugin(config.readiness.retryAfterSeconds),
       ...(deps.plugins ?? []),
+      // Last, so it sees the final status and errors: public catalog GETs may be cached (http-cache.ts).
+      httpCachePlugin(schema, config.httpCache.publicMaxAgeSeconds),
     ],
   });
   await apollo.start();
@@ -270,15 +277,21 @@ export async function startHttp(
         const prepared = await persisted.prepare({ method: request.method, body: request.body, search }, () =>
           principalFrom(request.headers.authorization),
         );
-        if (!prepared.ok) return reply.code(prepared.error.status).send(persistedErrorBody(prepared.error));
+        if (!prepared.ok)
+          return reply
+            .code(prepared.error.status)
+            .header('cache-control', 'no-store')
+            .send(persistedErrorBody(prepared.error));
         request.principal = prepared.principal;
         request.body = prepared.request.body;
         // The Apollo integration reads GET parameters from the URL.
         if (prepared.request.search !== search) request.raw.url = `/graphql${prepared.request.search}`;
         const counter: SqlCounter = { statements: 0 };
-        return requestLogStorage.run(request.log as unknown as Logger, () =>
+        const answer = await requestLogStorage.run(request.log as unknown as Logger, () =>
           sqlCounterStorage.run(counter, () => apolloHandler.call(scope, request as any, reply as any)),
         );
+        // Public catalog answers: Vary: Authorization, and 304 for a matching If-None-Match.
+        return finishPublicAnswer(request.headers['if-none-match'], reply, answer);
       },
     });
   });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, Kind, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { partnerOperationError } from '../modules/partner/partner.access';
@@ -246,8 +246,19 @@ export interface PersistedDocumentsEdge {
     document: DocumentNode,
     operationName?: string | null,
   ): GraphQLError[] | null;
+  /**
+   * Operation names of registered documents (the manifest's, and partners' documents once they ran
+   * here): always labelled in /metrics (OperationLabels).
+   */
+  knownOperation(name: string): boolean;
   close(): Promise<void>;
 }
+
+/** The names of the operations a document defines. */
+const operationNamesOf = (text: string): string[] =>
+  parse(text)
+    .definitions.map((d) => (d.kind === Kind.OPERATION_DEFINITION ? d.name?.value : undefined))
+    .filter((n): n is string => n !== undefined);
 
 const required_ = (message = 'Only registered documents may run here: send documentId') =>
   new GraphQLError(message, { extensions: { code: 'PERSISTED_QUERY_REQUIRED', http: { status: 400 } } });
@@ -264,6 +275,8 @@ export function createPersistedDocuments(deps: {
   const { manifestPath, enforce, apqTtlSeconds } = config.trustedDocuments;
   const trusted = manifestPath ? loadManifest(manifestPath, schema, config) : new Map<string, string>();
   if (manifestPath) log.info({ documents: trusted.size, enforce }, 'trusted documents loaded');
+  // Bounded by what merchants registered and the manifest: no client can add a name here.
+  const knownNames = new Set([...trusted.values()].flatMap(operationNamesOf));
   const sources: DocumentSources = {
     enforce,
     trusted,
@@ -284,6 +297,7 @@ export function createPersistedDocuments(deps: {
             const id = `sha256:${queryHash}`;
             if (p?.partner) {
               if ((await sources.forPartner(p.partner.id, id)) === undefined) throw required_();
+              if (operation?.name) knownNames.add(operation.name.value);
               if (operation) {
                 const e = partnerOperationError(p, document, operation);
                 if (e) throw e;
@@ -333,6 +347,7 @@ export function createPersistedDocuments(deps: {
       const e = operation ? partnerOperationError(principal, document, operation) : null;
       return e ? [e] : null;
     },
+    knownOperation: (name) => knownNames.has(name),
     async close() {
       await redis?.close();
     },
