@@ -62,6 +62,16 @@ create table seller_store_cursor (
   position bigint not null default 0
 );
 insert into seller_store_cursor (position) values (0);
+
+-- An order leaves shop_order only when it moves to cold storage (docs/archive.md); its copy here
+-- stays, flagged, in the moving transaction, so merchant lists keep serving it on request.
+create function seller_order_archived() returns trigger language plpgsql as $$
+begin
+  update seller_order set archived = true where merchant_id = old.merchant_id and id = old.id;
+  return null;
+end $$;
+create trigger seller_order_archived after delete on shop_order
+  for each row execute function seller_order_archived();
 `);
   }
 }

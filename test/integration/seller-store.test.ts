@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { Client } from 'pg';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../src/db/sql';
+import { inTransaction } from '../../src/db/transaction';
 import { adminToken, createMerchant, createProduct, signIn, signUpCustomer } from '../factories/catalog';
 import { completeOnProviderPage, eventually, PAYMENT_START } from '../factories/payments';
 import { checkout, createCart } from '../factories/shop';
@@ -355,4 +356,23 @@ test('a shop replay reads the store, and the events it has not applied yet from 
   } finally {
     await client.dispose();
   }
+});
+
+test('an order moved to cold storage stays in the store, flagged: listed when includeArchived', async () => {
+  await run({ kind: 'checkout', buyer: 0, lines: [1] });
+  const moved = orders.at(-1)!.id;
+  await eventually(async () => (await sql(`select 1 from order_event where pos is null`)).length === 0);
+  await apply();
+  // What the archive job does to the hot tables (docs/archive.md), reduced to this order's rows.
+  await inTransaction(em(), async (tx) => {
+    for (const table of ['stock_reservation', 'order_event', 'order_line'])
+      await sqlAll(tx, `delete from ${table} where order_id = $1`, [moved]);
+    await sqlAll(tx, 'delete from shop_order where id = $1', [moved]);
+  });
+  const [row] = await sql('select archived from seller_order where id = $1', [moved]);
+  expect(row).toEqual({ archived: true });
+  const ids = async (f: object) =>
+    (await t.gql(LIST, { f, n: 100 }, shops[1].token)).data.orders.edges.map((e: any) => e.node.id);
+  expect(await ids({ includeArchived: false })).not.toContain(moved);
+  expect(await ids({ includeArchived: true })).toContain(moved);
 });

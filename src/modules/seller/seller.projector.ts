@@ -102,15 +102,25 @@ export class SellerProjector {
         const tx = txm as EntityManager;
         await sqlAll(tx, 'lock table seller_store_cursor in exclusive mode');
         await sqlAll(tx, 'truncate seller_order, seller_order_event');
+        // Orders moved to cold storage (docs/archive.md) are part of the source where that exists.
+        const [{ cold }] = await sqlAll<{ cold: boolean }>(
+          tx,
+          `select to_regclass('archive.shop_order') is not null and to_regclass('archive.order_event') is not null as cold`,
+        );
+        const orders = `select ${ORDER_COLUMNS}, false as archived from shop_order${
+          cold ? ` union all select ${ORDER_COLUMNS}, true from archive.shop_order` : ''
+        }`;
+        const events = `select ${EVENT_COLUMNS} from order_event where pos is not null${
+          cold ? ` union all select ${EVENT_COLUMNS} from archive.order_event where pos is not null` : ''
+        }`;
         const [o] = await sqlAll<{ n: number }>(
           tx,
-          `with ins as (insert into seller_order (${ORDER_COLUMNS}) select ${ORDER_COLUMNS} from shop_order returning 1)
+          `with ins as (insert into seller_order (${ORDER_COLUMNS}, archived) ${orders} returning 1)
            select count(*)::int as n from ins`,
         );
         const [e] = await sqlAll<{ n: number; last: string }>(
           tx,
-          `with ins as (insert into seller_order_event (${EVENT_COLUMNS})
-                        select ${EVENT_COLUMNS} from order_event where pos is not null returning pos)
+          `with ins as (insert into seller_order_event (${EVENT_COLUMNS}) ${events} returning pos)
            select count(*)::int as n, coalesce(max(pos), 0)::text as last from ins`,
         );
         await sqlAll(tx, 'update seller_store_cursor set position = $1 where id = 1', [e.last]);
