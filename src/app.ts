@@ -184,6 +184,12 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       void services.salesRollup.stop();
     };
     await startWorkers(orm, services, config);
+    // Seller-side store (issue 14): every published batch wakes its consumer; a timer backs it up.
+    services.sellerProjector.start(() => orm.em.fork() as any);
+    bus.listen({
+      onEvents: () => services.sellerProjector.wake(),
+      onGap: () => services.sellerProjector.wake(),
+    });
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs, config.dbTimeouts);
     await relay.start();
     // Outbound webhooks: deliveries derived from the published events, sent by every process.
@@ -252,6 +258,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
         services.switches.stop();
         await step('webhooks', () => webhooks!.stop());
         await step('sales-rollup', () => services.salesRollup.stop());
+        await step('seller-store', () => services.sellerProjector.stop());
         await step('relay', () => app.relay.stop()); // the relay in use (a test may have replaced it)
         await step('bus', () => bus!.close());
         await step('protection', () => services.protection.close());

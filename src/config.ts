@@ -73,6 +73,13 @@ export interface Config {
    * unshipped order is reported (OPS_UNSHIPPED_DAYS).
    */
   ops: { switchRefreshSeconds: number; salesRollupIntervalMs: number; unshippedDays: number };
+  /**
+   * Seller-side store (docs/seller-store.md): the backstop interval of its outbox consumer
+   * (SELLER_STORE_INTERVAL_MS; published events wake it at once) and how long a merchant list
+   * waits for the store to contain the shop's committed events before it reads the source
+   * instead (SELLER_STORE_READ_WAIT_MS).
+   */
+  sellerStore: { intervalMs: number; readWaitMs: number };
   /** Outbound webhooks (docs/webhooks.md). */
   webhooks: WebhookConfig;
   /**
@@ -549,6 +556,11 @@ export function loadConfig(env: Env = process.env): Config {
       switchRefreshSeconds: int(env, 'SWITCH_REFRESH_SECONDS', 5, 1, 300),
       salesRollupIntervalMs: int(env, 'SALES_ROLLUP_INTERVAL_MS', 2000, 100, 3_600_000),
       unshippedDays: int(env, 'OPS_UNSHIPPED_DAYS', 3, 1, 365),
+    },
+    // seller-side store (issue 14, item 3)
+    sellerStore: {
+      intervalMs: int(env, 'SELLER_STORE_INTERVAL_MS', 1000, 50, 3_600_000),
+      readWaitMs: int(env, 'SELLER_STORE_READ_WAIT_MS', 1000, 0, 30_000),
     },
     // Outbound webhooks. Defaults: retries after ~10 s, 20 s, 40 s … (at most 1 h apart), DEAD
     // after 12 attempts (about 3.5 hours after the first).

@@ -29,6 +29,8 @@ import { SalesService } from '../modules/sales/sales.service';
 import { SalesRollup } from '../modules/sales/sales.rollup';
 import { OperationsService } from '../modules/ops/ops.service';
 import { RefundAttentionService } from '../modules/payment/refund-attention';
+import { SellerProjector } from '../modules/seller/seller.projector';
+import { SellerStore } from '../modules/seller/seller.store';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(
@@ -61,7 +63,10 @@ export function createServices(
   );
   const search = new SearchService(config.limits.maxPageSize, catalogCache);
   const pricing = new PricingService(config.promotionCacheTtlMs);
-  const orders = new OrderService(pricing, config.limits.maxPageSize, log);
+  // Seller-side store (issue 14): merchant lists and shop replays read it.
+  const sellerProjector = new SellerProjector(config.sellerStore.intervalMs, log);
+  const sellerStore = new SellerStore(sellerProjector, config.sellerStore, log);
+  const orders = new OrderService(pricing, config.limits.maxPageSize, log, sellerStore);
   const switches = new SwitchService(config.ops.switchRefreshSeconds, log);
   const refunds = new RefundService(config.platformFeeBps, ledger, orders, provider, jobs, log);
   return {
@@ -92,7 +97,9 @@ export function createServices(
       },
       log,
     ),
-    events: new EventsService(bus),
+    events: new EventsService(bus, undefined, undefined, (em, m, after, n) =>
+      sellerStore.shopEvents(em, m, after, n),
+    ),
     switches,
     webhooks: new WebhookService(config.webhooks),
     partners: new PartnerService(),
@@ -102,6 +109,8 @@ export function createServices(
     salesRollup: new SalesRollup(config.ops.salesRollupIntervalMs, log),
     ops: new OperationsService(jobs, config.limits.maxPageSize),
     refundAttention: new RefundAttentionService(ledger, jobs),
+    sellerProjector,
+    sellerStore,
     /** The payment provider's client (its circuit breaker is reported in /metrics). */
     provider,
   };

@@ -10,6 +10,14 @@ import type { OrderEventRow } from './order-events';
 
 const REPLAY_PAGE = 500;
 
+/** A shop's events after a publication position, oldest first, at most `limit`. */
+export type ShopReplay = (
+  em: EntityManager,
+  merchantId: string,
+  after: number,
+  limit: number,
+) => Promise<OrderEventRow[]>;
+
 /** This process's live subscriptions, indexed by order and by shop; fed by the pub/sub. */
 class EventHub implements BusListener {
   private readonly byOrder = new Map<string, Set<EventStream>>();
@@ -60,6 +68,8 @@ export class EventsService {
     private readonly maxBuffered = 1000,
     /** How long a shop stream waits for the relay to number the event named as its cursor. */
     private readonly cursorWaitMs = 5000,
+    /** Where a shop stream replays from (the seller-side store); default: the outbox itself. */
+    private readonly shopReplay?: ShopReplay,
   ) {
     bus.listen(this.hub);
   }
@@ -133,11 +143,13 @@ export class EventsService {
             'select * from order_event where order_id = $1 and seq > $2 order by seq limit $3',
             [s.orderId, after, REPLAY_PAGE],
           )
-        : sqlAll<OrderEventRow>(
-            em.fork() as EntityManager,
-            'select * from order_event where merchant_id = $1 and pos > $2 order by pos limit $3',
-            [s.merchantId, after, REPLAY_PAGE],
-          );
+        : this.shopReplay
+          ? this.shopReplay(em.fork() as EntityManager, s.merchantId, after, REPLAY_PAGE)
+          : sqlAll<OrderEventRow>(
+              em.fork() as EntityManager,
+              'select * from order_event where merchant_id = $1 and pos > $2 order by pos limit $3',
+              [s.merchantId, after, REPLAY_PAGE],
+            );
     let remove = () => {};
     const stream = new EventStream(scope, last, read, this.maxBuffered, () => remove());
     // Listen first, then read the outbox: whatever is published meanwhile is held, then deduplicated.

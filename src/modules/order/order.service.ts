@@ -41,6 +41,36 @@ export interface OrderListFilter {
   status?: OrderStatus[] | null;
   createdAfter?: Date | null;
   createdBefore?: Date | null;
+  includeArchived?: boolean | null;
+}
+
+/** The filter's conditions on an order table's columns; `add` binds a value and names its placeholder. */
+export function orderFilterConditions(filter: OrderListFilter, add: (v: unknown) => string): string[] {
+  const conds: string[] = [];
+  if (filter.status?.length) conds.push(`status = any(${add(filter.status)}::text[])`);
+  if (filter.createdAfter) conds.push(`created_at >= ${add(filter.createdAfter)}`);
+  if (filter.createdBefore) conds.push(`created_at < ${add(filter.createdBefore)}`);
+  return conds;
+}
+
+/** One page of orders, newest first, and how many match in all. */
+export interface OrderPage {
+  rows: OrderRow[];
+  totalCount: number;
+}
+
+/**
+ * Where merchant order lists come from when not from `shop_order` (the seller-side store). Null:
+ * the source must answer (the store could not be brought up to date in time).
+ */
+export interface MerchantOrderLists {
+  list(
+    em: EntityManager,
+    who: { merchantId: string; userId: string },
+    filter: OrderListFilter,
+    limit: number,
+    beforeId: string | null,
+  ): Promise<OrderPage | null>;
 }
 
 /** Who may see an order: its buyer, its merchant, admins. Everyone else reads it as not existing. */
@@ -52,6 +82,8 @@ export class OrderService {
     private readonly pricing: PricingService,
     private readonly maxPageSize: number,
     private readonly log?: Logger,
+    /** Merchant lists read the seller-side store when set (docs/seller-store.md). */
+    private readonly merchantLists?: MerchantOrderLists,
   ) {}
 
   /**
@@ -208,6 +240,36 @@ export class OrderService {
     after?: string | null,
   ) {
     checkPageSize(first, this.maxPageSize);
+    let beforeId: string | null = null;
+    if (after) {
+      const [last] = decodeCursor(after, ['string']) as string[];
+      if (!isId(last)) throw badInput('Malformed cursor', 'after');
+      beforeId = last;
+    }
+    // One row more than asked: whether there is a next page.
+    let page: OrderPage | null = null;
+    if (!isAdmin(principal) && principal.merchantId && this.merchantLists) {
+      const who = { merchantId: principal.merchantId, userId: principal.userId };
+      page = await this.merchantLists.list(em, who, filter, first + 1, beforeId);
+    }
+    page ??= await this.listFromSource(em, principal, filter, first + 1, beforeId);
+    const { rows, totalCount: n } = page;
+    const items = rows.slice(0, first);
+    return {
+      items: items.map((r) => ({ row: r, cursor: encodeCursor([String(r.id)]) })),
+      hasNextPage: rows.length > first,
+      totalCount: n,
+    };
+  }
+
+  /** The page from `shop_order` itself (buyers, admins, and merchants when the store cannot answer). */
+  private async listFromSource(
+    em: EntityManager,
+    principal: Principal,
+    filter: OrderListFilter,
+    limit: number,
+    beforeId: string | null,
+  ): Promise<OrderPage> {
     const params: unknown[] = [];
     const add = (v: unknown) => `$${params.push(v)}`;
     const conds: string[] = [];
@@ -218,22 +280,16 @@ export class OrderService {
           : `buyer_id = ${add(principal.userId)}`,
       );
     }
-    if (filter.status?.length) conds.push(`status = any(${add(filter.status)}::text[])`);
-    if (filter.createdAfter) conds.push(`created_at >= ${add(filter.createdAfter)}`);
-    if (filter.createdBefore) conds.push(`created_at < ${add(filter.createdBefore)}`);
+    conds.push(...orderFilterConditions(filter, add));
     const where = conds.length ? `where ${conds.join(' and ')}` : '';
     const countParams = [...params];
     const pageConds = [...conds];
-    if (after) {
-      const [last] = decodeCursor(after, ['string']) as string[];
-      if (!isId(last)) throw badInput('Malformed cursor', 'after');
-      pageConds.push(`id < ${add(last)}::bigint`);
-    }
+    if (beforeId) pageConds.push(`id < ${add(beforeId)}::bigint`);
     const pageWhere = pageConds.length ? `where ${pageConds.join(' and ')}` : '';
     const [rows, [{ n }]] = await Promise.all([
       sqlAll<OrderRow>(
         em.fork() as EntityManager,
-        `select * from shop_order ${pageWhere} order by id desc limit ${add(first + 1)}`,
+        `select * from shop_order ${pageWhere} order by id desc limit ${add(limit)}`,
         params,
         true,
       ),
@@ -244,11 +300,6 @@ export class OrderService {
         true,
       ),
     ]);
-    const items = rows.slice(0, first);
-    return {
-      items: items.map((r) => ({ row: r, cursor: encodeCursor([String(r.id)]) })),
-      hasNextPage: rows.length > first,
-      totalCount: n,
-    };
+    return { rows, totalCount: n };
   }
 }
