@@ -29,6 +29,7 @@ import { createSharedCache } from './shared/cache/create';
 import type { SharedCache } from './shared/cache/shared-cache';
 import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-sweep';
 import { createLogger } from './server/protection/log';
+import { ARCHIVE_JOB } from './modules/archive/archive.service';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -79,6 +80,13 @@ async function startWorkers(orm: MikroORM, services: Services, config: Config): 
   await services.jobs.every(SNAPSHOT_SWEEP_JOB, '*/10 * * * *', async () => {
     await sweepSnapshots(em(), config.currency, (s) => services.checkout.writeSnapshots(em(), s));
   });
+  // Hot and cold orders (issue 14): finished orders move to the archive schema, batch by batch;
+  // a run stops before the next tick (a longer backlog continues then).
+  if (services.archive.enabled) {
+    await services.jobs.every(ARCHIVE_JOB, '* * * * *', async () => {
+      await services.archive.archiveDue(em(), { budgetMs: 50_000 });
+    });
+  }
   // A delivered replacement completes its exchange, in the carrier event's transaction.
   services.fulfillment.onShipmentDelivered(async (tx, shipment) => {
     if (shipment.kind === 'EXCHANGE') await services.afterSales.onShipmentDelivered(tx, String(shipment.id));

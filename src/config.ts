@@ -80,6 +80,13 @@ export interface Config {
    * instead (SELLER_STORE_READ_WAIT_MS).
    */
   sellerStore: { intervalMs: number; readWaitMs: number };
+  /**
+   * Hot and cold orders (issue 14, docs/archive.md): finished orders whose last change is older than
+   * ARCHIVE_AFTER_DAYS (90; 0 turns archiving off; ARCHIVE_AFTER_SECONDS wins when set, for tests)
+   * move to the archive schema, ARCHIVE_BATCH_SIZE (500) orders per transaction, with a pause of
+   * ARCHIVE_BATCH_PAUSE_MS (0) between batches to leave the database to checkouts.
+   */
+  archive: ArchiveConfig;
   /** Outbound webhooks (docs/webhooks.md). */
   webhooks: WebhookConfig;
   /**
@@ -458,6 +465,32 @@ function storefrontOrigins(env: Env, production: boolean): string[] {
   });
 }
 
+// ---- hot and cold orders (issue 14): docs/archive.md ----
+export interface ArchiveConfig {
+  /** A finished order moves to the archive this long after its last change (0: never). */
+  afterSeconds: number;
+  /** Orders moved per transaction. */
+  batchSize: number;
+  /** Pause between two batches of one run. */
+  batchPauseMs: number;
+}
+
+function archiveConfig(env: Env): ArchiveConfig {
+  const days = int(env, 'ARCHIVE_AFTER_DAYS', 90, 0, 36_500);
+  const windowDays = int(env, 'AFTER_SALE_WINDOW_DAYS', 14, 1, 365);
+  // Buyers may ask for an after-sale until the window closes; an archived order refuses it.
+  if (days > 0 && days <= windowDays && str(env, 'ARCHIVE_AFTER_SECONDS') === undefined)
+    throw new ConfigError(
+      'ARCHIVE_AFTER_DAYS',
+      `must be 0 (off) or more than AFTER_SALE_WINDOW_DAYS (${windowDays})`,
+    );
+  return {
+    afterSeconds: int(env, 'ARCHIVE_AFTER_SECONDS', days * 86_400, 0, 36_500 * 86_400),
+    batchSize: int(env, 'ARCHIVE_BATCH_SIZE', 500, 1, 10_000),
+    batchPauseMs: int(env, 'ARCHIVE_BATCH_PAUSE_MS', 0, 0, 60_000),
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = str(env, 'NODE_ENV') ?? 'development';
   const production = nodeEnv === 'production';
@@ -562,6 +595,8 @@ export function loadConfig(env: Env = process.env): Config {
       intervalMs: int(env, 'SELLER_STORE_INTERVAL_MS', 1000, 50, 3_600_000),
       readWaitMs: int(env, 'SELLER_STORE_READ_WAIT_MS', 1000, 0, 30_000),
     },
+    // hot and cold orders (issue 14)
+    archive: archiveConfig(env),
     // Outbound webhooks. Defaults: retries after ~10 s, 20 s, 40 s … (at most 1 h apart), DEAD
     // after 12 attempts (about 3.5 hours after the first).
     webhooks: {

@@ -31,6 +31,7 @@ import { OperationsService } from '../modules/ops/ops.service';
 import { RefundAttentionService } from '../modules/payment/refund-attention';
 import { SellerProjector } from '../modules/seller/seller.projector';
 import { SellerStore } from '../modules/seller/seller.store';
+import { ArchiveService } from '../modules/archive/archive.service';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(
@@ -113,6 +114,8 @@ export function createServices(
     sellerStore,
     /** The payment provider's client (its circuit breaker is reported in /metrics). */
     provider,
+    /** Hot and cold orders (issue 14): moves finished orders to the archive schema. */
+    archive: new ArchiveService(config.archive, log),
   };
 }
 

@@ -30,6 +30,8 @@ export enum ErrorCode {
   REFUND_STATE_INVALID = 'REFUND_STATE_INVALID',
   /** The tracking number is already on another active shipment or return with this carrier. */
   TRACKING_NUMBER_IN_USE = 'TRACKING_NUMBER_IN_USE',
+  /** Hot and cold orders (issue 14): the order is archived (finished long ago) and takes no more changes. */
+  ORDER_ARCHIVED = 'ORDER_ARCHIVED',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

@@ -10,6 +10,9 @@ export type Query = (sql: string) => Promise<any[]>;
 
 const PAID_STATES = `('PAID', 'SHIPPED', 'DELIVERED', 'COMPLETED', 'REFUNDED')`;
 const SETTLED = `('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')`;
+/** Orders and their lines are hot or archived (docs/archive.md): the checks cover both. */
+const ORDERS = `(select * from shop_order union all select * from archive.shop_order)`;
+const LINES = `(select * from order_line union all select * from archive.order_line)`;
 
 /** The ledger's own invariants (LedgerService.checkInvariants), replicated. */
 export const LEDGER_CHECKS: Record<string, string> = {
@@ -50,17 +53,17 @@ export const PAYMENT_CHECKS: Record<string, string> = {
        else refunded = 0 end`,
   'a paid order has not exactly one PURCHASE, or it is not from a settled payment of the order': `
     select o.id, o.status, array_agg(distinct p.reference) filter (where p.id is not null) as purchases
-      from shop_order o
+      from ${ORDERS} o
       left join ledger_entry e on e.reference = 'order:' || o.id
       left join ledger_posting p on p.id = e.posting_id and p.kind = 'PURCHASE'
      where o.status in ${PAID_STATES}
-     group by o.id
+     group by o.id, o.status
     having count(distinct p.id) <> 1
         or not exists (select 1 from payment_order po join payment pay on pay.id = po.payment_id
                         where po.order_id = o.id and pay.status in ${SETTLED}
                           and 'payment:' || pay.id = min(p.reference))`,
   'an unpaid or cancelled order has a PURCHASE': `
-    select o.id, o.status, p.reference from shop_order o
+    select o.id, o.status, p.reference from ${ORDERS} o
       join ledger_entry e on e.reference = 'order:' || o.id
       join ledger_posting p on p.id = e.posting_id and p.kind = 'PURCHASE'
      where o.status not in ${PAID_STATES}`,
@@ -79,7 +82,7 @@ export const PAYMENT_CHECKS: Record<string, string> = {
   'an order is REFUNDED exactly when its paying payment refunded its share': `
     select o.id, o.status, po.amount, (select coalesce(sum(r.amount), 0) from refund r
                                         where r.payment_id = po.payment_id and r.order_id = o.id)::bigint as refunded
-      from shop_order o
+      from ${ORDERS} o
       join ledger_entry e on e.reference = 'order:' || o.id
       join ledger_posting lp on lp.id = e.posting_id and lp.kind = 'PURCHASE'
       join payment_order po on po.order_id = o.id and 'payment:' || po.payment_id = lp.reference
@@ -116,11 +119,11 @@ export const STOCK_CHECKS: Record<string, string> = {
       from variant v left join stock_reservation r on r.variant_id = v.id
      group by v.id having v.reserved <> coalesce(sum(r.quantity), 0)`,
   'a reservation belongs to an order that is not awaiting payment': `
-    select r.id, r.order_id, o.status from stock_reservation r join shop_order o on o.id = r.order_id
+    select r.id, r.order_id, o.status from stock_reservation r join ${ORDERS} o on o.id = r.order_id
      where o.status <> 'PENDING_PAYMENT'`,
   'variant sold is not the units of its paid orders (plus DEDUCT_ON_ORDER units awaiting payment)': `
     select v.id, v.sold, coalesce(x.units, 0) as units from variant v
-      left join (select ol.variant_id, sum(ol.quantity)::int as units from order_line ol join shop_order o on o.id = ol.order_id
+      left join (select ol.variant_id, sum(ol.quantity)::int as units from ${LINES} ol join ${ORDERS} o on o.id = ol.order_id
                   where o.status in ${PAID_STATES} or (o.status = 'PENDING_PAYMENT' and ol.stock_policy = 'DEDUCT_ON_ORDER')
                   group by ol.variant_id) x on x.variant_id = v.id
      where v.sold <> coalesce(x.units, 0)`,

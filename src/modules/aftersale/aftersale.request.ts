@@ -7,7 +7,7 @@ import { badInput, forbidden, notFound } from '../../shared/errors';
 import { claimKey, digest } from '../../shared/idempotency';
 import { isId } from '../../shared/ids';
 import { recordOrderEvent } from '../events/order-events';
-import { canSee } from '../order/order.service';
+import { canSee, refuseArchived } from '../order/order.service';
 import { OrderEventKind } from '../order/order.types';
 import type { AfterSaleDeps } from './aftersale.deps';
 import { AfterSaleKind, isRefundType, prorate, RELEASED_STATES, requestRefusal } from './aftersale.state';
@@ -90,6 +90,10 @@ export async function requestAfterSale(
       return (await findAfterSale(tx, claim.resultRef))!;
     }
     const order = await lockOrder(tx, req.orderId);
+    if (!order) {
+      const archived = await refuseArchived(tx, principal, req.orderId);
+      if (archived) throw new Rollback(archived);
+    }
     if (!order || !canSee(principal, order)) throw notFound('Order', req.orderId);
     if (String(order.buyer_id) !== principal.userId)
       throw forbidden('Only the buyer can ask for an after-sale');

@@ -1,3 +1,4 @@
+import type { UserError } from '../../shared/error-result';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { sqlAll } from '../../db/sql';
@@ -34,9 +35,17 @@ export class OrderCompletion {
     private readonly log: Logger,
   ) {}
 
-  async confirm(em: EntityManager, p: Principal, orderId: string): Promise<OrderRow | OrderStateError> {
+  async confirm(
+    em: EntityManager,
+    p: Principal,
+    orderId: string,
+  ): Promise<OrderRow | OrderStateError | UserError> {
     const order = await this.orders.find(em, p, orderId);
-    if (!order) throw notFound('Order', orderId.slice(0, 40));
+    if (!order) {
+      const archived = await this.orders.refuseArchived(em, p, orderId);
+      if (archived) return archived;
+      throw notFound('Order', orderId.slice(0, 40));
+    }
     if (String(order.buyer_id) !== p.userId && !isAdmin(p))
       throw forbidden('Only the buyer confirms receipt of an order');
     return inTransaction<OrderRow, OrderStateError>(em, async (tx) => {

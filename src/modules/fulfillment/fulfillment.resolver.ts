@@ -59,7 +59,7 @@ export class FulfillmentResolver {
     @Ctx() ctx: Context,
   ): Promise<typeof OrderResult> {
     const r = await ctx.services.fulfillment.confirmReceipt(ctx.em, authorize(ctx.principal), orderId);
-    return r instanceof OrderStateError ? r : toOrder(r, ctx.config.currency);
+    return r instanceof OrderStateError || r instanceof UserError ? r : toOrder(r, ctx.config.currency);
   }
 }
 

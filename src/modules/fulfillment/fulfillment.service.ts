@@ -163,7 +163,11 @@ export class FulfillmentService {
   }
 
   /** orderConfirmReceipt: the buyer (or an admin) completes a delivered order. */
-  confirmReceipt(em: EntityManager, p: Principal, orderId: string): Promise<OrderRow | OrderStateError> {
+  confirmReceipt(
+    em: EntityManager,
+    p: Principal,
+    orderId: string,
+  ): Promise<OrderRow | OrderStateError | UserError> {
     return this.completion.confirm(em, p, orderId);
   }
 

@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import { ErrorCode, ErrorResult } from '../../shared/error-result';
+import { ErrorCode, ErrorResult, UserError } from '../../shared/error-result';
 import { OrderStatus } from './order.state';
 
 @ObjectType({
@@ -19,3 +19,13 @@ export class OrderStateError extends ErrorResult {
     });
   }
 }
+
+/**
+ * A change asked of an archived order (a late refund, an after-sale, a cancellation): refused, never
+ * brought back (docs/archive.md). Only those who may see the order get it; to others it does not exist.
+ */
+export const orderArchived = (orderId: string): UserError =>
+  UserError.of(
+    ErrorCode.ORDER_ARCHIVED,
+    `Order ${orderId} is archived: it finished long ago and takes no more changes`,
+  );

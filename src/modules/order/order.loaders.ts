@@ -18,27 +18,34 @@ export interface OrderLineRow {
   snapshot_digest: string;
 }
 
-/** Request-scoped batch loaders for order detail: a constant number of statements per page. */
+/**
+ * Request-scoped batch loaders for order detail: a constant number of statements per page. An
+ * order's rows are hot or archived (docs/archive.md); each statement reads both, the archive's
+ * side costing one index probe.
+ */
 export function orderLoaders(em: EntityManager) {
   return {
     linesByOrder: new DataLoader(
       rowsPerKey<OrderLineRow>(
         em,
-        'select * from order_line where order_id = any($1::bigint[]) order by id',
+        `select * from order_line where order_id = any($1::bigint[])
+         union all select * from archive.order_line where order_id = any($1::bigint[]) order by id`,
         (r) => String(r.order_id),
       ),
     ),
     eventsByOrder: new DataLoader(
       rowsPerKey<OrderEventRow>(
         em,
-        'select * from order_event where order_id = any($1::bigint[]) order by order_id, seq',
+        `select * from order_event where order_id = any($1::bigint[])
+         union all select * from archive.order_event where order_id = any($1::bigint[]) order by order_id, seq`,
         (r) => String(r.order_id),
       ),
     ),
     ordersByCheckout: new DataLoader(
       rowsPerKey<OrderRow>(
         em,
-        'select * from shop_order where checkout_id = any($1::bigint[]) order by id',
+        `select * from shop_order where checkout_id = any($1::bigint[])
+         union all select * from archive.shop_order where checkout_id = any($1::bigint[]) order by id`,
         (r) => String(r.checkout_id),
       ),
     ),

@@ -2,6 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import type { Context } from '../../server/context';
 import { authorize } from '../../shared/auth';
 import { notFound } from '../../shared/errors';
+import { UserError } from '../../shared/error-result';
 import { Money } from '../../shared/types';
 import { MerchantType } from '../catalog/catalog.types';
 import type { Merchant } from '../catalog/merchant.entity';
@@ -62,10 +63,11 @@ export const toEvent = (e: OrderEventRow): OrderEventType =>
 export class OrderResolver {
   @Query(() => OrderType, {
     nullable: true,
-    description: 'Its buyer, its merchant and admins see an order; for anyone else it does not exist.',
+    description:
+      'Its buyer, its merchant and admins see an order, hot or archived alike; for anyone else it does not exist.',
   })
   async order(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<OrderObject | null> {
-    const r = await ctx.services.orders.find(ctx.em, ctx.principal, id);
+    const r = await ctx.services.orders.findAnywhere(ctx.em, ctx.principal, id);
     return r ? toOrder(r, ctx.config.currency) : null;
   }
 
@@ -98,7 +100,7 @@ export class OrderResolver {
     const p = authorize(ctx.principal);
     const r = await ctx.services.orders.cancel(ctx.em, p, orderId, reason?.slice(0, 500) ?? null);
     if (r === null) throw notFound('Order', orderId.slice(0, 40));
-    return r instanceof OrderStateError ? r : toOrder(r, ctx.config.currency);
+    return r instanceof OrderStateError || r instanceof UserError ? r : toOrder(r, ctx.config.currency);
   }
 
   @FieldResolver(() => Customer)

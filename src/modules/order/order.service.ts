@@ -8,7 +8,8 @@ import { badInput } from '../../shared/errors';
 import { checkPageSize, decodeCursor, encodeCursor } from '../../shared/pagination';
 import { releaseOrderStock } from '../inventory/stock';
 import type { PricingService } from '../pricing/pricing.service';
-import { OrderStateError } from './order.errors';
+import { orderArchived, OrderStateError } from './order.errors';
+import type { UserError } from '../../shared/error-result';
 import { orderLifecycle, OrderStatus } from './order.state';
 import { OrderEventKind } from './order.types';
 import { insertEvent } from '../events/order-events';
@@ -41,6 +42,7 @@ export interface OrderListFilter {
   status?: OrderStatus[] | null;
   createdAfter?: Date | null;
   createdBefore?: Date | null;
+  /** Also list archived orders (docs/archive.md); hot orders only otherwise. */
   includeArchived?: boolean | null;
 }
 
@@ -73,9 +75,33 @@ export interface MerchantOrderLists {
   ): Promise<OrderPage | null>;
 }
 
+/**
+ * Hot and archived orders in one relation, for the reads that show either (the archive has the
+ * same columns in the same order: src/modules/archive). Writes only ever see hot orders.
+ */
+const ANY_ORDER = '(select * from shop_order union all select * from archive.shop_order) o';
+
 /** Who may see an order: its buyer, its merchant, admins. Everyone else reads it as not existing. */
 export const canSee = (p: Principal | null, o: { buyer_id: string; merchant_id: string }): boolean =>
   !!p && (String(o.buyer_id) === p.userId || canManage(p, String(o.merchant_id)) || isAdmin(p));
+
+/**
+ * What a change of an order that is not hot answers: ORDER_ARCHIVED when it is archived and
+ * `principal` may see it, else null (not found, as before). Archived orders are never brought back.
+ */
+export async function refuseArchived(
+  em: EntityManager,
+  principal: Principal,
+  id: string,
+): Promise<UserError | null> {
+  if (!isId(id)) return null;
+  const [row] = await sqlAll<{ buyer_id: string; merchant_id: string }>(
+    em,
+    'select buyer_id, merchant_id from archive.shop_order where id = $1',
+    [id],
+  );
+  return row && canSee(principal, row) ? orderArchived(id) : null;
+}
 
 export class OrderService {
   constructor(
@@ -165,9 +191,10 @@ export class OrderService {
     principal: Principal,
     orderId: string,
     reason: string | null,
-  ): Promise<OrderRow | OrderStateError | null> {
+  ): Promise<OrderRow | OrderStateError | UserError | null> {
     const order = await this.find(em, principal, orderId);
-    if (!order || (String(order.buyer_id) !== principal.userId && !isAdmin(principal))) return null;
+    if (!order) return this.refuseArchived(em, principal, orderId);
+    if (String(order.buyer_id) !== principal.userId && !isAdmin(principal)) return null;
     return inTransaction(em, async (tx) => {
       const r = await this.cancelInTransaction(tx, orderId, reason ?? 'cancelled by the buyer');
       if (r instanceof OrderStateError) throw new Rollback(r);
@@ -215,10 +242,31 @@ export class OrderService {
     return cancelled;
   }
 
+  /** A hot order (the ones that can still change), as `principal` may see it. */
   async find(em: EntityManager, principal: Principal | null, id: string): Promise<OrderRow | null> {
     if (!principal || !isId(id)) return null;
     const [row] = await sqlAll<OrderRow>(em, 'select * from shop_order where id = $1', [id]);
     return row && canSee(principal, row) ? row : null;
+  }
+
+  /** The `order` query: an order wherever it is, hot or archived, in one statement. */
+  async findAnywhere(
+    em: EntityManager,
+    principal: Principal | null,
+    id: string,
+  ): Promise<(OrderRow & { archived: boolean }) | null> {
+    if (!principal || !isId(id)) return null;
+    const [row] = await sqlAll<OrderRow & { archived: boolean }>(
+      em,
+      `select *, false as archived from shop_order where id = $1
+       union all select *, true as archived from archive.shop_order where id = $1`,
+      [id],
+    );
+    return row && canSee(principal, row) ? row : null;
+  }
+
+  refuseArchived(em: EntityManager, principal: Principal, id: string): Promise<UserError | null> {
+    return refuseArchived(em, principal, id);
   }
 
   async findCheckout(em: EntityManager, principal: Principal | null, id: string) {
@@ -286,16 +334,17 @@ export class OrderService {
     const pageConds = [...conds];
     if (beforeId) pageConds.push(`id < ${add(beforeId)}::bigint`);
     const pageWhere = pageConds.length ? `where ${pageConds.join(' and ')}` : '';
+    const from = filter.includeArchived ? ANY_ORDER : 'shop_order';
     const [rows, [{ n }]] = await Promise.all([
       sqlAll<OrderRow>(
         em.fork() as EntityManager,
-        `select * from shop_order ${pageWhere} order by id desc limit ${add(limit)}`,
+        `select * from ${from} ${pageWhere} order by id desc limit ${add(limit)}`,
         params,
         true,
       ),
       sqlAll<{ n: number }>(
         em.fork() as EntityManager,
-        `select count(*)::int as n from shop_order ${where}`,
+        `select count(*)::int as n from ${from} ${where}`,
         countParams,
         true,
       ),

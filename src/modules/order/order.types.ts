@@ -128,9 +128,9 @@ export class OrderFilter {
   @Field(() => GraphQLDateTime, { nullable: true }) createdBefore?: Date | null;
   @Field(() => Boolean, {
     nullable: true,
-    defaultValue: true,
+    defaultValue: false,
     description:
-      'Include archived (cold) orders. Every order is kept in one table today, so all are included.',
+      'Include archived (cold) orders: finished orders moved to the archive after ARCHIVE_AFTER_DAYS (docs/archive.md). Without it only hot orders are listed.',
   })
   includeArchived?: boolean | null;
 }

@@ -9,6 +9,7 @@ import type { CardProvider } from './provider/card-provider';
 import { AccountKind, refundFeeShare, splitFee, type LedgerService } from '../ledger/ledger.service';
 import type { OrderService } from '../order/order.service';
 import { OrderStatus } from '../order/order.state';
+import { orderArchived } from '../order/order.errors';
 import type { PaymentRow } from './payment.service';
 import { PaymentMethod } from './payment.state';
 import { addRefundToSales } from '../sales/sales.rollup';
@@ -99,7 +100,10 @@ export class RefundService {
     // has committed before the status below is read, so the refund draws from the right account.
     // The payment then with FOR NO KEY UPDATE, as PaymentService locks it (provider events and
     // refunds inserted meanwhile do not conflict with it).
-    await sqlAll(tx, 'select id from shop_order where id = $1 for update', [orderId]);
+    const [hot] = await sqlAll(tx, 'select id from shop_order where id = $1 for update', [orderId]);
+    // A late refund of an archived order is refused (docs/archive.md): its money stays as it was.
+    if (!hot && (await sqlAll(tx, 'select 1 from archive.shop_order where id = $1', [orderId])).length)
+      return orderArchived(orderId);
     const [p] = await sqlAll<
       PaymentRow & { order_amount: string; merchant_id: string; order_status: OrderStatus }
     >(
