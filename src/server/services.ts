@@ -29,6 +29,7 @@ import { SalesService } from '../modules/sales/sales.service';
 import { SalesRollup } from '../modules/sales/sales.rollup';
 import { OperationsService } from '../modules/ops/ops.service';
 import { RefundAttentionService } from '../modules/payment/refund-attention';
+import { ReadRouter } from '../db/read-routing';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(
@@ -104,6 +105,8 @@ export function createServices(
     refundAttention: new RefundAttentionService(ledger, jobs),
     /** The payment provider's client (its circuit breaker is reported in /metrics). */
     provider,
+    // Replicas with read-your-writes (issue 14): which reads may use a replica, and which one.
+    reads: new ReadRouter(config.replicas, log),
   };
 }
 
