@@ -30,6 +30,7 @@ import type { SharedCache } from './shared/cache/shared-cache';
 import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-sweep';
 import { createLogger } from './server/protection/log';
 import { ARCHIVE_JOB } from './modules/archive/archive.service';
+import { readYourWritesPlugin } from './server/read-your-writes';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -133,6 +134,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   let bus: EventBus | undefined;
   let relay: OutboxRelay | undefined;
   let stopSwitches = () => {};
+  let stopReads = async () => {};
   let webhooks: WebhookRuntime | undefined;
   let cache: SharedCache | undefined;
   let running: App | undefined;
@@ -198,6 +200,9 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       onEvents: () => services.sellerProjector.wake(),
       onGap: () => services.sellerProjector.wake(),
     });
+    // replicas (issue 14): probed from now on; until then every read goes to the primary
+    await services.reads.start(orm, config.redisUrl);
+    stopReads = () => services.reads.stop();
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs, config.dbTimeouts);
     await relay.start();
     // Outbound webhooks: deliveries derived from the published events, sent by every process.
@@ -222,7 +227,15 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     });
     registerOperationsMetrics(metrics.registry, services, orm, config);
     const http = await startHttp(
-      { config, orm, schema: buildAppSchema(), services, log, metrics },
+      {
+        config,
+        orm,
+        schema: buildAppSchema(),
+        services,
+        log,
+        metrics,
+        plugins: [readYourWritesPlugin(services.reads)],
+      },
       {
         '/webhooks/payments': paymentWebhook(
           orm,
@@ -271,6 +284,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
         await step('bus', () => bus!.close());
         await step('protection', () => services.protection.close());
         await step('cache', () => cache!.close());
+        await step('reads', () => services.reads.stop());
         await step('jobs', () => jobs!.stop());
         await step('sandbox', () => sandbox?.stop());
         await step('orm', () => orm.close());
@@ -282,6 +296,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     return app;
   } catch (e) {
     stopSwitches();
+    await stopReads();
     await webhooks?.stop();
     await relay?.stop();
     await bus?.close();

@@ -128,6 +128,13 @@ export interface Config {
    * HTTP_PUBLIC_MAX_AGE_SECONDS, 30.
    */
   httpCache: { publicMaxAgeSeconds: number };
+  /**
+   * Replicas with read-your-writes (issue 14, docs/replicas.md): a replica staler than
+   * REPLICA_MAX_LAG_MS is not read; a client that just wrote waits up to REPLICA_WAIT_MS for a
+   * replica that has its write, else reads the primary; replicas are probed every REPLICA_PROBE_MS;
+   * without Redis each process remembers the writes of up to REPLICA_RYW_MAX_CLIENTS clients.
+   */
+  replicas: { maxLagMs: number; waitMs: number; probeMs: number; memoryClients: number };
 }
 
 /** Timeouts toward PostgreSQL, in milliseconds; 0 disables one (docs/faults.md). */
@@ -634,6 +641,13 @@ export function loadConfig(env: Env = process.env): Config {
     },
     // ---- HTTP caching of public catalog GETs (issue 11.3)
     httpCache: { publicMaxAgeSeconds: int(env, 'HTTP_PUBLIC_MAX_AGE_SECONDS', 30, 0, 86_400) },
+    // ---- replicas with read-your-writes (issue 14, docs/replicas.md)
+    replicas: {
+      maxLagMs: int(env, 'REPLICA_MAX_LAG_MS', 5_000, 0, 3_600_000),
+      waitMs: int(env, 'REPLICA_WAIT_MS', 50, 0, 10_000),
+      probeMs: int(env, 'REPLICA_PROBE_MS', 500, 20, 60_000),
+      memoryClients: int(env, 'REPLICA_RYW_MAX_CLIENTS', 100_000, 100, 10_000_000),
+    },
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {

@@ -31,6 +31,10 @@ export function ormConfig(opts: OrmOptions): Options<PostgreSqlDriver> {
     driver: PostgreSqlDriver,
     clientUrl: opts.url,
     replicas: (opts.replicaUrls ?? []).map((clientUrl) => ({ clientUrl })),
+    // MikroORM would send every find outside a transaction to a random replica, however stale (the
+    // bootstrap admin was looked up on a replica that had not replayed the migrations yet). Which
+    // reads may use a replica is decided in one place instead: src/db/read-routing.ts.
+    preferReadReplicas: false,
     entities: opts.entities,
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false },

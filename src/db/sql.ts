@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { routedRead } from './read-routing';
 
 /** A PostgreSQL array literal, so an array travels as one bound value (knex would expand it). */
 export function pgArray(values: (string | number)[]): string {
@@ -20,8 +21,9 @@ export function toKnexBindings(sql: string, params: unknown[]): { text: string; 
 }
 
 /**
- * Runs raw SQL in the request's EntityManager: inside its transaction when there is one, otherwise
- * on a replica when `readOnly` (replication lag is acceptable there) or on the primary.
+ * Runs raw SQL in the request's EntityManager: inside its transaction when there is one; a
+ * `readOnly` statement outside a transaction goes where the enclosing `ReadRouter.forRead` sends
+ * it (a replica, see src/db/read-routing.ts), and to the primary outside any `forRead`.
  */
 export async function sqlAll<T>(
   em: EntityManager,
@@ -31,8 +33,12 @@ export async function sqlAll<T>(
 ): Promise<T[]> {
   const { text, bindings } = toKnexBindings(sql, params);
   const trx = em.getTransactionContext();
-  const conn = em.getConnection(trx || !readOnly ? 'write' : 'read');
-  const rows = (await conn.execute<T[]>(text, bindings, 'all', trx)) as Record<string, unknown>[];
+  const conn = em.getConnection('write');
+  const rows = (
+    !trx && readOnly
+      ? await routedRead<T>(conn, text, bindings)
+      : await conn.execute<T[]>(text, bindings, 'all', trx)
+  ) as Record<string, unknown>[];
   return rows.map(withDates) as T[];
 }
 

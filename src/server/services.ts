@@ -32,6 +32,7 @@ import { RefundAttentionService } from '../modules/payment/refund-attention';
 import { SellerProjector } from '../modules/seller/seller.projector';
 import { SellerStore } from '../modules/seller/seller.store';
 import { ArchiveService } from '../modules/archive/archive.service';
+import { ReadRouter } from '../db/read-routing';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(
@@ -116,6 +117,8 @@ export function createServices(
     provider,
     /** Hot and cold orders (issue 14): moves finished orders to the archive schema. */
     archive: new ArchiveService(config.archive, log),
+    // Replicas with read-your-writes (issue 14): which reads may use a replica, and which one.
+    reads: new ReadRouter(config.replicas, log),
   };
 }
 

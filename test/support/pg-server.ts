@@ -9,8 +9,8 @@ import { freePort } from '../../src/db/embedded';
 /**
  * A real PostgreSQL server that a test owns and can hurt: start, stop (fast or immediate), restart,
  * freeze (SIGSTOP of the postmaster and every process it forked), thaw, make read-only
- * and lock tables. For fault tests (test/e2e/faults.test.ts) and, later, replica tests: port, data
- * directory and server settings are parameters.
+ * and lock tables. For fault tests (test/e2e/faults.test.ts) and replica tests (startReplica below):
+ * port, data directory and server settings are parameters.
  *
  * Uses the server binaries of PG_BIN (default /usr/lib/postgresql/15/bin; `.ci/run` installs the
  * postgresql-15 package). PostgreSQL refuses to run as root: as root, it runs as OS user
@@ -257,6 +257,66 @@ export async function startPgServer(opts: PgServerOptions = {}): Promise<PgServe
   };
   await server.start();
   return server;
+}
+
+export interface ReplicaOptions {
+  /** recovery_min_apply_delay: commits become visible on the replica this long after the primary. */
+  applyDelayMs?: number;
+  settings?: Record<string, string | number>;
+}
+
+/**
+ * A streaming replica of `primary` (a PgServer of this file, whose default pg_hba trusts local
+ * replication connections): `pg_basebackup -R` into a fresh directory, then a hot standby.
+ * `applyDelayMs` makes the lag visible and deterministic (WAL arrives at once, commits are applied
+ * that much later). destroy() stops it and removes its directory.
+ */
+export async function startReplica(primary: PgServer, opts: ReplicaOptions = {}): Promise<PgServer> {
+  const root = mkdtempSync(join(tmpdir(), 'pg-replica-'));
+  chmodSync(root, 0o755);
+  const dataDir = join(root, 'data');
+  mkdirSync(dataDir, { mode: 0o700 });
+  if (asRoot()) {
+    const { uid, gid } = userId(OS_USER);
+    chownSync(root, uid, gid);
+    chownSync(dataDir, uid, gid);
+  }
+  const [exe, args] = command('pg_basebackup', [
+    '-D',
+    dataDir,
+    '-R', // standby.signal + primary_conninfo
+    '-X',
+    'stream',
+    '--checkpoint=fast',
+    '--no-sync',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(primary.port),
+    '-U',
+    'postgres',
+  ]);
+  const r = spawnSync(exe, args, { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(root, { recursive: true, force: true });
+    throw new Error(`pg_basebackup failed: ${r.stderr || r.stdout || r.error}`);
+  }
+  const replica = await startPgServer({
+    dataDir,
+    settings: {
+      hot_standby: 'on',
+      ...(opts.applyDelayMs ? { recovery_min_apply_delay: `${opts.applyDelayMs}ms` } : {}),
+      // WAL of the primary's settings is replayed: it needs at least as many connections.
+      max_connections: 100,
+      ...opts.settings,
+    },
+  });
+  const destroy = replica.destroy;
+  replica.destroy = async () => {
+    await destroy();
+    rmSync(root, { recursive: true, force: true });
+  };
+  return replica;
 }
 
 /** A redis-server of the test's own (the shared one of the global setup must not be stopped). */

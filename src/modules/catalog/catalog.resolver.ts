@@ -83,12 +83,17 @@ export class ProductResolver {
   ): Promise<ProductConnection> {
     const order = sort ?? ProductSort.RELEVANCE;
     assertSort(order);
-    const page = await ctx.services.search.search(ctx.em, filter ?? {}, order, first ?? 20, after);
-    // Start the count/facet query now, in parallel with the field resolvers of the page.
-    // (facets alone need no stats while the search_facets switch sheds them)
-    const wantsStats =
-      selects(info, 'totalCount') || (selects(info, 'facets') && ctx.services.switches.isOn('search_facets'));
-    if (wantsStats) void page.stats().catch(() => undefined);
+    // A replica may serve it; the count/facet query starts here so that it runs there too.
+    const page = await ctx.services.reads.forRead('catalog.search', ctx.principal, async () => {
+      const page = await ctx.services.search.search(ctx.em, filter ?? {}, order, first ?? 20, after);
+      // Start the count/facet query now, in parallel with the field resolvers of the page.
+      // (facets alone need no stats while the search_facets switch sheds them)
+      const wantsStats =
+        selects(info, 'totalCount') ||
+        (selects(info, 'facets') && ctx.services.switches.isOn('search_facets'));
+      if (wantsStats) void page.stats().catch(() => undefined);
+      return page;
+    });
     return Object.assign(new ProductConnection(), {
       edges: page.items.map((i) => ({ cursor: i.cursor, node: i.product })),
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.items.at(-1)?.cursor ?? null },

@@ -81,7 +81,10 @@ export class OrderResolver {
     @Ctx() ctx: Context,
   ): Promise<OrderConnection> {
     const p = authorize(ctx.principal);
-    const page = await ctx.services.orders.list(ctx.em, p, filter ?? {}, first ?? 20, after);
+    // A replica may serve it (read-your-writes: the caller's own new orders are there).
+    const page = await ctx.services.reads.forRead('orders.list', p, () =>
+      ctx.services.orders.list(ctx.em, p, filter ?? {}, first ?? 20, after),
+    );
     return {
       edges: page.items.map((i) => ({ cursor: i.cursor, node: toOrder(i.row, ctx.config.currency) })),
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.items.at(-1)?.cursor ?? null },
