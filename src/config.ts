@@ -2,6 +2,7 @@ import proxyAddr from '@fastify/proxy-addr';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseRedisUrl } from './shared/redis';
 
 /**
  * Every environment variable the server reads, parsed and validated in one place.
@@ -370,6 +371,19 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+// Redis Cluster (issue 14): REDIS_URL names one Redis (redis://, rediss://) or a cluster
+// (redis-cluster://h1:p1,h2:p2, rediss-cluster:// with TLS); src/shared/redis.ts connects either.
+function redisUrl(env: Env): string | undefined {
+  const raw = str(env, 'REDIS_URL');
+  if (raw === undefined) return undefined;
+  try {
+    parseRedisUrl(raw);
+  } catch (e) {
+    throw new ConfigError('REDIS_URL', (e as Error).message);
+  }
+  return raw;
+}
+
 /**
  * Secrets that are unset are generated once and kept in DATA_DIR, so tokens and webhook signatures
  * stay valid across restarts of the embedded default. Production must set them explicitly.
@@ -534,7 +548,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: int(env, 'PORT', 4000, 0, 65535),
     databaseUrl,
     databaseReplicaUrls: replicas,
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl: redisUrl(env),
     dataDir,
     adminEmail,
     adminPassword,

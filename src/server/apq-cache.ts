@@ -1,6 +1,6 @@
 import type { KeyValueCache, KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { connectRedis, type RedisClient } from '../shared/redis';
 
 /**
  * Apollo's KeyValueCache over Redis, so an APQ document registered through one process is found by
@@ -9,15 +9,15 @@ import type { Logger } from 'pino';
  */
 export class RedisKeyValueCache implements KeyValueCache<string> {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly log: Logger,
     private readonly prefix = 'commerce:',
   ) {}
 
   static connect(url: string, log: Logger): RedisKeyValueCache {
     // A command waits for at most one reconnection attempt, then fails (a miss).
-    const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-    redis.on('error', (err) => log.warn({ err: err.message }, 'APQ cache: Redis error'));
+    // One key per command: a cluster needs nothing more.
+    const redis = connectRedis(url, { purpose: 'APQ cache', log, maxRetriesPerRequest: 1 });
     return new RedisKeyValueCache(redis, log);
   }
 

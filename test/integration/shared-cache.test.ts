@@ -3,10 +3,12 @@ import pino from 'pino';
 import { RedisStore } from '../../src/shared/cache/redis-store';
 import { SharedCache, type NamespaceOptions } from '../../src/shared/cache/shared-cache';
 import { MemoryStore, type CacheStore } from '../../src/shared/cache/store';
+import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
 
 /**
  * The generic cache on both stores: this process's bounded memory and a real Redis
- * (TEST_REDIS_URL, started by the test setup). Loads are counted by the loaders themselves.
+ * (TEST_REDIS_URL, started by the test setup), and the Redis store again on a 3-master Redis
+ * Cluster (its keys spread over slots of every node). Loads are counted by the loaders themselves.
  */
 
 const log = pino({ level: process.env.CACHE_TEST_LOG ?? 'silent' });
@@ -18,17 +20,25 @@ const redisUrl = () => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+type Kind = 'memory' | 'redis' | 'redis-cluster';
 const opened: SharedCache[] = [];
-afterAll(() => Promise.all(opened.map((c) => c.close())));
+let cluster: RedisClusterHandle;
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+});
+afterAll(async () => {
+  await Promise.all(opened.map((c) => c.close()));
+  await cluster?.stop();
+});
 
-async function redisStore(prefix: string): Promise<RedisStore> {
-  const s = new RedisStore(redisUrl(), prefix, log);
+async function redisStore(kind: Kind, prefix: string): Promise<RedisStore> {
+  const s = new RedisStore(kind === 'redis-cluster' ? cluster.url : redisUrl(), prefix, log);
   await s.start();
   return s;
 }
 
-async function makeCache(kind: 'memory' | 'redis', prefix = `t:${randomBytes(4).toString('hex')}:`) {
-  const store: CacheStore = kind === 'memory' ? new MemoryStore(10_000) : await redisStore(prefix);
+async function makeCache(kind: Kind, prefix = `t:${randomBytes(4).toString('hex')}:`) {
+  const store: CacheStore = kind === 'memory' ? new MemoryStore(10_000) : await redisStore(kind, prefix);
   const cache = new SharedCache(store, log);
   opened.push(cache);
   return { cache, prefix };
@@ -52,7 +62,7 @@ function source<V>(initial: V, delayMs = 20) {
 
 const LONG: NamespaceOptions = { freshMs: 60_000, staleMs: 60_000 };
 
-describe.each(['memory', 'redis'] as const)('%s store', (kind) => {
+describe.each(['memory', 'redis', 'redis-cluster'] as const)('%s store', (kind) => {
   test('1,000 concurrent misses of one key make one load, and every caller gets its value', async () => {
     const { cache } = await makeCache(kind);
     const ns = cache.namespace<{ title: string }>('product', LONG);
@@ -155,11 +165,11 @@ test('memory store: the bound holds, least recently used entries go first', asyn
   expect((await ns.peek(['1'])).has('1')).toBe(false);
 });
 
-describe('Redis: two processes (two caches on one Redis)', () => {
+describe.each(['redis', 'redis-cluster'] as const)('%s: two processes (two caches on one Redis)', (kind) => {
   test('an invalidation in one is seen by the other at once; generations too', async () => {
     const prefix = `t:${randomBytes(4).toString('hex')}:`;
-    const a = (await makeCache('redis', prefix)).cache.namespace<string>('product', LONG);
-    const b = (await makeCache('redis', prefix)).cache.namespace<string>('product', LONG);
+    const a = (await makeCache(kind, prefix)).cache.namespace<string>('product', LONG);
+    const b = (await makeCache(kind, prefix)).cache.namespace<string>('product', LONG);
     const src = source('v1', 1);
     expect(await a.get('7', src.load)).toBe('v1');
     expect(await b.get('7', src.load)).toBe('v1');
@@ -170,11 +180,11 @@ describe('Redis: two processes (two caches on one Redis)', () => {
     expect(await b.get('7', src.load)).toBe('v2');
     expect(Date.now() - t0).toBeLessThan(1000);
 
-    const pa = (await makeCache('redis', prefix)).cache.namespace<string>('pages', {
+    const pa = (await makeCache(kind, prefix)).cache.namespace<string>('pages', {
       ...LONG,
       generational: true,
     });
-    const pb = (await makeCache('redis', prefix)).cache.namespace<string>('pages', {
+    const pb = (await makeCache(kind, prefix)).cache.namespace<string>('pages', {
       ...LONG,
       generational: true,
     });
@@ -186,10 +196,34 @@ describe('Redis: two processes (two caches on one Redis)', () => {
     expect(await pa.get('q', page.load)).toBe('page2');
   });
 
+  test('200 keys in one read (slots on every node of a cluster): stored by one, read by the other, dropped together', async () => {
+    const prefix = `t:${randomBytes(4).toString('hex')}:`;
+    const a = (await makeCache(kind, prefix)).cache.namespace<string>('many', LONG);
+    const b = (await makeCache(kind, prefix)).cache.namespace<string>('many', LONG);
+    const keys = Array.from({ length: 200 }, (_, i) => String(i));
+    let version = 'v1';
+    const loaded: string[] = [];
+    const load = async (ks: string[]) => {
+      loaded.push(...ks);
+      return new Map(ks.map((k) => [k, `${version}:${k}`]));
+    };
+    expect((await a.getMany(keys, load)).get('199')).toBe('v1:199');
+    expect(loaded.length).toBe(200);
+    const fromB = await b.getMany(keys, load);
+    expect(loaded.length).toBe(200); // all 200 read from Redis
+    expect([...fromB.values()]).toEqual(keys.map((k) => `v1:${k}`));
+    version = 'v2';
+    await a.invalidate(keys.slice(0, 100));
+    const after = await b.getMany(keys, load);
+    expect(loaded.length).toBe(300); // exactly the 100 dropped keys were loaded again
+    expect(after.get('0')).toBe('v2:0');
+    expect(after.get('150')).toBe('v1:150');
+  });
+
   test('an invalidation heard from another process keeps this one from storing a load it had in flight', async () => {
     const prefix = `t:${randomBytes(4).toString('hex')}:`;
-    const a = (await makeCache('redis', prefix)).cache.namespace<string>('product', LONG);
-    const b = (await makeCache('redis', prefix)).cache.namespace<string>('product', LONG);
+    const a = (await makeCache(kind, prefix)).cache.namespace<string>('product', LONG);
+    const b = (await makeCache(kind, prefix)).cache.namespace<string>('product', LONG);
     const src = source('before', 300);
     const slow = a.get('9', src.load); // a reads 'before', slowly
     await sleep(50);

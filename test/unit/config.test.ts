@@ -154,7 +154,7 @@ describe('each bad variable is a ConfigError naming it', () => {
     [
       { REDIS_URL: 'http://cache' },
       'REDIS_URL',
-      'Invalid configuration: REDIS_URL must use redis: or rediss:, got http:',
+      'Invalid configuration: REDIS_URL must use redis:, rediss:, redis-cluster: or rediss-cluster:, got http:',
     ],
     [
       { LOG_LEVEL: 'loud' },

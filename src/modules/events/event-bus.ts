@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { connectRedis, RedisChannel, type RedisClient } from '../../shared/redis';
 import type { OrderEventRow, ShipmentSnapshot } from './order-events';
 
 /** An order event as it travels from the relay to every process's subscribers. */
@@ -74,44 +74,51 @@ const CHANNEL = 'commerce:order-events';
  * Many processes: the relay (on whichever process leads) publishes each batch once to one Redis
  * channel; every process subscribes once and dispatches to its own sockets. After a reconnect the
  * listeners catch up from the database, since Redis pub/sub keeps nothing for absent subscribers.
+ * On a Redis Cluster the channel is a sharded one (SPUBLISH/SSUBSCRIBE): one shard carries it, and
+ * batches keep their order because they all travel through that one channel.
  */
 export class RedisEventBus implements EventBus {
-  private readonly pub: Redis;
-  private readonly sub: Redis;
+  private readonly pub: RedisClient;
+  private readonly channel: RedisChannel;
   private readonly listeners: BusListener[] = [];
-  private subscribed = false;
 
-  constructor(
-    url: string,
-    private readonly log: Logger,
-  ) {
-    const opts = { maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false };
-    this.pub = new Redis(url, opts);
-    this.sub = new Redis(url, opts);
-    for (const c of [this.pub, this.sub])
-      c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-    this.sub.on('message', (_channel: string, message: string) => {
-      let batch: PublishedEvent[];
-      try {
-        batch = JSON.parse(message);
-      } catch {
-        return;
-      }
-      for (const l of this.listeners) l.onEvents(batch);
+  constructor(url: string, log: Logger) {
+    // Publishing waits through a reconnection: the relay marks rows published only after this.
+    this.pub = connectRedis(url, {
+      purpose: 'event bus',
+      log,
+      maxRetriesPerRequest: null,
+      enableOfflineQueue: true,
     });
-    this.sub.on('ready', () => {
-      // ioredis subscribes again by itself; what was published meanwhile is read from the outbox.
-      if (this.subscribed) for (const l of this.listeners) l.onGap();
-    });
+    this.channel = new RedisChannel(
+      url,
+      CHANNEL,
+      this.pub,
+      {
+        onMessage: (message) => {
+          let batch: PublishedEvent[];
+          try {
+            batch = JSON.parse(message);
+          } catch {
+            return;
+          }
+          for (const l of this.listeners) l.onEvents(batch);
+        },
+        onGap: () => {
+          for (const l of this.listeners) l.onGap();
+        },
+      },
+      log,
+      'event bus',
+    );
   }
 
   async start(): Promise<void> {
-    await this.sub.subscribe(CHANNEL);
-    this.subscribed = true;
+    await this.channel.start();
   }
 
   async publish(batch: PublishedEvent[]): Promise<void> {
-    await this.pub.publish(CHANNEL, JSON.stringify(batch));
+    await this.channel.publish(JSON.stringify(batch));
   }
 
   listen(listener: BusListener): void {
@@ -120,6 +127,7 @@ export class RedisEventBus implements EventBus {
 
   async close(): Promise<void> {
     this.listeners.length = 0;
-    await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
+    await this.channel.close();
+    await this.pub.quit().catch(() => undefined);
   }
 }

@@ -1,10 +1,10 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { ComplexityEstimator } from 'graphql-query-complexity';
-import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import type { Principal } from '../../shared/auth';
+import { connectRedis, type RedisClient } from '../../shared/redis';
 import { costEstimator, operationCost } from './cost';
 import { deadlineExceeded, queryTooCostly, rateLimited } from './errors';
 import { hashPool } from './hash-pool';
@@ -38,7 +38,7 @@ export class Protection {
   /** The longest list any argument accepts: a cart's lines, a product's variants, a page. */
   readonly maxList: number;
   private readonly estimator: ComplexityEstimator;
-  private readonly redis?: Redis;
+  private readonly redis?: RedisClient;
 
   constructor(
     private readonly config: Config,
@@ -46,8 +46,13 @@ export class Protection {
   ) {
     if (config.redisUrl) {
       // Fail fast when Redis is away: the limiters fall back to their in-memory insurance.
-      this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-      this.redis.on('error', (err) => this.log?.warn({ err: err.message }, 'rate-limit Redis error'));
+      // Each counter is one key (rate-limiter-flexible's script names only it): cluster-safe.
+      this.redis = connectRedis(config.redisUrl, {
+        purpose: 'rate limits',
+        log,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+      });
     }
     const p = config.protection;
     hashPool.configure(p.passwordHashConcurrency, p.passwordHashQueue);

@@ -1,4 +1,3 @@
-import type Redis from 'ioredis';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -6,6 +5,7 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import type { ProtectionConfig } from '../../config';
+import type { RedisClient } from '../../shared/redis';
 import type { Principal } from '../../shared/auth';
 
 /**
@@ -39,7 +39,7 @@ export interface Verdict {
  * in-memory limiter of the same shape as insurance when Redis cannot answer; in memory otherwise.
  */
 export function limiter(
-  redis: Redis | undefined,
+  redis: RedisClient | undefined,
   opts: { keyPrefix: string; points: number; duration: number; blockDuration?: number },
 ): RateLimiterAbstract {
   const memory = new RateLimiterMemory(opts);
@@ -62,7 +62,7 @@ export class RateLimits {
 
   constructor(
     private readonly config: ProtectionConfig,
-    redis: Redis | undefined,
+    redis: RedisClient | undefined,
   ) {
     this.ip = limiter(redis, { keyPrefix: 'rl:ip', points: config.ipPerMinute, duration: 60 });
     this.user = limiter(redis, { keyPrefix: 'rl:user', points: config.userPerMinute, duration: 60 });

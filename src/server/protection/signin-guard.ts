@@ -1,6 +1,6 @@
-import type Redis from 'ioredis';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { ProtectionConfig } from '../../config';
+import type { RedisClient } from '../../shared/redis';
 import { retryLater } from './errors';
 import { limiter } from './rate-limits';
 
@@ -32,7 +32,7 @@ export class SigninGuard {
 
   constructor(
     private readonly config: ProtectionConfig,
-    redis: Redis | undefined,
+    redis: RedisClient | undefined,
   ) {
     const duration = FAILURE_WINDOW_SECONDS;
     this.max = config.signinMaxFailures;

@@ -1,5 +1,13 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import {
+  connectRedis,
+  delKeys,
+  mgetKeys,
+  RedisChannel,
+  setKeysPx,
+  whenReady,
+  type RedisClient,
+} from '../redis';
 import type { CacheStore, InvalidationMessage, StoredEntry } from './store';
 
 /**
@@ -8,15 +16,17 @@ import type { CacheStore, InvalidationMessage, StoredEntry } from './store';
  * channel so that other processes drop loads they have in flight, which read the database before
  * the change and must not be stored after it.
  *
+ * On a Redis Cluster the keys of one read spread over many slots: each is read, written and
+ * deleted by its own command (src/shared/redis.ts), and the channel is a sharded one.
+ *
  * Redis only speeds reads up: commands time out quickly and never queue while Redis is away, so a
  * lost Redis turns the cache into misses (reads from PostgreSQL), never into errors or waits.
  */
 export class RedisStore implements CacheStore {
   readonly shared = true;
-  private readonly client: Redis;
-  private readonly sub: Redis;
+  private readonly client: RedisClient;
+  private readonly channel: RedisChannel;
   private readonly listeners: ((m: InvalidationMessage) => void)[] = [];
-  private readonly channel: string;
 
   constructor(
     url: string,
@@ -25,42 +35,44 @@ export class RedisStore implements CacheStore {
     log: Logger,
     commandTimeoutMs = 1000,
   ) {
-    this.channel = `${prefix}invalidate`;
-    const opts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: commandTimeoutMs };
-    this.client = new Redis(url, opts);
-    // The subscriber waits for its connection: it has nothing to answer in a hurry.
-    this.sub = new Redis(url, { maxRetriesPerRequest: null });
-    for (const c of [this.client, this.sub])
-      c.on('error', (err) => log.warn({ err: err.message }, 'cache redis connection error'));
-    this.sub.on('message', (_channel: string, text: string) => {
-      let m: InvalidationMessage;
-      try {
-        m = JSON.parse(text);
-      } catch {
-        return;
-      }
-      for (const l of this.listeners) l(m);
+    this.client = connectRedis(url, {
+      purpose: 'cache',
+      log,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      commandTimeout: commandTimeoutMs,
     });
+    // The subscriber waits for its connection: it has nothing to answer in a hurry.
+    this.channel = new RedisChannel(
+      url,
+      `${prefix}invalidate`,
+      this.client,
+      {
+        onMessage: (text) => {
+          let m: InvalidationMessage;
+          try {
+            m = JSON.parse(text);
+          } catch {
+            return;
+          }
+          for (const l of this.listeners) l(m);
+        },
+      },
+      log,
+      'cache',
+    );
   }
 
   /** Subscribes, and waits (a few seconds at most) for the command connection. */
   async start(): Promise<void> {
-    await this.sub.subscribe(this.channel);
-    if (this.client.status === 'ready') return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(done, 5000);
-      this.client.once('ready', done);
-    });
+    await this.channel.start();
+    await whenReady(this.client, 5000);
   }
 
   async read(keys: string[], generationKey?: string) {
     const all = keys.map((k) => this.prefix + k);
     if (generationKey) all.push(this.prefix + generationKey);
-    const raw = all.length ? await this.client.mget(all) : [];
+    const raw = await mgetKeys(this.client, all);
     const now = Date.now();
     const entries = keys.map((_, i) => {
       const text = raw[i];
@@ -74,14 +86,21 @@ export class RedisStore implements CacheStore {
   async write(items: { key: string; entry: StoredEntry }[]): Promise<void> {
     if (items.length === 0) return;
     const now = Date.now();
-    const m = this.client.multi();
-    for (const { key, entry } of items)
-      m.set(this.prefix + key, JSON.stringify(entry), 'PX', Math.max(1, Math.ceil(entry.s - now)));
-    await m.exec();
+    await setKeysPx(
+      this.client,
+      items.map(({ key, entry }) => ({
+        key: this.prefix + key,
+        value: JSON.stringify(entry),
+        ttlMs: entry.s - now,
+      })),
+    );
   }
 
   async remove(keys: string[]): Promise<void> {
-    if (keys.length) await this.client.del(...keys.map((k) => this.prefix + k));
+    await delKeys(
+      this.client,
+      keys.map((k) => this.prefix + k),
+    );
   }
 
   async nextGeneration(generationKey: string): Promise<number> {
@@ -89,7 +108,7 @@ export class RedisStore implements CacheStore {
   }
 
   async publish(message: InvalidationMessage): Promise<void> {
-    await this.client.publish(this.channel, JSON.stringify(message));
+    await this.channel.publish(JSON.stringify(message));
   }
 
   onMessage(listener: (m: InvalidationMessage) => void): void {
@@ -99,6 +118,6 @@ export class RedisStore implements CacheStore {
   async close(): Promise<void> {
     this.listeners.length = 0;
     this.client.disconnect();
-    this.sub.disconnect();
+    await this.channel.close();
   }
 }
