@@ -105,13 +105,13 @@ const FINISHED = `('${FINISHED_STATUSES.join("', '")}')`;
 /**
  * Due orders, locked: finished, unchanged for ARCHIVE_AFTER_SECONDS, with nothing still moving —
  * no open after-sale, refund or stock reservation, no recent shipment or after-sale change, every
- * event seen by every outbox consumer (relay, webhook dispatch, sales rollup) and no webhook
+ * event seen by every outbox consumer (relay, webhook dispatch, sales rollup, seller store) and no webhook
  * delivery still being tried. Anything else waits for a later batch.
  */
 const DUE_SQL = `
   with consumed as (
     select least((select published_pos from outbox_relay), (select dispatched_pos from webhook_dispatch),
-                 (select position from sales_rollup_cursor)) as pos
+                 (select position from sales_rollup_cursor), (select position from seller_store_cursor)) as pos
   )
   select o.id from shop_order o
    where o.status in ${FINISHED}
