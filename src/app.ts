@@ -29,6 +29,7 @@ import { createSharedCache } from './shared/cache/create';
 import type { SharedCache } from './shared/cache/shared-cache';
 import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-sweep';
 import { createLogger } from './server/protection/log';
+import { registerSellerStoreMetrics } from './modules/seller/seller.metrics';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -213,6 +214,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       relayLeader: () => relay!.isLeader(),
     });
     registerOperationsMetrics(metrics.registry, services, orm, config);
+    registerSellerStoreMetrics(metrics.registry, services.sellerStore, () => orm.em.fork() as any);
     const http = await startHttp(
       { config, orm, schema: buildAppSchema(), services, log, metrics },
       {
