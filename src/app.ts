@@ -31,6 +31,7 @@ import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-
 import { createLogger } from './server/protection/log';
 import { ARCHIVE_JOB } from './modules/archive/archive.service';
 import { readYourWritesPlugin } from './server/read-your-writes';
+import { registerSellerStoreMetrics } from './modules/seller/seller.metrics';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -226,6 +227,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       relayLeader: () => relay!.isLeader(),
     });
     registerOperationsMetrics(metrics.registry, services, orm, config);
+    registerSellerStoreMetrics(metrics.registry, services.sellerStore, () => orm.em.fork() as any);
     const http = await startHttp(
       {
         config,

@@ -244,6 +244,10 @@ test('when the store cannot catch up in time, the list is read from the source (
     expect(t.app.services.sellerStore.fallbacks).toBe(before + 1);
     // Bounded: SELLER_STORE_READ_WAIT_MS (1 s by default), with a margin for a loaded machine.
     expect(Date.now() - started).toBeLessThan(8000);
+    // Operators see it: the fallbacks, and the events waiting for the store.
+    const metrics = await (await fetch(t.url.replace('/graphql', '/metrics'))).text();
+    expect(metrics).toContain(`seller_store_read_fallbacks ${before + 1}`);
+    expect(Number(/seller_store_lag_events (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
   } finally {
     await holder.query('rollback').catch(() => undefined);
     await holder.end();
