@@ -21,7 +21,26 @@ export interface OldOrdersSpec {
   cancelledOnly?: boolean;
 }
 
-type Exec = (sql: string, params?: unknown[]) => Promise<unknown>;
+type Exec = (sql: string, params?: unknown[]) => Promise<any>;
+
+export type Owners = Pick<OldOrdersSpec, 'buyerId' | 'merchantId' | 'checkoutId' | 'variantId' | 'productId'>;
+
+/** A merchant, a product with a variant, a buyer, a cart and a checkout for old orders to belong to. */
+export async function insertOwners(exec: Exec, tag: string): Promise<Owners> {
+  const rows = await exec(
+    `with m as (insert into merchant (name) values ('Old shop ' || $1::text) returning id),
+          u as (insert into app_user (email, password_hash, name) values ('old-' || $1::text || '@test.local', 'x', 'Old buyer') returning id),
+          p as (insert into product (merchant_id, title, description) select id, 'Old product', 'Sold long ago' from m returning id, merchant_id),
+          v as (insert into variant (product_id, merchant_id, sku, title, price) select id, merchant_id, 'OLD-' || $1::text, 'Default', 1000 from p returning id, product_id, merchant_id),
+          c as (insert into cart (id, customer_id, status) select 'old-' || $1::text, id, 'CONVERTED' from u returning id, customer_id),
+          co as (insert into checkout (id, buyer_id, cart_id, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline)
+                 select next_order_id(customer_id), customer_id, id, 0, 0, 0, 0, 0, 0, '{}', now() from c returning id, buyer_id)
+     select co.buyer_id::text as "buyerId", v.merchant_id::text as "merchantId", co.id::text as "checkoutId",
+            v.id::text as "variantId", v.product_id::text as "productId" from co, v`,
+    [tag],
+  );
+  return (rows.rows ?? rows)[0];
+}
 
 export async function insertOldOrders(exec: Exec, s: OldOrdersSpec): Promise<void> {
   const status = s.cancelledOnly
@@ -50,7 +69,7 @@ export async function insertOldOrders(exec: Exec, s: OldOrdersSpec): Promise<voi
      l as (
        insert into order_line (order_id, buyer_id, variant_id, product_id, sku, title, attributes, stock_policy,
                                quantity, unit_price, subtotal, discount, points_discount, total, snapshot_digest)
-       select id, buyer, variant, product, 'OLD-SKU', 'Old product', '[]', 'TRACK', 1, 1000, 1000, 0, 0, 1000,
+       select id, buyer, variant, product, 'OLD-SKU', 'Old product', '[]', 'RESERVE_ON_ORDER', 1, 1000, 1000, 0, 0, 1000,
               'old-digest'
          from ids returning 1),
      e as (

@@ -58,6 +58,11 @@ create index archive_webhook_delivery_event_idx on archive.webhook_delivery (eve
 -- The archive job's candidates: finished orders by the time of their last change.
 create index shop_order_finished_idx on shop_order (updated_at)
   where status in ('COMPLETED', 'CANCELLED', 'REFUNDED');
+-- Deleting a shipment or an after-sale checks the foreign keys that point at it; without these
+-- each check would read all of after_sale or shipment (once per moved row).
+create index after_sale_return_shipment_idx on after_sale (return_shipment_id) where return_shipment_id is not null;
+create index after_sale_exchange_shipment_idx on after_sale (exchange_shipment_id) where exchange_shipment_id is not null;
+create index shipment_after_sale_idx on shipment (after_sale_id) where after_sale_id is not null;
 
 -- Payments and refunds keep pointing at their order wherever it is (hot or archived).
 alter table payment_order drop constraint payment_order_order_id_fkey;

@@ -164,12 +164,11 @@ async function buildMoveSql(em: EntityManager): Promise<string> {
       `tables that stay hot reference archived ones (${unknown.join(', ')}): add them to ARCHIVED_TABLES or HOT_REFERENCES_ALLOWED`,
     );
 
-  const deletes = ARCHIVED_TABLES.map((t) => {
-    const where = t.via
-      ? `${t.via.column} in (select ${t.via.key} from m_${t.via.from})`
-      : 'id = any($1::bigint[])';
-    return `m_${t.name} as (delete from public.${t.name} where ${where} returning *)`;
-  });
+  // Each part names the batch's order ids ($1) itself, so the planner sees their number and reads
+  // every table by index.
+  const deletes = ARCHIVED_TABLES.map(
+    (t) => `m_${t.name} as (delete from public.${t.name} t ${t.rows} returning t.*)`,
+  );
   const inserts = ARCHIVED_TABLES.map((t) => {
     const list = columnsOf('public', t.name)
       .map((c) => `"${c}"`)

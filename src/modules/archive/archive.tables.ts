@@ -1,25 +1,32 @@
 /**
- * What moves with an order into the `archive` schema, and how each table's rows are found from the
- * rows moved before it. The order matters only for `via`: a table is reached through a table listed
- * earlier. Payments (payment, payment_order, refund, provider_event) and the ledger stay hot: money
+ * What moves with an order into the `archive` schema, and how each table's rows of a batch are
+ * found. Payments (payment, payment_order, refund, provider_event) and the ledger stay hot: money
  * and its invariants never leave the tables the ledger checks.
  */
 export interface ArchivedTable {
   /** The table in `public` and in `archive`. */
   name: string;
-  /** How its rows of the batch are found: `<column> in (select <key> from <earlier CTE>)`. */
-  via: { column: string; from: string; key: string } | null;
+  /**
+   * How its rows of the batch's orders (`$1`, a bigint[]) are found, as the rest of
+   * `delete from <name> t …`: directly by order id, or through the parent table (every part of the
+   * move statement sees the rows as they were before it, so the parent's rows are still there).
+   */
+  rows: string;
 }
 
+const ofOrders = 'where t.order_id = any($1::bigint[])';
+const through = (parent: string, column: string) =>
+  `using public.${parent} p where p.id = t.${column} and p.order_id = any($1::bigint[])`;
+
 export const ARCHIVED_TABLES: readonly ArchivedTable[] = [
-  { name: 'shop_order', via: null },
-  { name: 'order_line', via: { column: 'order_id', from: 'shop_order', key: 'id' } },
-  { name: 'order_event', via: { column: 'order_id', from: 'shop_order', key: 'id' } },
-  { name: 'shipment', via: { column: 'order_id', from: 'shop_order', key: 'id' } },
-  { name: 'tracking_event', via: { column: 'shipment_id', from: 'shipment', key: 'id' } },
-  { name: 'after_sale', via: { column: 'order_id', from: 'shop_order', key: 'id' } },
-  { name: 'after_sale_line', via: { column: 'after_sale_id', from: 'after_sale', key: 'id' } },
-  { name: 'webhook_delivery', via: { column: 'event_id', from: 'order_event', key: 'id' } },
+  { name: 'shop_order', rows: 'where t.id = any($1::bigint[])' },
+  { name: 'order_line', rows: ofOrders },
+  { name: 'order_event', rows: ofOrders },
+  { name: 'shipment', rows: ofOrders },
+  { name: 'tracking_event', rows: through('shipment', 'shipment_id') },
+  { name: 'after_sale', rows: ofOrders },
+  { name: 'after_sale_line', rows: through('after_sale', 'after_sale_id') },
+  { name: 'webhook_delivery', rows: through('order_event', 'event_id') },
 ];
 
 /**
