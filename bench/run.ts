@@ -12,16 +12,18 @@ import { subscriptionsBench } from './subscriptions';
 import { webhooksBench } from './webhooks';
 import { tracingBench } from './tracing';
 import { archiveBench } from './archive';
+import { replicasBench } from './replicas';
 
 /**
  * `npm run bench`: each benchmark against a baseline measured in the same run on the same machine.
  *
- * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing | protection | archive), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
+ * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing | protection | archive | replicas), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
  * BENCH_CONNECTIONS (20, search), BENCH_DATABASE_URL (a server whose `postgres` database the
  * benchmarks may use and create databases in; else an embedded PostgreSQL in .data/bench, whose
  * seeded catalog is reused by later runs). Product page: BENCH_PAGE_PRODUCTS (5000), BENCH_PAGE_SLUGS (500),
  * BENCH_REDIS_URL (adds a run with the catalog cache in Redis). Archive (bench/archive.ts): BENCH_ARCHIVE_ORDERS
- * (1000000), BENCH_ARCHIVE_ROUNDS (5), BENCH_ARCHIVE_BACKLOG (200000), BENCH_ARCHIVE_CONCURRENCY (20).
+ * (1000000), BENCH_ARCHIVE_ROUNDS (5), BENCH_ARCHIVE_BACKLOG (200000), BENCH_ARCHIVE_CONCURRENCY (20). Replicas (PostgreSQL 15 primary and
+ * replica of its own, from PG_BIN): BENCH_REPLICA_PRODUCTS (20000).
  */
 async function main() {
   if (!existsSync(join(ROOT, 'dist/scripts/seed.js'))) throw new Error('run `npm run build` first');
@@ -47,6 +49,7 @@ async function main() {
     if (!only || only === 'tracing') await tracingBench(url);
     if (!only || only === 'protection') await protectionBench(url);
     if (!only || only === 'archive') await archiveBench(url);
+    if (!only || only === 'replicas') await replicasBench();
   } finally {
     await stop();
   }

@@ -235,8 +235,11 @@ export class ReadRouter {
     if (!this.sampling && this.primary) {
       this.sampling = true;
       try {
+        // Stamped before asking: the position read is at least the one of that moment, so a
+        // slow answer can only make replicas look staler, never fresher.
+        const at = Date.now();
         const lsn = await lsnOf(this.primary, 'select pg_current_wal_lsn()::text as lsn');
-        if (lsn !== null) this.samples.push({ at: Date.now(), lsn });
+        if (lsn !== null) this.samples.push({ at, lsn });
       } catch {
         // The primary is unreachable: its reads fail on their own; replica lag is measured on the last samples.
       } finally {
