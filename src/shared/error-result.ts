@@ -30,6 +30,11 @@ export enum ErrorCode {
   REFUND_STATE_INVALID = 'REFUND_STATE_INVALID',
   /** The tracking number is already on another active shipment or return with this carrier. */
   TRACKING_NUMBER_IN_USE = 'TRACKING_NUMBER_IN_USE',
+  // security (issue 12): docs/security.md
+  /** A new password shorter than PASSWORD_MIN_LENGTH, on the list of breached passwords, or the email itself. */
+  PASSWORD_TOO_WEAK = 'PASSWORD_TOO_WEAK',
+  /** The customer's unpaid checkouts are at CHECKOUT_MAX_UNPAID_PER_CUSTOMER or would hold more than CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER units. */
+  CHECKOUT_LIMIT_REACHED = 'CHECKOUT_LIMIT_REACHED',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 
