@@ -3,16 +3,23 @@ import { adminToken, createMerchant, createProduct, signIn, signUpCustomer } fro
 import { checkout, createCart } from '../factories/shop';
 import { codeOf } from '../support/client';
 import { startTestApp, type TestApp } from '../support/app';
+import { wsClient } from '../support/ws';
 
 /** Issue 12 (docs/security.md): checkout caps, tokens that expire and can be revoked, password policy. */
 let t: TestApp;
 let admin: string;
 beforeAll(async () => {
-  // The defaults of docs/security.md, written out (the test support raises them for other tests).
   t = await startTestApp({
+    // The defaults of docs/security.md, written out (the test support raises them for other tests).
     CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '3',
     CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '20',
+    // Production (the schema is hidden from errors); it requires a real provider: nothing here pays.
+    NODE_ENV: 'production',
+    PAYMENT_PROVIDER_URL: 'http://127.0.0.1:9',
+    PAYMENT_PROVIDER_API_KEY: 'unused-provider-key-0123456789',
+    METRICS_TOKEN: 'metrics-token-0123456789',
   });
+  expect(t.app.config.production).toBe(true);
   admin = await adminToken(t.gql);
 });
 afterAll(() => t?.stop());
@@ -199,5 +206,45 @@ describe('password policy', () => {
       admin,
     );
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('graphql-ws in production', () => {
+  /** The first `next` or error of one operation over a fresh socket. */
+  const overWs = async (query: string, token?: string): Promise<any> => {
+    const client = wsClient(t.url, token);
+    try {
+      return await new Promise<any>((resolve) => {
+        client.subscribe(
+          { query },
+          {
+            next: (v) => resolve(v),
+            error: (e) => resolve({ errors: Array.isArray(e) ? e : [e] }),
+            complete: () => undefined,
+          },
+        );
+      });
+    } finally {
+      await client.dispose();
+    }
+  };
+
+  test('validation errors carry no "Did you mean" suggestions, as over HTTP', async () => {
+    const typo = `{ produts(first: 1) { edges { node { id } } } }`;
+    const http = await t.gql(typo);
+    expect(http.errors![0].message).toBe('Cannot query field "produts" on type "Query".');
+    const ws = await overWs(typo);
+    expect(ws.errors[0].message).toBe('Cannot query field "produts" on type "Query".');
+    expect(JSON.stringify(ws)).not.toMatch(/Did you mean/);
+  });
+
+  test('a successful operation over WebSocket carries extensions.cost, as over HTTP', async () => {
+    const q = `{ products(first: 5) { edges { node { id } } } }`;
+    const http = await t.gql(q);
+    const ws = await overWs(q, (await signUpCustomer(t.gql)).token);
+    expect(ws.errors).toBeUndefined();
+    expect(ws.data.products.edges).toBeDefined();
+    expect(ws.extensions.cost).toEqual({ requested: 6, limit: t.app.config.limits.maxCost });
+    expect(ws.extensions.cost).toEqual((http.extensions as any).cost);
   });
 });
