@@ -149,7 +149,13 @@ export function attachGraphqlWs(server: Server, deps: WsDeps) {
   const costs = new WeakMap<object, CostReport>();
   const ws = useServer<
     Record<string, unknown> | undefined,
-    { principal?: Principal | null; expiryTimer?: NodeJS.Timeout; userSlot?: string }
+    {
+      principal?: Principal | null;
+      expiryTimer?: NodeJS.Timeout;
+      userSlot?: string;
+      /** The connection's credentials, checked again at each subscribe (signOut revokes them). */
+      authorization?: string | null;
+    }
   >(
     {
       schema,
@@ -174,6 +180,7 @@ export function attachGraphqlWs(server: Server, deps: WsDeps) {
           ctx.extra.userSlot = principal.userId;
         }
         ctx.extra.principal = principal;
+        ctx.extra.authorization = authorizationParam(ctx.connectionParams);
         if (principal?.expiresAt) {
           // A socket lives no longer than its token.
           ctx.extra.expiryTimer = setTimeout(
@@ -196,6 +203,15 @@ export function attachGraphqlWs(server: Server, deps: WsDeps) {
         if (ctx.extra.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
           ctx.extra.socket.close(WS_CLOSE.slowReader, 'Not reading');
           return [new GraphQLError('Not reading', { extensions: { code: 'RATE_LIMITED' } })];
+        }
+        // A user's token may have been revoked since connection_init (signOut, password change).
+        if (ctx.extra.principal && !ctx.extra.principal.partner) {
+          const still = await deps.principalFrom(ctx.extra.authorization ?? null).catch(() => null);
+          if (!still) {
+            ctx.extra.socket.close(4403, 'Token revoked');
+            return [new GraphQLError('Sign in again', { extensions: { code: 'UNAUTHENTICATED' } })];
+          }
+          ctx.extra.principal = { ...still, partner: undefined };
         }
         const principal = ctx.extra.principal ?? null;
         // Partners and trusted-documents mode run registered documents only (by documentId or APQ).

@@ -4,6 +4,8 @@ import { checkout, createCart } from '../factories/shop';
 import { codeOf } from '../support/client';
 import { startTestApp, type TestApp } from '../support/app';
 import { wsClient } from '../support/ws';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 
 /** Issue 12 (docs/security.md): checkout caps, tokens that expire and can be revoked, password policy. */
 let t: TestApp;
@@ -136,10 +138,31 @@ describe('tokens', () => {
     const c = await signUpCustomer(t.gql);
     const second = await signIn(t.gql, c.email, 'password-123');
     expect((await t.gql(VIEWER, {}, c.token)).data.viewer.id).toBe(c.id);
+    // A socket opened before signOut (kept open: not lazy) answers now, and is closed after.
+    let closedWith = 0;
+    const socket = createClient({
+      url: t.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${second}` },
+      lazy: false,
+      retryAttempts: 0,
+      on: { closed: (e) => (closedWith = (e as { code: number }).code) },
+    });
+    const once = () =>
+      new Promise<any>((resolve) =>
+        socket.subscribe(
+          { query: VIEWER },
+          { next: resolve, error: (e) => resolve({ error: e }), complete: () => undefined },
+        ),
+      );
+    expect((await once()).data.viewer.id).toBe(c.id);
     const out = await t.gql(`mutation { signOut }`, {}, c.token);
     expect(out.data.signOut).toBe(true);
     for (const token of [c.token, second])
       expect(codeOf(await t.gql(VIEWER, {}, token))).toBe('UNAUTHENTICATED');
+    expect(await once()).toHaveProperty('error'); // refused, and the socket closed
+    expect(closedWith).toBe(4403);
+    await socket.dispose();
     const fresh = await signIn(t.gql, c.email, 'password-123');
     expect((await t.gql(VIEWER, {}, fresh)).data.viewer.id).toBe(c.id);
     expect(codeOf(await t.gql(`mutation { signOut }`))).toBe('UNAUTHENTICATED');
