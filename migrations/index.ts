@@ -15,6 +15,7 @@ import { Migration20261204081000_sales_rollup } from './Migration20261204081000_
 import { Migration20261204082000_operations } from './Migration20261204082000_operations';
 import { Migration20261204110000_seller_store } from './Migration20261204110000_seller_store';
 import { Migration20261204100000_order_archive } from './Migration20261204100000_order_archive';
+import { Migration20261204130000_account_security } from './Migration20261204130000_account_security';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -34,4 +35,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204082000_operations', class: Migration20261204082000_operations },
   { name: 'Migration20261204110000_seller_store', class: Migration20261204110000_seller_store },
   { name: 'Migration20261204100000_order_archive', class: Migration20261204100000_order_archive },
+  { name: 'Migration20261204130000_account_security', class: Migration20261204130000_account_security },
 ];

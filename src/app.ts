@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import { requirePaymentProvider, type Config } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { connectOrm, migrate } from './db/orm';
 import { entities } from './modules/entities';
@@ -123,6 +123,7 @@ export const DEMO_PRODUCTS = 1200;
  * set, migrations, the bootstrap admin, demo data on an empty embedded database, and the server.
  */
 export async function startApp(config: Config, log: Logger = createLogger(config.logLevel)): Promise<App> {
+  requirePaymentProvider(config); // before anything starts: a clear message, nothing to undo
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {
@@ -151,7 +152,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     await migrate(orm);
     jobs = new Jobs(url, log, config.jobPollSeconds, config.dbTimeouts);
     await jobs.start();
-    if (!config.paymentProviderUrl) {
+    // Only when asked for (PAYMENT_PROVIDER=sandbox, or the embedded default): docs/security.md.
+    if (requirePaymentProvider(config) === 'sandbox') {
       sandbox = await startSandboxProcess({
         apiKey: config.paymentProviderApiKey,
         webhookSecret: config.paymentWebhookSecret,
@@ -169,6 +171,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus, cache);
     // Partners (h4): `Bearer sk_...` is an API key, looked up on every request (revocation is immediate).
     services.tokens.acceptApiKeys((secret) => services.partners.authenticate(orm.em.fork() as any, secret));
+    // security (issue 12): every user token is checked against the user's token version and roles.
+    services.tokens.acceptUsers((userId) => services.identity.tokenState(orm.em.fork() as any, userId));
     const em = orm.em.fork();
 
     const admin = await services.identity.ensureAdmin(em as any, config.adminEmail, config.adminPassword);

@@ -136,6 +136,8 @@ export interface Config {
    * without Redis each process remembers the writes of up to REPLICA_RYW_MAX_CLIENTS clients.
    */
   replicas: { maxLagMs: number; waitMs: number; probeMs: number; memoryClients: number };
+  /** Accounts, tokens, checkout caps and the payment provider's kind (docs/security.md). */
+  security: SecurityConfig;
 }
 
 /** Timeouts toward PostgreSQL, in milliseconds; 0 disables one (docs/faults.md). */
@@ -305,6 +307,74 @@ function protectionConfig(env: Env): ProtectionConfig {
   };
 }
 // ---- end protection ----
+
+// ---- security (issue 12, ff-protection): the variables of docs/security.md ----
+export interface SecurityConfig {
+  /** Checkouts awaiting payment one customer may have at once (CHECKOUT_MAX_UNPAID_PER_CUSTOMER). */
+  checkoutMaxUnpaid: number;
+  /** Units one customer's unpaid checkouts may hold out of stock (CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER). */
+  checkoutMaxHeldUnits: number;
+  /** `iss` and `aud` of the tokens this server signs and accepts (JWT_ISSUER, JWT_AUDIENCE). */
+  jwtIssuer: string;
+  jwtAudience: string;
+  /** How long a user's token version and roles are reused before the database is asked again (TOKEN_STATE_CACHE_MS). */
+  tokenStateCacheMs: number;
+  /** Shortest password accepted at sign-up and password change (PASSWORD_MIN_LENGTH). */
+  passwordMinLength: number;
+  /**
+   * The card provider (PAYMENT_PROVIDER): `http` talks to PAYMENT_PROVIDER_URL; `sandbox` starts the
+   * development provider (pays without a card) and is refused in production. Unset: `http` when
+   * PAYMENT_PROVIDER_URL is set, `sandbox` for the embedded default (no DATABASE_URL), and null for
+   * any other setup: a database of its own never implies the sandbox, and the server refuses to
+   * start (`requirePaymentProvider`; scripts such as migrate need no provider).
+   */
+  paymentProvider: 'http' | 'sandbox' | null;
+}
+
+function securityConfig(
+  env: Env,
+  production: boolean,
+  databaseUrl: string | undefined,
+  paymentProviderUrl: string | undefined,
+): SecurityConfig {
+  const kind = str(env, 'PAYMENT_PROVIDER');
+  if (kind !== undefined && kind !== 'http' && kind !== 'sandbox')
+    throw new ConfigError('PAYMENT_PROVIDER', `must be "http" or "sandbox", got "${kind}"`);
+  if (kind === 'sandbox' && production)
+    throw new ConfigError(
+      'PAYMENT_PROVIDER',
+      'cannot be "sandbox" when NODE_ENV=production (it pays without a card)',
+    );
+  if (kind === 'sandbox' && paymentProviderUrl)
+    throw new ConfigError(
+      'PAYMENT_PROVIDER',
+      'is "sandbox", which starts a provider of its own: unset PAYMENT_PROVIDER_URL',
+    );
+  if (kind === 'http' && !paymentProviderUrl)
+    throw new ConfigError('PAYMENT_PROVIDER_URL', 'is required when PAYMENT_PROVIDER=http');
+  const paymentProvider =
+    kind ?? (paymentProviderUrl ? 'http' : !databaseUrl && !production ? 'sandbox' : null);
+  return {
+    checkoutMaxUnpaid: int(env, 'CHECKOUT_MAX_UNPAID_PER_CUSTOMER', 3, 1, 10_000),
+    checkoutMaxHeldUnits: int(env, 'CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER', 20, 1, 1_000_000),
+    jwtIssuer: str(env, 'JWT_ISSUER') ?? 'commerce-graphql',
+    jwtAudience: str(env, 'JWT_AUDIENCE') ?? 'commerce-graphql',
+    tokenStateCacheMs: int(env, 'TOKEN_STATE_CACHE_MS', 2000, 0, 60_000),
+    passwordMinLength: int(env, 'PASSWORD_MIN_LENGTH', 10, 8, 128),
+    paymentProvider,
+  };
+}
+
+/** The card provider the server runs with; a setup that names none does not start (docs/security.md). */
+export function requirePaymentProvider(config: Config): 'http' | 'sandbox' {
+  const kind = config.security.paymentProvider;
+  if (kind) return kind;
+  throw new ConfigError(
+    'PAYMENT_PROVIDER',
+    'must be chosen with DATABASE_URL: set PAYMENT_PROVIDER_URL (the real provider), or PAYMENT_PROVIDER=sandbox for development (it pays without a card)',
+  );
+}
+// ---- end security ----
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -662,6 +732,8 @@ export function loadConfig(env: Env = process.env): Config {
       probeMs: int(env, 'REPLICA_PROBE_MS', 500, 20, 60_000),
       memoryClients: int(env, 'REPLICA_RYW_MAX_CLIENTS', 100_000, 100, 10_000_000),
     },
+    // security (issue 12): checked after the secrets, so a missing secret is named first
+    security: securityConfig(env, production, databaseUrl, paymentProviderUrl),
   };
   // Checked after the secrets, so a missing secret is named first.
   if (production && !paymentProviderUrl) {

@@ -1,13 +1,14 @@
 // First: tracing must wrap http, pg, graphql and ioredis before they are loaded.
 import { tracing } from './tracing';
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, requirePaymentProvider } from './config';
 import { createLogger } from './server/protection/log';
 
 async function main() {
   let config;
   try {
     config = loadConfig();
+    requirePaymentProvider(config); // security (issue 12): a DATABASE_URL setup names its provider
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);

@@ -53,7 +53,11 @@ export function createServices(
     pollAfterSeconds: config.paymentPollAfterSeconds,
     windowSeconds: config.paymentWindowSeconds,
   };
-  const tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
+  const tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds, {
+    issuer: config.security.jwtIssuer,
+    audience: config.security.jwtAudience,
+    stateCacheMs: config.security.tokenStateCacheMs,
+  });
   const catalogCache = new CatalogCache(
     cache,
     {
@@ -74,7 +78,7 @@ export function createServices(
   return {
     afterSales: new AfterSaleService(config.afterSale, refunds, jobs, log),
     tokens,
-    identity: new IdentityService(tokens),
+    identity: new IdentityService(tokens, config.security.passwordMinLength),
     catalog: new CatalogService((change) => catalogCache.catalogChanged(change), catalogCache),
     catalogCache,
     search,

@@ -23,6 +23,8 @@ import type { Principal } from '../shared/auth';
 import { createContext } from './context';
 import type { PersistedDocumentsEdge } from './persisted-documents';
 import type { Services } from './services';
+import type { CostReport } from './protection';
+import { withoutSuggestions } from './protection/suggestions';
 
 /** Close codes of the caps (4xxx: application codes; graphql-ws uses 4400-4499 the same way). */
 export const WS_CLOSE = { tooManyForUser: 4429, slowReader: 4413 } as const;
@@ -136,15 +138,24 @@ export function attachGraphqlWs(server: Server, deps: WsDeps) {
       return [e as GraphQLError];
     }
     const errors = validate(schema, document, wsRules);
-    if (errors.length) return errors;
+    // Production hides the schema in validation errors, as over HTTP (issue 12).
+    if (errors.length) return config.production ? withoutSuggestions(errors) : errors;
     if (documents.size >= 1000) documents.delete(documents.keys().next().value!);
     documents.set(query, document);
     return document;
   };
 
+  // The cost report of each running operation, by the execution arguments graphql-ws hands back.
+  const costs = new WeakMap<object, CostReport>();
   const ws = useServer<
     Record<string, unknown> | undefined,
-    { principal?: Principal | null; expiryTimer?: NodeJS.Timeout; userSlot?: string }
+    {
+      principal?: Principal | null;
+      expiryTimer?: NodeJS.Timeout;
+      userSlot?: string;
+      /** The connection's credentials, checked again at each subscribe (signOut revokes them). */
+      authorization?: string | null;
+    }
   >(
     {
       schema,
@@ -169,6 +180,7 @@ export function attachGraphqlWs(server: Server, deps: WsDeps) {
           ctx.extra.userSlot = principal.userId;
         }
         ctx.extra.principal = principal;
+        ctx.extra.authorization = authorizationParam(ctx.connectionParams);
         if (principal?.expiresAt) {
           // A socket lives no longer than its token.
           ctx.extra.expiryTimer = setTimeout(
@@ -192,6 +204,15 @@ export function attachGraphqlWs(server: Server, deps: WsDeps) {
           ctx.extra.socket.close(WS_CLOSE.slowReader, 'Not reading');
           return [new GraphQLError('Not reading', { extensions: { code: 'RATE_LIMITED' } })];
         }
+        // A user's token may have been revoked since connection_init (signOut, password change).
+        if (ctx.extra.principal && !ctx.extra.principal.partner) {
+          const still = await deps.principalFrom(ctx.extra.authorization ?? null).catch(() => null);
+          if (!still) {
+            ctx.extra.socket.close(4403, 'Token revoked');
+            return [new GraphQLError('Sign in again', { extensions: { code: 'UNAUTHENTICATED' } })];
+          }
+          ctx.extra.principal = { ...still, partner: undefined };
+        }
         const principal = ctx.extra.principal ?? null;
         // Partners and trusted-documents mode run registered documents only (by documentId or APQ).
         const resolved = await deps.persisted.subscription(payload as any, principal);
@@ -201,7 +222,7 @@ export function attachGraphqlWs(server: Server, deps: WsDeps) {
         const notAllowed = deps.persisted.checkOperation(principal, document, payload.operationName);
         if (notAllowed) return notAllowed;
         // Cost (with this subscribe's variables) and rate limits, as over HTTP.
-        const refused = await services.protection.checkSubscribe(
+        const { refused, cost } = await services.protection.checkSubscribe(
           schema,
           document,
           payload,
@@ -225,7 +246,14 @@ export function attachGraphqlWs(server: Server, deps: WsDeps) {
             ];
           }
         }
-        return { schema, document, variableValues: payload.variables, operationName: payload.operationName };
+        const args = {
+          schema,
+          document,
+          variableValues: payload.variables,
+          operationName: payload.operationName,
+        };
+        costs.set(args, cost); // every result carries extensions.cost, as over HTTP (issue 12)
+        return args;
       },
       onClose: (ctx) => {
         clearTimeout(ctx.extra.expiryTimer);
@@ -242,10 +270,13 @@ export function attachGraphqlWs(server: Server, deps: WsDeps) {
         ),
         clientIp: deps.clientAddress.of(ctx.extra.request),
       }),
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        if (!result.errors?.length) return;
+      onNext: (_ctx, _id, _payload, args, result) => {
+        const cost = costs.get(args);
+        const extensions = cost ? { ...result.extensions, cost } : result.extensions;
+        if (!result.errors?.length) return cost ? ({ ...result, extensions } as any) : undefined;
         return {
           ...result,
+          extensions,
           errors: result.errors.map((e) => formatError(e.toJSON() as GraphQLFormattedError, e)),
         } as any;
       },

@@ -32,6 +32,11 @@ export enum ErrorCode {
   TRACKING_NUMBER_IN_USE = 'TRACKING_NUMBER_IN_USE',
   /** Hot and cold orders (issue 14): the order is archived (finished long ago) and takes no more changes. */
   ORDER_ARCHIVED = 'ORDER_ARCHIVED',
+  // security (issue 12): docs/security.md
+  /** A new password shorter than PASSWORD_MIN_LENGTH, on the list of breached passwords, or the email itself. */
+  PASSWORD_TOO_WEAK = 'PASSWORD_TOO_WEAK',
+  /** The customer's unpaid checkouts are at CHECKOUT_MAX_UNPAID_PER_CUSTOMER or would hold more than CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER units. */
+  CHECKOUT_LIMIT_REACHED = 'CHECKOUT_LIMIT_REACHED',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

@@ -10,6 +10,9 @@ import { cleanupServers, startServer } from '../support/server-process';
 afterAll(() => cleanupServers());
 
 const ENV = {
+  PAYMENT_PROVIDER: 'sandbox',
+  CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
+  CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
   ADMIN_EMAIL: 'admin@cache.test',
   ADMIN_PASSWORD: 'admin-password-1',
   JWT_SECRET: 'cache-jwt-secret-0123456789abcdef',

@@ -36,6 +36,9 @@ beforeAll(async () => {
   server = await startServer({
     env: {
       DATABASE_URL: url,
+      PAYMENT_PROVIDER: 'sandbox',
+      CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
+      CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
       REDIS_URL: redis.url,
       ADMIN_EMAIL: 'admin@test.local',
       ADMIN_PASSWORD: 'admin-password-1',

@@ -7,6 +7,9 @@ import { cleanupServers, startServer, type ServerProcess } from '../support/serv
  * Two real server processes on one database.
  */
 const ENV = {
+  PAYMENT_PROVIDER: 'sandbox',
+  CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
+  CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
   ADMIN_EMAIL: 'admin@limits.test',
   ADMIN_PASSWORD: 'admin-password-1',
   JWT_SECRET: 'limits-jwt-secret-0123456789abcdef',

@@ -11,6 +11,9 @@ import { subscribe, wsClient } from '../support/ws';
 afterAll(() => cleanupServers());
 
 const ENV = {
+  PAYMENT_PROVIDER: 'sandbox',
+  CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
+  CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
   ADMIN_EMAIL: 'admin@scale.test',
   ADMIN_PASSWORD: 'admin-password-1',
   JWT_SECRET: 'scale-jwt-secret-0123456789abcdef',

@@ -69,6 +69,9 @@ test('one checkout request is one trace: HTTP, GraphQL and PostgreSQL spans, its
   const server = await startServer({
     env: {
       DATABASE_URL: db.url,
+      PAYMENT_PROVIDER: 'sandbox',
+      CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
+      CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,
       DEMO_DATA: 'false',

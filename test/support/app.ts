@@ -42,6 +42,11 @@ export async function startTestApp(env: Record<string, string> = {}, log?: Logge
     SIGNIN_MAX_FAILURES: '1000',
     PASSWORD_HASH_QUEUE: '10000',
     SIGNIN_CONCURRENT_PER_IP: '10000',
+    // A database of its own: the card provider is named (the sandbox, unless a test gives a URL).
+    PAYMENT_PROVIDER: env.PAYMENT_PROVIDER_URL ? 'http' : 'sandbox',
+    // Tests place many checkouts per customer; the tests of the caps set low ones.
+    CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
+    CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
     ...env,
   });
   const app = await startApp(config, log);

@@ -12,6 +12,7 @@ import { availableOf, takeStock } from '../inventory/stock';
 import type { OrderService } from '../order/order.service';
 import { price } from '../pricing/pricing';
 import { CART_READ_SQL, WRITE_CHECKOUT_SQL } from './checkout.sql';
+import { checkoutCapProblem, holdsStock } from './checkout.caps';
 import { markEventsWritten } from '../events/outbox-signal';
 import type { PricingService } from '../pricing/pricing.service';
 import type { SwitchService } from '../switches/switches.service';
@@ -141,6 +142,17 @@ export class CheckoutService {
       throw fail(UserError.of(ErrorCode.CART_EMPTY, 'This cart has already been checked out', 'cartId'));
     const lines = rows.filter((r) => r.variant_id !== null);
     if (lines.length === 0) throw fail(UserError.of(ErrorCode.CART_EMPTY, 'The cart is empty', 'cartId'));
+    // security (issue 12): caps on unpaid checkouts and the units they hold, per customer.
+    const capped = await checkoutCapProblem(
+      tx,
+      buyerId,
+      lines.reduce((n, l) => n + (holdsStock(l.stock_policy) ? l.quantity : 0), 0),
+      {
+        maxUnpaid: this.config.security.checkoutMaxUnpaid,
+        maxHeldUnits: this.config.security.checkoutMaxHeldUnits,
+      },
+    );
+    if (capped) throw fail(capped);
 
     const now = new Date();
     const coupon = cart.coupon_code ? await this.pricing.coupon(tx, cart.coupon_code, true) : null;

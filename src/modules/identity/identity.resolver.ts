@@ -1,12 +1,15 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../server/context';
 import { authorize } from '../../shared/auth';
+import { forbidden } from '../../shared/errors';
 import { MerchantType } from '../catalog/catalog.types';
 import { toCart } from '../cart/cart.types';
 import type { Merchant } from '../catalog/merchant.entity';
 import { MerchantCreateInput, SignUpInput } from './identity.inputs';
-import { AuthPayload, SignInResult, SignUpResult, Viewer } from './identity.types';
+import { AuthPayload, PasswordChangeResult, SignInResult, SignUpResult, Viewer } from './identity.types';
 import { Role, type User } from './user.entity';
+import { badInput } from '../../shared/errors';
+import { ErrorCode } from '../../shared/error-result';
 
 @Resolver(() => Viewer)
 export class IdentityResolver {
@@ -56,6 +59,42 @@ export class IdentityResolver {
       payload.cart = view ? toCart(view, ctx.config.currency) : null;
     }
     return payload;
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      'Signs the user out on every device: each token issued to the user so far stops working. True when it did.',
+  })
+  async signOut(@Ctx() ctx: Context): Promise<boolean> {
+    const p = authorize(ctx.principal);
+    if (p.partner) throw forbidden('An API key is revoked with apiKeyRevoke');
+    return ctx.services.identity.signOut(ctx.em, p.userId);
+  }
+
+  @Mutation(() => PasswordChangeResult, {
+    description:
+      'Replaces the password (the current one is checked): every earlier token is revoked; the answer carries a new one.',
+  })
+  async passwordChange(
+    @Arg('currentPassword', () => String) currentPassword: string,
+    @Arg('newPassword', () => String) newPassword: string,
+    @Ctx() ctx: Context,
+  ): Promise<typeof PasswordChangeResult> {
+    const p = authorize(ctx.principal);
+    if (p.partner) throw forbidden('Partners have no password');
+    if (newPassword.length > 200) throw badInput('newPassword must be at most 200 characters', 'newPassword');
+    // The current password is a guess like any sign-in: counted, and locked out alike.
+    const guard = ctx.services.protection.signin;
+    const key = `user:${p.userId}`;
+    await guard.check(key, ctx.clientIp);
+    const r = await guard.withSlot(ctx.clientIp, () =>
+      ctx.services.identity.changePassword(ctx.em, p.userId, currentPassword.slice(0, 200), newPassword),
+    );
+    if (!('token' in r)) {
+      if (r.errorCode === ErrorCode.INVALID_CREDENTIALS) await guard.failed(key, ctx.clientIp);
+      return r;
+    }
+    return AuthPayload.of(r.token, r.user);
   }
 
   @Mutation(() => MerchantType, {

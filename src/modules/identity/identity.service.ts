@@ -4,8 +4,10 @@ import { badInput } from '../../shared/errors';
 import { ErrorCode, UserError } from '../../shared/error-result';
 import type { Principal } from '../../shared/auth';
 import { Merchant } from '../catalog/merchant.entity';
+import { sqlAll } from '../../db/sql';
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from './password';
-import type { TokenService } from './token';
+import { passwordProblem } from './password-policy';
+import type { TokenService, UserTokenState } from './token';
 import { Role, User } from './user.entity';
 
 export const principalOf = (u: User): Principal => ({
@@ -17,7 +19,20 @@ export const principalOf = (u: User): Principal => ({
 const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
 export class IdentityService {
-  constructor(readonly tokens: TokenService) {}
+  constructor(
+    readonly tokens: TokenService,
+    private readonly passwordMinLength = 10,
+  ) {}
+
+  /** A token for the user at its current token version. */
+  private tokenFor(user: User): Promise<string> {
+    return this.tokens.sign(principalOf(user), user.tokenVersion ?? 0);
+  }
+
+  /** Why a new password is refused (too short, too common, the email itself), or null. */
+  passwordProblem(password: string, email: string): string | null {
+    return passwordProblem(password, email, this.passwordMinLength);
+  }
 
   async signUp(
     em: EntityManager,
@@ -25,6 +40,8 @@ export class IdentityService {
     password: string,
     name: string,
   ): Promise<{ user: User; token: string } | UserError> {
+    const weak = this.passwordProblem(password, email);
+    if (weak) return UserError.of(ErrorCode.PASSWORD_TOO_WEAK, weak, 'password');
     const user = em.create(User, {
       email: normalizeEmail(email),
       passwordHash: await hashPassword(password),
@@ -39,7 +56,7 @@ export class IdentityService {
       }
       throw e;
     }
-    return { user, token: await this.tokens.sign(principalOf(user)) };
+    return { user, token: await this.tokenFor(user) };
   }
 
   /** Unknown email and wrong password answer alike, in about the same time. */
@@ -57,7 +74,60 @@ export class IdentityService {
       user.passwordHash = await hashPassword(password);
       await em.flush();
     }
-    return { user, token: await this.tokens.sign(principalOf(user)) };
+    return { user, token: await this.tokenFor(user) };
+  }
+
+  /** What each request's token is checked against (TokenService): one primary-key read. */
+  async tokenState(em: EntityManager, userId: string): Promise<UserTokenState | null> {
+    const [row] = await sqlAll<{ token_version: number; roles: Role[]; merchant_id: string | null }>(
+      em,
+      'select token_version, roles, merchant_id from app_user where id = $1',
+      [userId],
+    );
+    return row
+      ? {
+          tokenVersion: row.token_version,
+          roles: row.roles,
+          merchantId: row.merchant_id == null ? null : String(row.merchant_id),
+        }
+      : null;
+  }
+
+  /** Revokes every token of the user (every device): the token version moves on. */
+  async signOut(em: EntityManager, userId: string): Promise<boolean> {
+    const rows = await sqlAll(
+      em,
+      'update app_user set token_version = token_version + 1 where id = $1 returning id',
+      [userId],
+    );
+    this.tokens.forget(userId);
+    return rows.length > 0;
+  }
+
+  /**
+   * Replaces the password after checking the current one; every earlier token is revoked and a new
+   * one returned (the device that changed it stays signed in).
+   */
+  async changePassword(
+    em: EntityManager,
+    userId: string,
+    current: string,
+    next: string,
+  ): Promise<{ user: User; token: string } | UserError> {
+    const user = await em.findOne(User, { id: userId }, { populate: ['passwordHash'] });
+    if (!user || !(await verifyPassword(current, user.passwordHash)))
+      return UserError.of(ErrorCode.INVALID_CREDENTIALS, 'The current password is wrong', 'currentPassword');
+    const weak = this.passwordProblem(next, user.email);
+    if (weak) return UserError.of(ErrorCode.PASSWORD_TOO_WEAK, weak, 'newPassword');
+    const hash = await hashPassword(next);
+    const [row] = await sqlAll<{ token_version: number }>(
+      em,
+      'update app_user set password_hash = $2, token_version = token_version + 1 where id = $1 returning token_version',
+      [userId, hash],
+    );
+    this.tokens.forget(userId);
+    user.tokenVersion = row.token_version;
+    return { user, token: await this.tokenFor(user) };
   }
 
   viewer(em: EntityManager, principal: Principal): Promise<User | null> {
@@ -69,6 +139,8 @@ export class IdentityService {
     em: EntityManager,
     input: { name: string; ownerEmail: string; ownerPassword: string; ownerName: string },
   ): Promise<Merchant> {
+    const weak = this.passwordProblem(input.ownerPassword, input.ownerEmail);
+    if (weak) throw badInput(weak, 'ownerPassword');
     const passwordHash = await hashPassword(input.ownerPassword);
     try {
       return await em.transactional(async (tx) => {

@@ -44,3 +44,7 @@ export const SignInResult = createUnionType({
   name: 'SignInResult',
   types: () => [AuthPayload, UserError] as const,
 });
+export const PasswordChangeResult = createUnionType({
+  name: 'PasswordChangeResult',
+  types: () => [AuthPayload, UserError] as const,
+});

@@ -2,40 +2,114 @@ import { jwtVerify, SignJWT } from 'jose';
 import type { Principal } from '../../shared/auth';
 import { Role } from './user.entity';
 
-/** Signed bearer tokens (HS256) carrying the principal; expiry from TOKEN_TTL_SECONDS. */
+/** What every token is checked against on each request: the user as the database has it now. */
+export interface UserTokenState {
+  tokenVersion: number;
+  roles: Role[];
+  merchantId: string | null;
+}
+
+/** The user's current token version, roles and merchant; null when the user does not exist. */
+export type UserStateLookup = (userId: string) => Promise<UserTokenState | null>;
+
+export interface TokenClaims {
+  issuer: string;
+  audience: string;
+  /** How long a user's state is reused before the lookup runs again (0: every request). */
+  stateCacheMs: number;
+}
+
+const DEFAULT_CLAIMS: TokenClaims = {
+  issuer: 'commerce-graphql',
+  audience: 'commerce-graphql',
+  stateCacheMs: 2000,
+};
+
+/** Users whose state is kept at once; the oldest entry goes first beyond this. */
+const MAX_CACHED_USERS = 50_000;
+
+/**
+ * Signed bearer tokens (HS256) with `sub`, `iss`, `aud`, `iat`, `exp` (TOKEN_TTL_SECONDS) and `ver`,
+ * the user's token version when it was signed. A token is accepted only with every one of them
+ * right and `ver` equal to the user's current version (signOut and a password change increase it).
+ * Roles and merchant come from the database, never from the token: a demoted user loses a role at
+ * once, and a forged claim could not add one.
+ */
 export class TokenService {
   private readonly key: Uint8Array;
+  private readonly claims: TokenClaims;
+  private users?: UserStateLookup;
+  private readonly cache = new Map<string, { state: UserTokenState | null; until: number }>();
 
   constructor(
     secret: string,
     private readonly ttlSeconds: number,
+    claims: Partial<TokenClaims> = {},
   ) {
     this.key = new TextEncoder().encode(secret);
+    this.claims = { ...DEFAULT_CLAIMS, ...claims };
   }
 
-  sign(p: Principal): Promise<string> {
-    return new SignJWT({ roles: p.roles, mid: p.merchantId })
+  sign(p: Principal, tokenVersion = 0): Promise<string> {
+    return new SignJWT({ ver: tokenVersion })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(p.userId)
+      .setIssuer(this.claims.issuer)
+      .setAudience(this.claims.audience)
       .setIssuedAt()
       .setExpirationTime(`${this.ttlSeconds}s`)
       .sign(this.key);
   }
 
-  /** The principal, or null for a missing, forged or expired token. */
+  /** The principal, or null for a missing, forged, expired, revoked or incomplete token. */
   async verify(token: string): Promise<(Principal & { expiresAt: number }) | null> {
+    let payload;
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
-      const roles = (payload.roles as string[]).filter((r): r is Role => r in Role);
-      return {
-        userId: String(payload.sub),
-        roles,
-        merchantId: (payload.mid as string | null) ?? null,
-        expiresAt: (payload.exp ?? 0) * 1000,
-      };
+      ({ payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: this.claims.issuer,
+        audience: this.claims.audience,
+        // jose checks `exp` only when present: a token without one would never expire.
+        requiredClaims: ['exp', 'iat', 'sub'],
+      }));
     } catch {
       return null;
     }
+    const userId = String(payload.sub);
+    if (!/^\d{1,19}$/.test(userId) || !Number.isSafeInteger(payload.ver)) return null;
+    const state = await this.stateOf(userId);
+    if (!state || state.tokenVersion !== payload.ver) return null;
+    return {
+      userId,
+      roles: state.roles.filter((r): r is Role => r in Role),
+      merchantId: state.merchantId,
+      expiresAt: (payload.exp ?? 0) * 1000,
+    };
+  }
+
+  /** Installs the lookup of users' token state (the identity module; it needs the database). */
+  acceptUsers(lookup: UserStateLookup): void {
+    this.users = lookup;
+  }
+
+  /** Drops what this process remembers of a user (after signOut, a password change or a role change). */
+  forget(userId: string): void {
+    this.cache.delete(userId);
+  }
+
+  private async stateOf(userId: string): Promise<UserTokenState | null> {
+    // No lookup installed (a tool without a database): no user token is accepted.
+    if (!this.users) return null;
+    const now = Date.now();
+    const hit = this.cache.get(userId);
+    if (hit && hit.until > now) return hit.state;
+    const state = await this.users(userId);
+    if (this.claims.stateCacheMs > 0) {
+      this.cache.delete(userId);
+      if (this.cache.size >= MAX_CACHED_USERS) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(userId, { state, until: now + this.claims.stateCacheMs });
+    }
+    return state;
   }
 
   /**

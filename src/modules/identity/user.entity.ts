@@ -6,7 +6,7 @@ export { Role };
 
 @Entity({ tableName: 'app_user' })
 export class User {
-  [OptionalProps]?: 'roles' | 'points' | 'createdAt' | 'merchantId';
+  [OptionalProps]?: 'roles' | 'points' | 'createdAt' | 'merchantId' | 'tokenVersion';
 
   @PrimaryKey({ type: 'bigint' })
   id!: string;
@@ -29,6 +29,10 @@ export class User {
 
   @Property({ type: 'integer' })
   points = 0;
+
+  /** Tokens signed with an older version are refused (signOut, password change: docs/security.md). */
+  @Property({ type: 'integer' })
+  tokenVersion = 0;
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   createdAt: Date = new Date();

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../server/context';
-import { authorize } from '../../shared/auth';
+import { authorize, isAdmin } from '../../shared/auth';
 import { badInput, notFound } from '../../shared/errors';
 import { UserError } from '../../shared/error-result';
 import { isId } from '../../shared/ids';
@@ -14,7 +14,14 @@ import { merchantAvailable, merchantEscrow, userAvailable, type AccountRef } fro
 import { CheckoutType, OrderType } from '../order/order.types';
 import { PaymentMethod } from './payment.state';
 import { checkReturnUrl } from './return-url';
-import { AccountType, LedgerEntryConnection, PaymentResult, PaymentType, toPayment } from './payment.types';
+import {
+  AccountType,
+  LedgerEntryConnection,
+  PaymentResult,
+  PaymentType,
+  toOrderPayment,
+  toPayment,
+} from './payment.types';
 
 const KEY = /^[\x21-\x7e]{1,100}$/;
 const checkKey = (key: string) => {
@@ -158,8 +165,16 @@ export class OrderPaymentResolver {
     nullable: true,
     description: 'The payment that paid the order, or the latest attempt.',
   })
-  async payment(@Root() o: OrderType, @Ctx() ctx: Context): Promise<PaymentType | null> {
+  async payment(
+    @Root() o: OrderType & { buyerId?: string },
+    @Ctx() ctx: Context,
+  ): Promise<PaymentType | null> {
     const p = await ctx.loaders.payment.byOrder.load(o.id);
-    return p ? toPayment(p, ctx.config.currency) : null;
+    if (!p) return null;
+    // The buyer (and admins) see the whole payment; a merchant sees its order's share only, and
+    // never the buyer's payment page (issue 12: it could decline the buyer's payment there).
+    if (ctx.principal?.userId === o.buyerId || isAdmin(ctx.principal))
+      return toPayment(p, ctx.config.currency);
+    return toOrderPayment(p, ctx.config.currency);
   }
 }

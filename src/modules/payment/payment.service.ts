@@ -299,7 +299,18 @@ export class PaymentService {
       if (inserted.length === 0) return 'duplicate';
       if (!payment) return 'ignored';
       if (to === null) {
-        await this.refunds.confirm(tx, event.refundId ?? '');
+        // security (issue 12): a refund event counts only for a refund of the payment it names, for
+        // that refund's amount; anything else is recorded (above) and held, never applied.
+        const bound =
+          (!payment.provider_ref || event.paymentId === payment.provider_ref) &&
+          (await this.refunds.confirm(tx, payment.id, event.refundId ?? '', event.amount));
+        if (!bound) {
+          this.log.warn(
+            { eventId: event.id, paymentId: payment.id, refundId: event.refundId },
+            'refund event does not match a refund of its payment and amount; held',
+          );
+          return 'ignored';
+        }
         return 'processed';
       }
       // A signed event must still match the payment it names.

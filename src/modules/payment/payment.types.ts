@@ -5,6 +5,7 @@ import { Money, PageInfo } from '../../shared/types';
 import { LedgerEntryKind } from '../ledger/ledger';
 import { InsufficientFundsError } from './payment.errors';
 import type { PaymentRow } from './payment.service';
+import type { OrderPaymentRow } from './payment.loaders';
 import { PaymentMethod, PaymentStatus } from './payment.state';
 
 registerEnumType(LedgerEntryKind, {
@@ -41,6 +42,18 @@ export function toPayment(p: PaymentRow, currency: string): PaymentType {
     refunded: Money.of(Number(p.refunded), currency),
     redirectUrl: p.status === PaymentStatus.PENDING ? p.redirect_url : null,
     createdAt: p.created_at,
+  });
+}
+
+/**
+ * One order's view of a payment that may cover several merchants' orders: the order's share of the
+ * amount and of the refunds, and no payment page (issue 12).
+ */
+export function toOrderPayment(p: OrderPaymentRow, currency: string): PaymentType {
+  return Object.assign(toPayment(p, currency), {
+    amount: Money.of(Number(p.order_amount), currency),
+    refunded: Money.of(Math.min(Number(p.order_refunded), Number(p.order_amount)), currency),
+    redirectUrl: null,
   });
 }
 

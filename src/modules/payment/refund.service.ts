@@ -234,12 +234,26 @@ export class RefundService {
   }
 
   /** The provider's refund.succeeded callback. */
-  async confirm(tx: EntityManager, providerRefundId: string): Promise<void> {
-    await sqlAll(
+  async confirm(
+    tx: EntityManager,
+    paymentId: string,
+    providerRefundId: string,
+    amount: number,
+  ): Promise<boolean> {
+    // Bound to its payment and amount (issue 12): a signed event naming another payment's refund,
+    // or another amount, confirms nothing. True when the refund is (now) confirmed.
+    const [r] = await sqlAll<{ n: number }>(
       tx,
-      `update refund set status = 'SUCCEEDED', updated_at = now() where provider_ref = $1 and status <> 'SUCCEEDED'`,
-      [providerRefundId],
+      `with target as (
+         select id, status from refund where provider_ref = $1 and payment_id = $2 and amount = $3
+       ), confirmed as (
+         update refund set status = 'SUCCEEDED', updated_at = now()
+          where id in (select id from target where status <> 'SUCCEEDED') returning id
+       )
+       select count(*)::int as n from target`,
+      [providerRefundId, paymentId, amount],
     );
+    return r.n > 0;
   }
 
   /** Retries refunds that are still pending (the job's own retries are the fast path). */

@@ -92,7 +92,8 @@ export class Protection {
 
   /**
    * A graphql-ws subscribe: the same cost limit and rate limits as over HTTP. Returns the errors to
-   * answer with, or null to go ahead.
+   * answer with (`refused`), or null to go ahead, and the cost report its results carry in
+   * `extensions.cost`, as over HTTP.
    */
   async checkSubscribe(
     schema: GraphQLSchema,
@@ -100,14 +101,17 @@ export class Protection {
     payload: { variables?: unknown; operationName?: string | null },
     principal: Principal | null,
     ip: string | undefined,
-  ): Promise<GraphQLError[] | null> {
+  ): Promise<{ refused: GraphQLError[] | null; cost: CostReport }> {
+    const cost: CostReport = { requested: 0, limit: this.maxCost };
     const badText = inputError(document, payload.variables, this.maxList);
-    if (badText) return [badText];
-    const requested = this.cost(schema, document, payload.variables, payload.operationName);
-    if (requested > this.maxCost) return [queryTooCostly(requested, this.maxCost)];
+    if (badText) return { refused: [badText], cost };
+    cost.requested = this.cost(schema, document, payload.variables, payload.operationName);
+    if (cost.requested > this.maxCost)
+      return { refused: [queryTooCostly(cost.requested, this.maxCost)], cost };
     const caller = callerOf(principal, ip);
-    const verdict = await this.limits.consume(caller, caller.kind === 'partner' ? requested : 1);
-    return verdict.allowed ? null : [rateLimited(verdict)];
+    const verdict = await this.limits.consume(caller, caller.kind === 'partner' ? cost.requested : 1);
+    if (caller.kind === 'partner') cost.throttle = verdict.throttle;
+    return { refused: verdict.allowed ? null : [rateLimited(verdict)], cost };
   }
 
   /**

@@ -1,9 +1,9 @@
 import { GraphQLError, Kind, type SelectionSetNode, type ValidationContext, type ASTVisitor } from 'graphql';
 
-const GUARDED = new Set(['signIn', 'signUp']);
+const GUARDED = new Set(['signIn', 'signUp', 'passwordChange']);
 
 /**
- * One operation may hold at most one signIn or signUp (aliases would otherwise turn one request into
+ * One operation may hold at most one signIn, signUp or passwordChange (aliases would otherwise turn one request into
  * many password guesses). Counted through fragments and inline fragments of the mutation root.
  */
 export function oneSignInPerOperation(context: ValidationContext): ASTVisitor {
