@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
@@ -79,8 +79,8 @@ const TYPES: Record<string, string> = {
 };
 
 /** The built storefront as a static site: files, /config.js pointing at the API, index.html otherwise. */
-function serveStorefront(outDir: string, apiUrl: string): Server {
-  return createServer((req, res) => {
+function serveStorefront(outDir: string, apiUrl: string): RequestListener {
+  return (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/config.js') {
       res.writeHead(200, { 'content-type': TYPES['.js'] });
@@ -91,7 +91,7 @@ function serveStorefront(outDir: string, apiUrl: string): Server {
       file.startsWith(outDir) && existsSync(file) && extname(file) !== '' ? file : join(outDir, 'index.html');
     res.writeHead(200, { 'content-type': TYPES[extname(found)] ?? 'application/octet-stream' });
     res.end(readFileSync(found));
-  });
+  };
 }
 
 /** Forwards everything to the API; the provider's payment callbacks wait until released. */
@@ -144,7 +144,8 @@ beforeAll(async () => {
   );
 
   // The storefront's origin must be known before the API starts (CORS and payment return URLs).
-  shop = createServer();
+  let serve: RequestListener = (_req, res) => void res.writeHead(503).end();
+  shop = createServer((req, res) => serve(req, res));
   const shopPort = await listen(shop);
   shopOrigin = `http://localhost:${shopPort}`;
   let apiPort = 0;
@@ -165,7 +166,7 @@ beforeAll(async () => {
   apiPort = api.app.http.port;
 
   await building;
-  shop.on('request', serveStorefront(outDir, api.url).listeners('request')[0] as any);
+  serve = serveStorefront(outDir, api.url);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
 }, 90_000);
 
