@@ -7,7 +7,7 @@ const noImport = (patterns) => [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.data/', 'examples/**/dist/'] },
+  { ignores: ['dist/', 'node_modules/', '.data/', 'examples/**/dist/', 'examples/storefront/src/gql/'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -5,6 +5,7 @@ import { checkoutBench } from './checkout';
 import { edgeBench } from './edge';
 import { ROOT } from './lib';
 import { paymentBench } from './payment';
+import { persistedBench } from './persisted';
 import { productPageBench } from './product-page';
 import { protectionBench } from './protection';
 import { searchBench } from './search';
@@ -17,7 +18,7 @@ import { replicasBench } from './replicas';
 /**
  * `npm run bench`: each benchmark against a baseline measured in the same run on the same machine.
  *
- * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing | protection | archive | replicas), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
+ * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing | protection | archive | replicas | persisted), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
  * BENCH_CONNECTIONS (20, search), BENCH_DATABASE_URL (a server whose `postgres` database the
  * benchmarks may use and create databases in; else an embedded PostgreSQL in .data/bench, whose
  * seeded catalog is reused by later runs). Product page: BENCH_PAGE_PRODUCTS (5000), BENCH_PAGE_SLUGS (500),
@@ -50,6 +51,7 @@ async function main() {
     if (!only || only === 'protection') await protectionBench(url);
     if (!only || only === 'archive') await archiveBench(url);
     if (!only || only === 'replicas') await replicasBench();
+    if (!only || only === 'persisted') await persistedBench(url);
   } finally {
     await stop();
   }

@@ -1,0 +1,1 @@
+export const money = (m: { amount: string; currency: string }) => `${m.amount} ${m.currency}`;
