@@ -383,4 +383,8 @@ test('an order moved to cold storage stays in the store, flagged: listed when in
     (await t.gql(LIST, { f, n: 100 }, shops[1].token)).data.orders.edges.map((e: any) => e.node.id);
   expect(await ids({ includeArchived: false })).not.toContain(moved);
   expect(await ids({ includeArchived: true })).toContain(moved);
+  // A rebuild reads the archive too: the order is still there, still flagged.
+  await projector().rebuild(em());
+  expect(await sql('select archived from seller_order where id = $1', [moved])).toEqual([{ archived: true }]);
+  expect(await ids({ includeArchived: true })).toContain(moved);
 });
