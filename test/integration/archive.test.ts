@@ -204,6 +204,21 @@ describe('finished orders move to the archive with everything that hangs off the
   const o: Record<string, { orderId: string; checkoutId: string; lineId: string }> = {};
   const before: Record<string, unknown> = {};
   let rowsBefore: Awaited<ReturnType<typeof rowsOf>>;
+  let statsBefore: unknown;
+  // A range inside the current hours: its figures are recounted from the orders themselves.
+  const range = {
+    f: new Date(Date.now() - 5 * 60_000).toISOString(),
+    t: new Date(Date.now() + 3_600_000).toISOString(),
+  };
+  const stats = async () =>
+    (
+      await gql(
+        `query($f: DateTime!, $t: DateTime!) { salesStats(from: $f, to: $t) {
+          orders gross { amount } refunded { amount } byStatus { status count } } }`,
+        range,
+        m.token,
+      )
+    ).data.salesStats;
 
   beforeAll(async () => {
     // COMPLETED with a shipment, tracking events and a refunded after-sale (a partial refund).
@@ -243,6 +258,7 @@ describe('finished orders move to the archive with everything that hangs off the
     for (const [k, v] of Object.entries(o))
       before[k] = (await gql(ORDER, { id: v.orderId }, buyer.token)).data;
     rowsBefore = await rowsOf(Object.values(o).map((v) => v.orderId));
+    statsBefore = await stats();
     expect(await moneyProblems(async (q) => sql(q))).toEqual([]);
     await sleep(1100); // older than ARCHIVE_AFTER_SECONDS=1
   });
@@ -281,6 +297,8 @@ describe('finished orders move to the archive with everything that hangs off the
     expect((await gql(ORDER, { id: o.completed.orderId }, m.token)).data.order.id).toBe(o.completed.orderId);
     expect((await gql(ORDER, { id: o.completed.orderId }, admin)).data.order.id).toBe(o.completed.orderId);
     expect((await gql(ORDER, { id: o.completed.orderId }, other.token)).data.order).toBeNull();
+    // Sales figures count archived orders as before.
+    expect(await stats()).toEqual(statsBefore);
     // The checkout still shows all its orders.
     const co = await gql(
       `query($id: ID!) { checkout(id: $id) { orders { id status } } }`,

@@ -96,7 +96,9 @@ export const RECOUNT_SQL = `
          coalesce(sum(o.total) filter (where o.status = any('{${PAID_STATUSES.join(',')}}'::text[])), 0)::bigint as gross,
          coalesce(sum((select sum(r.amount) from refund r where r.order_id = o.id))
                   filter (where o.status = any('{${PAID_STATUSES.join(',')}}'::text[])), 0)::bigint as refunded
-    from shop_order o
+    -- hot and archived orders alike (docs/archive.md)
+    from (select id, merchant_id, status, total from shop_order
+          union all select id, merchant_id, status, total from archive.shop_order) o
    where o.id >= $2 and o.id < $3 and ($1::bigint is null or o.merchant_id = $1)
    group by o.status`;
 
