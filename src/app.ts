@@ -30,6 +30,7 @@ import type { SharedCache } from './shared/cache/shared-cache';
 import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-sweep';
 import { createLogger } from './server/protection/log';
 import { readYourWritesPlugin } from './server/read-your-writes';
+import { registerReplicaMetrics } from './server/replica-metrics';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -212,6 +213,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       relayLeader: () => relay!.isLeader(),
     });
     registerOperationsMetrics(metrics.registry, services, orm, config);
+    registerReplicaMetrics(metrics.registry, services.reads);
     const http = await startHttp(
       {
         config,

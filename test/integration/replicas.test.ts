@@ -147,6 +147,10 @@ test('the server starts with a replica 3 s behind (migrations and the bootstrap 
   // The measured lag is the apply delay (give or take a probe and a loaded machine).
   expect(state.lagMs).toBeGreaterThan(APPLY_DELAY_MS - 1_000);
   expect(state.lagMs).toBeLessThan(APPLY_DELAY_MS + 2_500);
+  // Operators see it too.
+  const metrics = await (await fetch(a.app.url.replace('/graphql', '/metrics'))).text();
+  expect(metrics).toMatch(/db_replica_lag_seconds\{replica="replica 0"\} [2-5]\.\d+/);
+  expect(metrics).toContain('db_replica_up{replica="replica 0"} 1');
 }, 60_000);
 
 test('a merchant finds the product they just created at once; anonymous search sees it after the lag', async () => {
@@ -243,6 +247,9 @@ test('a replica stopped mid-test is skipped: clients get no errors, and it is us
     expect(await orderIds(app.gql, buyer.token)).toEqual([]);
   }
   await until(async () => !a.app.services.reads.replicaStates()[0].up, 5_000);
+  const metrics = await (await fetch(a.app.url.replace('/graphql', '/metrics'))).text();
+  expect(metrics).toContain('db_replica_up{replica="replica 0"} 0');
+  expect(metrics).toMatch(/db_routed_reads_total\{target="primary"\} [1-9]/);
   for (let i = 0; i < 5; i++) expect(await searchIds(a.gql, 'lamp')).toHaveLength(1);
 
   await replica.start();
