@@ -32,6 +32,7 @@ import { createLogger } from './server/protection/log';
 import { ARCHIVE_JOB } from './modules/archive/archive.service';
 import { readYourWritesPlugin } from './server/read-your-writes';
 import { registerSellerStoreMetrics } from './modules/seller/seller.metrics';
+import { registerReplicaMetrics } from './server/replica-metrics';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -232,6 +233,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     });
     registerOperationsMetrics(metrics.registry, services, orm, config);
     registerSellerStoreMetrics(metrics.registry, services.sellerStore, () => orm.em.fork() as any);
+    registerReplicaMetrics(metrics.registry, services.reads);
     const http = await startHttp(
       {
         config,

@@ -42,9 +42,19 @@ interface ReadTarget {
   router: ReadRouter;
   /** null: the primary. */
   replica: ReplicaNode | null;
+  /** The caller wrote within the write window: nothing read before its write may be served to it. */
+  ownWrites: boolean;
 }
 
 const targetStorage = new AsyncLocalStorage<ReadTarget>();
+
+/**
+ * True inside a `forRead` of a client that wrote recently. Caches shared between clients must then
+ * be bypassed: another client may have filled them from a replica that lacked this client's write.
+ */
+export function readingOwnWrites(): boolean {
+  return targetStorage.getStore()?.ownWrites ?? false;
+}
 
 /** The read-your-writes key of a caller: a user, or a partner's API key (they share no user id). */
 export function readClientOf(principal: Principal | null): string | null {
@@ -159,10 +169,10 @@ export class ReadRouter {
    */
   async forRead<T>(read: ReplicaRead, principal: Principal | null, fn: () => Promise<T>): Promise<T> {
     if (!this.enabled) return fn();
-    const replica = await this.choose(readClientOf(principal));
+    const { replica, ownWrites } = await this.choose(readClientOf(principal));
     if (replica) this.counts.replica++;
     else this.counts.primary++;
-    return targetStorage.run({ router: this, replica }, fn);
+    return targetStorage.run({ router: this, replica, ownWrites }, fn);
   }
 
   /** After a client's write committed: its reads must not go to a replica that has not replayed it. */
@@ -177,27 +187,29 @@ export class ReadRouter {
     }
   }
 
-  /** The replica for a read of `client` (null: anonymous), or null for the primary. */
-  private async choose(client: string | null): Promise<ReplicaNode | null> {
-    const usable = this.replicas.filter((r) => r.up && r.lagMs <= this.options.maxLagMs);
-    if (!usable.length) return null;
+  /** The replica for a read of `client` (null: anonymous), or null for the primary; and whether the client wrote recently. */
+  private async choose(client: string | null): Promise<{ replica: ReplicaNode | null; ownWrites: boolean }> {
     let written: bigint | null = null;
     if (client) {
       try {
         written = await this.store!.get(client);
       } catch {
-        return null; // the client's writes are unknown (Redis away): only the primary surely has them
+        // The client's writes are unknown (Redis away): only the primary surely has them.
+        return { replica: null, ownWrites: true };
       }
     }
-    if (written === null) return this.roundRobin(usable);
+    const ownWrites = written !== null;
+    const usable = this.replicas.filter((r) => r.up && r.lagMs <= this.options.maxLagMs);
+    if (!usable.length) return { replica: null, ownWrites };
+    if (written === null) return { replica: this.roundRobin(usable), ownWrites };
     const caughtUp = usable.filter((r) => r.replayLsn !== null && r.replayLsn >= written);
-    if (caughtUp.length) return this.roundRobin(caughtUp);
+    if (caughtUp.length) return { replica: this.roundRobin(caughtUp), ownWrites };
     // Waiting only makes sense on a replica that usually keeps up within the wait.
     const candidates = usable.filter((r) => r.lagMs <= this.options.waitMs);
-    if (!candidates.length || this.options.waitMs <= 0) return null;
+    if (!candidates.length || this.options.waitMs <= 0) return { replica: null, ownWrites };
     const replica = this.roundRobin(candidates);
     this.counts.waited++;
-    return (await this.waitFor(replica, written)) ? replica : null;
+    return { replica: (await this.waitFor(replica, written)) ? replica : null, ownWrites };
   }
 
   private roundRobin(nodes: ReplicaNode[]): ReplicaNode {

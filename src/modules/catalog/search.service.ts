@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
+import { readingOwnWrites } from '../../db/read-routing';
 import { checkPageSize } from '../../shared/pagination';
 import type { CatalogCache } from './catalog.cache';
 import type { Product } from './product.entity';
@@ -44,7 +45,8 @@ function filterKey(filter: SearchFilter): string {
 }
 
 /**
- * Catalog search on PostgreSQL full-text search; reads go to a replica when there is one.
+ * Catalog search on PostgreSQL full-text search; its reads may go to a replica (the resolver's
+ * `forRead`, src/db/read-routing.ts).
  *
  * Popular searches repeat, and their SQL (ranking and facet counting over every match) is the
  * cost of a search, so result rows, counts and facets are kept in the shared catalog cache for
@@ -69,10 +71,14 @@ export class SearchService {
     checkPageSize(first, this.maxPageSize);
     const page = pageStatement(filter, sort, first, after);
     const key = filterKey(filter);
+    const loadPage = () => sqlAll<Record<string, any>>(em, page.sql, page.params, true);
+    // A client that just wrote (with replicas) skips the shared cache: another client may have
+    // filled it from a replica that lacked the write (docs/replicas.md).
+    const ownWrites = readingOwnWrites();
     const rows =
-      (await this.cache.searchPages.get(`${key}|${sort}|${first}|${after ?? ''}`, () =>
-        sqlAll<Record<string, any>>(em, page.sql, page.params, true),
-      )) ?? [];
+      (ownWrites
+        ? await loadPage()
+        : await this.cache.searchPages.get(`${key}|${sort}|${first}|${after ?? ''}`, loadPage)) ?? [];
     // Once per page even when the cache is off: the resolver starts it, totalCount and facets await it.
     let stats: Promise<SearchStats> | undefined;
     const items = rows.slice(0, first).map((row) => {
@@ -82,13 +88,15 @@ export class SearchService {
     return {
       items,
       hasNextPage: rows.length > first,
-      stats: () =>
-        (stats ??= this.cache.searchStats
-          .get(key, async () => {
-            const s = statsStatement(filter);
-            return shapeStats(await sqlAll<StatsRow>(em, s.sql, s.params, true));
-          })
-          .then((s) => s as SearchStats)),
+      stats: () => {
+        const loadStats = async () => {
+          const s = statsStatement(filter);
+          return shapeStats(await sqlAll<StatsRow>(em, s.sql, s.params, true));
+        };
+        return (stats ??= (ownWrites ? loadStats() : this.cache.searchStats.get(key, loadStats)).then(
+          (s) => s as SearchStats,
+        ));
+      },
     };
   }
 }
