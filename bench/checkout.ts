@@ -191,6 +191,9 @@ export async function checkoutBench(serverUrl: string): Promise<void> {
     const port = await freePort();
     const app = startChild('dist/src/main.js', {
       DATABASE_URL: url,
+      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
+      CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
+      CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
       PORT: String(port),
       DEMO_DATA: 'false',
       EXPOSE_SQL_STATS: 'true',

@@ -106,6 +106,7 @@ export async function productPageBench(serverUrl: string): Promise<void> {
     const ports = await Promise.all([0, 1, 2, 3].map(() => freePort()));
     const appEnv = (port: number, extra: Record<string, string>) => ({
       DATABASE_URL: url,
+      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
       PORT: String(port),
       DEMO_DATA: 'false',
       EXPOSE_SQL_STATS: 'true',
@@ -126,6 +127,7 @@ export async function productPageBench(serverUrl: string): Promise<void> {
       ports[0],
       {
         DATABASE_URL: url,
+        PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
         PORT: String(ports[0]),
       },
     );

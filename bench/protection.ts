@@ -113,6 +113,7 @@ async function signInUnderFlood(serverUrl: string): Promise<void> {
     children.push(
       startChild('dist/src/main.js', {
         DATABASE_URL: url,
+        PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
         PORT: String(port),
         DEMO_DATA: 'false',
         LOG_LEVEL: 'warn',

@@ -81,10 +81,12 @@ export async function searchBench(url: string): Promise<void> {
     const [basePort, appPort, cachedPort] = [await freePort(), await freePort(), await freePort()];
     const baseline = startChild('dist/bench/baseline-server.js', {
       DATABASE_URL: url,
+      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
       PORT: String(basePort),
     });
     const appEnv = (port: number, cacheTtlMs: number) => ({
       DATABASE_URL: url,
+      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
       PORT: String(port),
       DEMO_DATA: 'false',
       EXPOSE_SQL_STATS: 'true',
