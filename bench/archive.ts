@@ -118,6 +118,7 @@ export async function archiveBench(serverUrl: string): Promise<void> {
     const port = await freePort();
     const app = startChild('dist/src/main.js', {
       DATABASE_URL: url,
+      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
       PORT: String(port),
       DEMO_DATA: 'false',
       LOG_LEVEL: 'warn',

@@ -79,6 +79,7 @@ export async function persistedBench(url: string): Promise<void> {
   const [port, legacyPort] = [await freePort(), await freePort()];
   const server = startChild('dist/bench/edge-server.js', {
     DATABASE_URL: databaseUrl,
+    PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
     PORT: String(port),
     LEGACY_PORT: String(legacyPort),
     DEMO_DATA: 'true',

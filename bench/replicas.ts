@@ -168,6 +168,7 @@ export async function replicasBench(): Promise<void> {
     const replicaUrl = replica.url('bench');
     const env = (port: number, replicas: boolean) => ({
       DATABASE_URL: url,
+      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
       ...(replicas ? { DATABASE_REPLICA_URLS: replicaUrl, REPLICA_MAX_LAG_MS: '2000' } : {}),
       REDIS_URL: redis.url,
       PORT: String(port),

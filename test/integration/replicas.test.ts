@@ -69,6 +69,7 @@ async function start(env: Record<string, string> = {}): Promise<{ app: App; gql:
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: primary.url(db),
+    PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
     DATABASE_REPLICA_URLS: replica.url(db),
     REDIS_URL: process.env.TEST_REDIS_URL!,
     PORT: '0',
