@@ -19,6 +19,7 @@ const ENV = {
   PAYMENT_WEBHOOK_SECRET: 'cluster-payment-secret-012345678',
   LOGISTICS_WEBHOOK_SECRET: 'cluster-logistics-secret-0123456',
   PAYMENT_PROVIDER_API_KEY: 'cluster-provider-key-0123456789',
+  PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
   DEMO_DATA: 'false',
   LOG_LEVEL: 'warn',
   EVENT_RELAY_POLL_MS: '200',
