@@ -113,7 +113,9 @@ export interface Config {
    * past it are sold out at once), entries turned into orders per transaction
    * (FLASH_SALE_BATCH_SIZE), how often an idle worker looks for work (FLASH_SALE_WORKER_INTERVAL_MS),
    * whether this process runs a worker (FLASH_SALE_WORKER), and the prefix of its Redis keys
-   * (FLASH_SALE_REDIS_PREFIX: deployments sharing one Redis use different ones).
+   * (FLASH_SALE_REDIS_PREFIX: deployments sharing one Redis use different ones), and how long an
+   * accepted shopper waits for news that its entry reached PostgreSQL before looking itself
+   * (FLASH_SALE_ACCEPT_WAIT_MS; docs/flash-sales.md).
    */
   flashSale: {
     paymentWindowSeconds: number;
@@ -122,6 +124,7 @@ export interface Config {
     workerIntervalMs: number;
     worker: boolean;
     redisPrefix: string;
+    acceptWaitMs: number;
   };
 }
 
@@ -607,6 +610,7 @@ export function loadConfig(env: Env = process.env): Config {
       workerIntervalMs: int(env, 'FLASH_SALE_WORKER_INTERVAL_MS', 100, 5, 60_000),
       worker: bool(env, 'FLASH_SALE_WORKER', true),
       redisPrefix: flashSalePrefix(str(env, 'FLASH_SALE_REDIS_PREFIX') ?? 'fs'),
+      acceptWaitMs: int(env, 'FLASH_SALE_ACCEPT_WAIT_MS', 1000, 50, 60_000),
     },
   };
   // Checked after the secrets, so a missing secret is named first.

@@ -5,15 +5,20 @@ import type { Config } from '../../config';
 import type { CheckoutService } from '../checkout/checkout.service';
 import type { OrderService } from '../order/order.service';
 import { RedisGate } from './flashsale.redis';
+import { LinePersister } from './flashsale.persister';
 import type { FlashSaleService } from './flashsale.service';
 import { LocalUpdateBus, RedisUpdateBus, type UpdateBus } from './flashsale.updates';
 import { FlashSaleWorker } from './flashsale.worker';
 
-/** What a process runs for flash sales: the Redis gate (with REDIS_URL), the update bus, the worker. */
+/**
+ * What a process runs for flash sales: the Redis gate and its line persister (with REDIS_URL), the
+ * update bus, the worker (unless FLASH_SALE_WORKER=false).
+ */
 export interface FlashSaleRuntime {
   gate: RedisGate | null;
   bus: UpdateBus;
   worker?: FlashSaleWorker;
+  persister?: LinePersister;
   startWorker(
     em: () => EntityManager,
     sales: FlashSaleService,
@@ -59,27 +64,31 @@ export async function createFlashSaleRuntime(config: Config, log: Logger): Promi
     .start()
     .catch((err) => log.warn({ err: err.message }, 'flash sale: update bus not subscribed yet'));
   const gate = new RedisGate(redis, config.flashSale.redisPrefix);
-  let connectedOnce = redis.status === 'ready';
   const rt: FlashSaleRuntime = {
     gate,
     bus,
     startWorker(em, sales, checkout, orders) {
-      // Redis back after being away: its copy may be stale or empty; rebuild every open sale's.
-      redis.on('ready', () => {
-        if (!connectedOnce) {
-          connectedOnce = true;
-          return;
-        }
-        void sales
-          .reconcileAll(em(), true)
-          .catch((err) => log.warn({ err: err.message }, 'flash sale: reconcile after reconnect'));
+      // Every process that decides entries persists them (also one without a worker): a shopper
+      // is told QUEUED only once the entry is in PostgreSQL.
+      rt.persister = new LinePersister(em, sales, gate, log);
+      // Rebuild every open sale's copy once at start (Redis may hold a stale one), and whenever
+      // Redis is back after being away (it may have restarted empty, or from an old snapshot).
+      sales.rebuildAll = true;
+      gate.onConnectionChange((ready) => {
+        // Shoppers waiting for their entry to be persisted look again: Redis may have lost it.
+        sales.waiters.checkAll();
+        if (!ready) return;
+        sales.rebuildAll = true;
+        rt.persister?.nudge();
       });
+      rt.persister.start();
       if (!config.flashSale.worker) return;
       rt.worker = new FlashSaleWorker(em, sales, checkout, orders, log);
       rt.worker.start();
     },
     async close() {
       await rt.worker?.stop();
+      await rt.persister?.stop();
       await bus.close();
       await redis.quit().catch(() => undefined);
     },

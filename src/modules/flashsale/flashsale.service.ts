@@ -12,8 +12,9 @@ import { OutOfStockError } from '../inventory/inventory.errors';
 import { heldUnits, holdForSale } from '../inventory/stock';
 import type { RedisGate } from './flashsale.redis';
 import * as store from './flashsale.store';
+import { DurableWaiters } from './flashsale.durable';
 import { FlashSaleEntryStatus, type EntryView, type FlashSaleRow } from './flashsale.types';
-import { EntryStream, UpdateHub, type UpdateBus } from './flashsale.updates';
+import { EntryStream, UpdateHub, type LinePersisted, type UpdateBus } from './flashsale.updates';
 
 export interface FlashSaleSettings {
   /** FLASH_SALE_PAYMENT_WINDOW_SECONDS: how long a flash-sale order waits for payment. */
@@ -24,9 +25,22 @@ export interface FlashSaleSettings {
   batchSize: number;
   /** FLASH_SALE_WORKER_INTERVAL_MS: how often an idle worker looks for work. */
   workerIntervalMs: number;
+  /**
+   * FLASH_SALE_ACCEPT_WAIT_MS: how long an accepted shopper waits for a persist notification
+   * before checking PostgreSQL and Redis itself (normally the notification comes in milliseconds).
+   */
+  acceptWaitMs: number;
 }
 
 export type EnterOutcome = EntryView | UserError | OutOfStockError;
+
+interface Entering {
+  saleId: string;
+  customerId: string;
+  quantity: number;
+  key: string;
+  entryId: string;
+}
 
 export interface FlashSaleInput {
   variantId: string;
@@ -57,6 +71,12 @@ const keyReused = () =>
     'This idempotency key was used for a different entry',
     'idempotencyKey',
   );
+const unconfirmed = () =>
+  UserError.of(
+    ErrorCode.SERVICE_DEGRADED,
+    'Your entry could not be confirmed yet; please retry with the same idempotency key',
+    'idempotencyKey',
+  );
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -66,11 +86,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export class FlashSaleService {
   readonly hub = new UpdateHub();
+  /** Shoppers whose accepted entry is on its way from the Redis line to PostgreSQL. */
+  readonly waiters = new DurableWaiters();
   private readonly reconciling = new Map<string, Promise<void>>();
-  /** Set when a decision fell back to PostgreSQL: Redis is rebuilt when it answers again. */
-  private fellBack = false;
-  /** Wakes the worker of this process (set by the worker). */
-  onAccepted: () => void = () => undefined;
+  /** Sales whose line is full (decisions without Redis), with every entry id in the line. */
+  private readonly fullLines = new Map<
+    string,
+    { ids: Set<string>; startsAt: number; endsAt: number; variantId: string }
+  >();
+  /** Acceptances without Redis under way in this process, by sale, and those waiting their turn. */
+  private readonly turns = new Map<string, { running: number; queue: (() => void)[] }>();
+  /** Every open sale's Redis copy must be rebuilt (Redis came back after being unreachable). */
+  rebuildAll = false;
+  /** Redis accepted an entry of the sale: wakes this process's line persister (set by it). */
+  onAccepted: (saleId: string) => void = () => undefined;
+  /** Entries reached PostgreSQL: wakes this process's worker (set by it). */
+  onPersisted: () => void = () => undefined;
 
   constructor(
     readonly settings: FlashSaleSettings,
@@ -79,6 +110,24 @@ export class FlashSaleService {
     private readonly log: Logger,
   ) {
     bus.listen(this.hub);
+    bus.listen({
+      onUpdates: (batch) => {
+        let persisted = false;
+        for (const u of batch)
+          if ('persisted' in u) {
+            this.waiters.onPersisted(u.persisted);
+            persisted = true;
+          }
+        if (persisted) this.onPersisted();
+      },
+      onGap: () => this.waiters.checkAll(),
+    });
+  }
+
+  /** Tells every process that part of a sale's line is in PostgreSQL (after the commit). */
+  async announcePersisted(p: LinePersisted): Promise<void> {
+    // This process first (its own shoppers need no round trip), then the others over the bus.
+    await this.bus.publish([{ persisted: p }]);
   }
 
   // ------------------------------------------------------------------ sales
@@ -134,7 +183,7 @@ export class FlashSaleService {
       return sale;
     });
     if (typeof outcome === 'string') throw badInput(outcome, 'quantity');
-    if (this.gate) await this.reconcile(em, String(outcome.id), false).catch(() => undefined);
+    if (this.gate?.connected) await this.reconcile(em, String(outcome.id), false).catch(() => undefined);
     return outcome;
   }
 
@@ -163,31 +212,34 @@ export class FlashSaleService {
     if (key.length < 1 || key.length > 200)
       throw badInput('idempotencyKey must be 1 to 200 characters', 'idempotencyKey');
     const entryId = entryIdOf(saleId, customerId, key);
+    return this.decide(em, { saleId, customerId, quantity, key, entryId }, 0);
+  }
+
+  private async decide(em: EntityManager, e: Entering, depth: number): Promise<EnterOutcome> {
     // Redis away (not connected, or the connection failed under this call): PostgreSQL decides. A
     // slow but connected Redis (a command timeout) is not a reason: under load, PostgreSQL would be
     // slower still, so that error goes to the shopper, who retries with the same key.
     if (this.gate?.connected) {
       try {
-        return await this.enterRedis(em, this.gate, { saleId, customerId, quantity, key, entryId });
+        return await this.enterRedis(em, this.gate, e, depth);
       } catch (err) {
         if ((err as { extensions?: unknown }).extensions || /timed out/i.test((err as Error).message))
           throw err;
       }
     }
-    if (this.gate) {
-      this.fellBack = true;
-      this.log.debug({ saleId }, 'flash sale: Redis unavailable, deciding in PostgreSQL');
-    }
-    return this.enterPg(em, { saleId, customerId, quantity, key, entryId });
+    if (this.gate)
+      this.log.debug({ saleId: e.saleId }, 'flash sale: Redis unavailable, deciding in PostgreSQL');
+    return this.enterPg(em, e);
   }
 
   private async enterRedis(
     em: EntityManager,
     gate: RedisGate,
-    e: { saleId: string; customerId: string; quantity: number; key: string; entryId: string },
+    e: Entering,
+    depth: number,
   ): Promise<EnterOutcome> {
     for (let attempt = 0; ; attempt++) {
-      const r = await gate.enter(e.saleId, { ...e, now: Date.now() });
+      const r = await gate.enter(e.saleId, e);
       switch (r.kind) {
         case 'NOSALE':
           // No copy in Redis (a new or restarted Redis): rebuild it from PostgreSQL, then decide.
@@ -208,14 +260,60 @@ export class FlashSaleService {
         case 'DUP': {
           if (r.quantity !== e.quantity) return keyReused();
           const stored = await store.entryById(em, e.entryId);
-          if (stored) return store.toView(stored, await store.positionOf(em, stored));
-          return this.queuedView(e, r.seq, r.head);
+          if (stored) return this.viewOf(em, stored);
+          return this.confirm(em, e, r, depth); // accepted before, not yet persisted
         }
         case 'QUEUED':
-          this.onAccepted();
-          return this.queuedView(e, r.seq, r.head);
+          return this.confirm(em, e, r, depth);
       }
     }
+  }
+
+  /**
+   * Answers an entry Redis accepted once it is in PostgreSQL: QUEUED is never said of an entry that
+   * a dying Redis could take with it. The persister (of any process) announces what it stored;
+   * without news in time, PostgreSQL is read, and Redis asked whether the entry still waits in the
+   * line of the copy that accepted it. An entry lost with Redis (or refused when persisted) is
+   * decided again, by Redis's new copy or by PostgreSQL: the shopper gets a definite answer.
+   */
+  private async confirm(
+    em: EntityManager,
+    e: Entering,
+    r: { seq: number; head: number; epoch: string },
+    depth: number,
+  ): Promise<EnterOutcome> {
+    this.onAccepted(e.saleId);
+    const deadline = Date.now() + 10 * this.settings.acceptWaitMs;
+    for (;;) {
+      const signal = await this.waiters.wait(e.saleId, e.entryId, r.epoch, r.seq, this.settings.acceptWaitMs);
+      if (signal === 'stored') return this.queuedView(e, r.seq, r.head);
+      if (signal === 'refused') {
+        this.rebuildAll = true; // Redis counted what PostgreSQL refused: its copy is wrong
+        return this.enterPg(em, e);
+      }
+      const row = await store.entryById(em, e.entryId);
+      if (row) return this.viewOf(em, row);
+      const gate = this.gate!;
+      const pending = gate.connected && (await gate.pending(e.saleId, e.entryId, r.epoch).catch(() => false));
+      if (pending) {
+        if (Date.now() < deadline) continue;
+        return unconfirmed(); // Redis still has it; the same key later finds it persisted
+      }
+      // Lost with the Redis that accepted it: decided again.
+      this.log.warn(
+        { saleId: e.saleId, entryId: e.entryId },
+        'flash sale: accepted entry lost with Redis; deciding again',
+      );
+      if (depth >= 3) return unconfirmed();
+      return this.decide(em, e, depth + 1);
+    }
+  }
+
+  private async viewOf(em: EntityManager, row: store.EntryRow): Promise<EntryView> {
+    return store.toView(
+      row,
+      row.status === FlashSaleEntryStatus.QUEUED ? await store.positionOf(em, row) : null,
+    );
   }
 
   private queuedView(
@@ -240,16 +338,21 @@ export class FlashSaleService {
    * which serialises the sale's entries: bound by a single row's update rate), then the entry is
    * inserted unless the customer would go over the limit; both commit together or not at all.
    */
-  private async enterPg(
-    em: EntityManager,
-    e: { saleId: string; customerId: string; quantity: number; key: string; entryId: string },
-  ): Promise<EnterOutcome> {
+  private async enterPg(em: EntityManager, e: Entering): Promise<EnterOutcome> {
     const existing = (row: store.EntryRow, tx: EntityManager): Promise<EnterOutcome> =>
       Number(row.quantity) !== e.quantity
         ? Promise.resolve(keyReused())
         : store.positionOf(tx, row).then((p) => store.toView(row, p));
+    // A full line is final (entries are only ever added while there is room): every shopper who is
+    // not in it is refused from memory, without a query.
+    const full = this.fullLines.get(e.saleId);
+    if (full && !full.ids.has(e.entryId)) {
+      const at = Date.now();
+      if (at < full.startsAt || at >= full.endsAt) return notActive();
+      return OutOfStockError.of(full.variantId, e.quantity, 0);
+    }
     // Most shoppers of a busy sale are refused: that is answered by one read, without a transaction.
-    const pre = await store.precheck(em, e.saleId, e.entryId);
+    const pre = await store.precheck(em, e.saleId, e.entryId, e.customerId);
     if (!pre) throw notFound('FlashSale', e.saleId);
     if (pre.used) {
       const prior = await store.entryById(em, e.entryId);
@@ -258,8 +361,73 @@ export class FlashSaleService {
     const now = Date.now();
     const s = pre.sale;
     if (s.closed_at || now < s.starts_at.getTime() || now >= s.ends_at.getTime()) return notActive();
-    if (s.sold_out || s.line_units + e.quantity > s.line_capacity)
+    if (s.sold_out || s.line_units + e.quantity > s.line_capacity) {
+      if (s.line_units >= s.line_capacity && s.line_capacity <= 100_000) await this.rememberFull(em, s);
       return OutOfStockError.of(String(s.variant_id), e.quantity, 0);
+    }
+    if (pre.mine + e.quantity > s.per_customer_limit) return limitReached(s.per_customer_limit);
+    // Acceptances of one sale take turns on its row anyway: they queue here, two at a time, rather
+    // than each holding a pool connection while it waits for the row lock (which would leave none
+    // for the rest of the API while a crowd enters).
+    const outcome = await this.rowTurns(e.saleId, async (waited) => {
+      if (waited) {
+        // The line may have filled, or the customer's limit been reached by another key, while this
+        // one waited: a read answers that, not a transaction.
+        const again = await store.precheck(em, e.saleId, e.entryId, e.customerId);
+        const now = again?.sale;
+        if (now && !again.used && (now.sold_out || now.line_units + e.quantity > now.line_capacity))
+          return OutOfStockError.of(String(now.variant_id), e.quantity, 0);
+        if (now && !again.used && again.mine + e.quantity > now.per_customer_limit)
+          return limitReached(now.per_customer_limit);
+      }
+      return this.acceptPg(em, e, existing);
+    });
+    // After the commit: a worker woken earlier would not see the entry yet, and sleep. With Redis,
+    // the persister checks the sale's copy too: it does not count this decision, so it is rebuilt.
+    if ('status' in outcome && outcome.status === FlashSaleEntryStatus.QUEUED) {
+      this.onPersisted();
+      if (this.gate) this.onAccepted(e.saleId);
+    }
+    return outcome;
+  }
+
+  /** Remembers a full line with its entries (read after the count that said full: all of them). */
+  private async rememberFull(em: EntityManager, s: FlashSaleRow): Promise<void> {
+    if (this.fullLines.has(String(s.id))) return;
+    const ids = await store.entryIds(em, String(s.id));
+    this.fullLines.set(String(s.id), {
+      ids: new Set(ids),
+      startsAt: s.starts_at.getTime(),
+      endsAt: s.ends_at.getTime(),
+      variantId: String(s.variant_id),
+    });
+  }
+
+  /** Runs `fn` when fewer than two of this sale's acceptances without Redis are under way here. */
+  private async rowTurns<T>(saleId: string, fn: (waited: boolean) => Promise<T>): Promise<T> {
+    let turn = this.turns.get(saleId);
+    if (!turn) {
+      turn = { running: 0, queue: [] };
+      this.turns.set(saleId, turn);
+    }
+    const t = turn;
+    const waited = t.running >= 2;
+    if (waited) await new Promise<void>((r) => t.queue.push(r));
+    else t.running++;
+    try {
+      return await fn(waited);
+    } finally {
+      const next = t.queue.shift();
+      if (next) next();
+      else if (--t.running === 0) this.turns.delete(saleId);
+    }
+  }
+
+  private acceptPg(
+    em: EntityManager,
+    e: Entering,
+    existing: (row: store.EntryRow, tx: EntityManager) => Promise<EnterOutcome>,
+  ): Promise<EnterOutcome> {
     return inTransaction<EnterOutcome, EnterOutcome>(em, async (tx) => {
       const place = await store.takePlace(tx, e.saleId, e.quantity);
       if (!place) {
@@ -280,33 +448,21 @@ export class FlashSaleService {
         const dup = await store.entryById(tx, e.entryId);
         throw new Rollback(dup ? await existing(dup, tx) : limitReached(place.limit));
       }
-      this.onAccepted();
       return store.toView(row, Math.max(1, place.seq - place.head));
     });
   }
 
   // ------------------------------------------------------------------ reading and following entries
 
-  /** Its customer only; anyone else reads it as not existing. */
+  /**
+   * Its customer only; anyone else reads it as not existing. PostgreSQL only: an entry is shown
+   * (and its shopper told QUEUED) once it is stored there, never while only Redis has it.
+   */
   async entry(em: EntityManager, principal: Principal | null, id: string): Promise<EntryView | null> {
-    const m = ENTRY_ID.exec(id);
-    if (!principal || !m) return null;
+    if (!principal || !ENTRY_ID.test(id)) return null;
     const row = await store.entryById(em, id);
-    if (row) {
-      if (String(row.customer_id) !== principal.userId) return null;
-      return store.toView(
-        row,
-        row.status === FlashSaleEntryStatus.QUEUED ? await store.positionOf(em, row) : null,
-      );
-    }
-    // Accepted by Redis, not yet persisted by the worker.
-    const held = this.gate ? await this.gate.lookup(m[1], id).catch(() => null) : null;
-    if (!held || held.customerId !== principal.userId) return null;
-    return this.queuedView(
-      { saleId: m[1], customerId: held.customerId, quantity: held.quantity, entryId: id },
-      held.seq,
-      held.head,
-    );
+    if (!row || String(row.customer_id) !== principal.userId) return null;
+    return this.viewOf(em, row);
   }
 
   /** The entry now, then each change of its status or place in line. */
@@ -328,10 +484,11 @@ export class FlashSaleService {
   // ------------------------------------------------------------------ Redis reconciliation
 
   /**
-   * Rebuilds a sale's Redis copy from PostgreSQL: at start, when Redis has no copy (a new or
-   * restarted Redis), and after Redis was unreachable (`force`). The gate is frozen first, so no
-   * decision is taken meanwhile; what the old copy's line still holds is persisted; then the copy
-   * is replaced by the counts of the persisted entries. Serialised per sale across processes.
+   * Rebuilds a sale's Redis copy from PostgreSQL: when Redis has no copy (a new or restarted Redis),
+   * when PostgreSQL decided entries since the copy was built, and after Redis was unreachable
+   * (`force`). The gate is frozen first, so no decision is taken meanwhile; what the old copy's line
+   * still holds is persisted; then the copy is replaced by the counts of the persisted entries.
+   * Serialised per sale across processes (the line lock).
    */
   reconcile(em: EntityManager, saleId: string, force: boolean): Promise<void> {
     const running = this.reconciling.get(saleId);
@@ -344,27 +501,41 @@ export class FlashSaleService {
   private async reconcileOnce(em: EntityManager, saleId: string, force: boolean): Promise<void> {
     const gate = this.gate!;
     for (let attempt = 1; ; attempt++) {
-      const token = await inTransaction<string | null | false>(em, async (tx) => {
-        await store.lockSale(tx, saleId, true);
+      const frozen = await inTransaction(em, async (tx) => {
+        await store.lockLine(tx, saleId, true);
         const sale = await store.saleById(tx, saleId);
-        if (!sale || (!force && (await gate.hasCopy(saleId)))) return false;
-        const frozen = await gate.freeze(saleId, 5000);
+        if (!sale || (!force && (await gate.hasCopy(saleId)))) return null;
+        const token = await gate.freeze(saleId, 5000);
         let cursor = sale.redis_cursor;
-        if (frozen)
+        let streamId = '';
+        const persisted: LinePersisted[] = [];
+        if (token)
           for (;;) {
             const read = await gate.read(saleId, cursor, 2000);
+            streamId = read.streamId;
             if (read.entries.length === 0) break;
-            await store.persistLine(tx, sale, read.entries, read.cursor);
+            const { refused } = await store.persistLine(tx, sale, read.entries, read.cursor);
+            persisted.push({
+              saleId,
+              epoch: read.epoch!,
+              upTo: read.entries[read.entries.length - 1].seq,
+              refused,
+            });
             cursor = read.cursor;
           }
-        return frozen;
+        return { token, streamId, persisted };
       });
-      if (token === false) return;
-      const loaded = await inTransaction(em, async (tx) => {
-        await store.lockSale(tx, saleId, true);
+      if (!frozen) return;
+      // Shoppers waiting on the old copy's entries: they are in PostgreSQL now.
+      for (const p of frozen.persisted) await this.announcePersisted(p);
+      const epoch = await inTransaction(em, async (tx) => {
+        await store.lockLine(tx, saleId, true);
+        // The sale (with pg_decided) before the entries: a decision committing in between is then
+        // counted in the entries but not in pgDecided, which only causes one rebuild more; the
+        // other order could count it in pgDecided and miss it in the copy for good.
         const sale = (await store.saleById(tx, saleId))!;
         const state = await store.lineState(tx, saleId);
-        return gate.load(saleId, token, {
+        return gate.load(saleId, frozen.token, frozen.streamId, {
           variant: String(sale.variant_id),
           startsAt: sale.starts_at.getTime(),
           endsAt: sale.ends_at.getTime(),
@@ -374,28 +545,35 @@ export class FlashSaleService {
           seq: Math.max(sale.line_seq, state.seq),
           head: sale.line_head,
           soldOut: sale.sold_out || sale.closed_at ? 1 : 0,
+          pgDecided: sale.pg_decided,
           customers: state.customers,
           entries: state.entries,
         });
       });
-      if (loaded) {
+      if (epoch) {
         this.log.info({ saleId, force }, 'flash sale: Redis copy rebuilt from PostgreSQL');
+        // Shoppers still waiting on an older copy: theirs may be gone with it; they look again.
+        await this.announcePersisted({ saleId, epoch, upTo: 0, refused: [] });
         return;
       }
       // Another process loaded a copy meanwhile (fine unless we were asked to force one).
-      if (!force && !token) return;
+      if (!force && !frozen.token) return;
       if (attempt >= 5) throw new Error(`flash sale ${saleId}: Redis copy could not be rebuilt`);
     }
   }
 
-  /** Every open sale's copy (at start, and when Redis answers again after being unreachable). */
+  /**
+   * Every open sale's copy (when Redis answers again after being unreachable). The flag is cleared
+   * only when every copy was rebuilt, so a rebuild that failed is tried again by the next round.
+   */
   async reconcileAll(em: EntityManager, force: boolean): Promise<void> {
     if (!this.gate) return;
-    this.fellBack = false;
-    for (const sale of await store.openSales(em)) await this.reconcile(em, String(sale.id), force);
-  }
-
-  get needsReconcile(): boolean {
-    return this.fellBack;
+    this.rebuildAll = false;
+    try {
+      for (const sale of await store.openSales(em)) await this.reconcile(em, String(sale.id), force);
+    } catch (err) {
+      this.rebuildAll = true;
+      throw err;
+    }
   }
 }

@@ -39,16 +39,29 @@ export const toView = (r: EntryRow, position: number | null): EntryView => ({
 });
 
 /**
- * Serialises the workers (and the Redis reconciliation) of one sale across processes for the rest
- * of the transaction; `wait` false answers at once whether the lock was free.
+ * The sale's batch lock: serialises the workers' batches (serve, follow, finish) of one sale across
+ * processes for the rest of the transaction; `wait` false answers at once whether it was free.
  */
 export async function lockSale(tx: EntityManager, saleId: string, wait: boolean): Promise<boolean> {
+  return advisoryLock(tx, `flash_sale:${saleId}`, wait);
+}
+
+/**
+ * The sale's line lock: serialises persisting the Redis line and rebuilding the Redis copy. Apart
+ * from the batch lock, so a long batch of orders never delays a shopper's acceptance from reaching
+ * PostgreSQL (the two touch different things: the line's cursor and counts, and the line's head).
+ */
+export async function lockLine(tx: EntityManager, saleId: string, wait: boolean): Promise<boolean> {
+  return advisoryLock(tx, `flash_sale_line:${saleId}`, wait);
+}
+
+async function advisoryLock(tx: EntityManager, name: string, wait: boolean): Promise<boolean> {
   const [r] = await sqlAll<{ ok: boolean | null }>(
     tx,
     wait
-      ? `select true as ok from (select pg_advisory_xact_lock(hashtextextended('flash_sale:' || $1, 0))) l`
-      : `select pg_try_advisory_xact_lock(hashtextextended('flash_sale:' || $1, 0)) as ok`,
-    [saleId],
+      ? `select true as ok from (select pg_advisory_xact_lock(hashtextextended($1, 0))) l`
+      : `select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as ok`,
+    [name],
   );
   return !!r?.ok;
 }
@@ -116,18 +129,32 @@ export async function entryById(em: EntityManager, id: string): Promise<EntryRow
   return row ?? null;
 }
 
-/** The sale and whether this key was used already (its entry id): one read. */
+/** Every entry id of a sale. */
+export async function entryIds(em: EntityManager, saleId: string): Promise<string[]> {
+  const rows = await sqlAll<{ id: string }>(em, 'select id from flash_sale_entry where flash_sale_id = $1', [
+    saleId,
+  ]);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * The sale, whether this key was used already (its entry id), and the customer's units in line:
+ * one read. Both counts only ever grow, so a refusal read from them is final.
+ */
 export async function precheck(
   em: EntityManager,
   saleId: string,
   entryId: string,
-): Promise<{ sale: FlashSaleRow; used: boolean } | null> {
-  const [r] = await sqlAll<FlashSaleRow & { used: boolean }>(
+  customerId: string,
+): Promise<{ sale: FlashSaleRow; used: boolean; mine: number } | null> {
+  const [r] = await sqlAll<FlashSaleRow & { used: boolean; mine: number }>(
     em,
-    `select s.*, exists (select 1 from flash_sale_entry e where e.id = $2) as used from flash_sale s where s.id = $1`,
-    [saleId, entryId],
+    `select s.*, exists (select 1 from flash_sale_entry e where e.id = $2) as used,
+            (select coalesce(sum(quantity), 0)::int from flash_sale_entry e where e.flash_sale_id = s.id and e.customer_id = $3) as mine
+       from flash_sale s where s.id = $1`,
+    [saleId, entryId, customerId],
   );
-  return r ? { sale: r, used: r.used } : null;
+  return r ? { sale: r, used: r.used, mine: Number(r.mine) } : null;
 }
 
 /** Place in line of a QUEUED entry: the QUEUED entries before it, plus one. */
@@ -155,7 +182,7 @@ export async function takePlace(
 ): Promise<{ seq: number; head: number; limit: number } | null> {
   const [r] = await sqlAll<{ line_seq: number; line_head: number; per_customer_limit: number }>(
     tx,
-    `update flash_sale set line_units = line_units + $2, line_seq = line_seq + 1
+    `update flash_sale set line_units = line_units + $2, line_seq = line_seq + 1, pg_decided = pg_decided + 1
       where id = $1 and closed_at is null and not sold_out and now() >= starts_at and now() < ends_at
         and line_units + $2 <= line_capacity
       returning line_seq, line_head, per_customer_limit`,
@@ -191,44 +218,71 @@ export async function insertEntryWithinLimit(
 // ------------------------------------------------------------------ the worker
 
 /**
- * Persists entries accepted by Redis, in the order of the line. An entry already stored (same id,
- * or same customer and key) is skipped, so a batch read twice stores nothing twice; an entry that
- * would take its customer over the limit (possible only if Redis lost its state without being
- * reconciled) is not stored. Moves the persisted stream position in the same transaction.
+ * Persists entries accepted by Redis, in the order of the line. PostgreSQL has the last word: an
+ * entry already stored (same id: same customer and key) is skipped, so a batch read twice stores
+ * nothing twice; an entry that would take its customer over the limit, or the line over its
+ * capacity, is not stored but `refused` (possible only while Redis's counts are behind
+ * PostgreSQL's, e.g. just after a rebuild, when a decision taken without Redis commits late); its
+ * shopper, not answered yet, is then decided by PostgreSQL. Moves the persisted stream position in
+ * the same transaction.
  */
 export async function persistLine(
   tx: EntityManager,
   sale: FlashSaleRow,
   entries: LineEntry[],
   cursor: string,
-): Promise<number> {
-  const rows = entries.length
+): Promise<{ stored: number; refused: string[] }> {
+  // The sale row first: decisions without Redis insert entries under its lock too, so the counts
+  // read below include every entry committed before, and theirs will include these.
+  const [row] = await sqlAll<{ line_units: number; line_capacity: number; per_customer_limit: number }>(
+    tx,
+    'select line_units, line_capacity, per_customer_limit from flash_sale where id = $1 for update',
+    [sale.id],
+  );
+  const refused: string[] = [];
+  const chosen: LineEntry[] = [];
+  if (entries.length) {
+    const known = await sqlAll<{ id: string | null; customer_id: string | null; units: number | null }>(
+      tx,
+      `select id, null as customer_id, null::int as units from flash_sale_entry where id = any($2::text[])
+       union all
+       select null, customer_id, sum(quantity)::int from flash_sale_entry
+        where flash_sale_id = $1 and customer_id = any($3::bigint[]) group by customer_id`,
+      [sale.id, entries.map((e) => e.id), [...new Set(entries.map((e) => e.customerId))]],
+    );
+    const there = new Set(known.filter((k) => k.id).map((k) => k.id!));
+    const held = new Map(
+      known.filter((k) => k.customer_id).map((k) => [String(k.customer_id), Number(k.units)]),
+    );
+    let units = Number(row.line_units);
+    for (const e of entries) {
+      if (there.has(e.id)) continue;
+      there.add(e.id);
+      const mine = held.get(e.customerId) ?? 0;
+      if (mine + e.quantity > row.per_customer_limit || units + e.quantity > row.line_capacity) {
+        refused.push(e.id);
+        continue;
+      }
+      held.set(e.customerId, mine + e.quantity);
+      units += e.quantity;
+      chosen.push(e);
+    }
+  }
+  const rows = chosen.length
     ? await sqlAll<{ quantity: number; seq: number }>(
         tx,
-        `with input as (
-           select * from unnest($2::text[], $3::bigint[], $4::text[], $5::int[], $6::int[], $7::timestamptz[]) as u(id, customer, key, q, seq, at)
-         ), fresh as (
-           select distinct on (customer, key) i.* from input i
-            where not exists (select 1 from flash_sale_entry e where e.id = i.id)
-              and not exists (select 1 from flash_sale_entry e where e.flash_sale_id = $1 and e.customer_id = i.customer and e.idempotency_key = i.key)
-            order by customer, key, seq
-         ), ranked as (
-           select f.*, sum(f.q) over (partition by f.customer order by f.seq, f.id)
-                       + coalesce((select sum(e.quantity) from flash_sale_entry e where e.flash_sale_id = $1 and e.customer_id = f.customer), 0) as running
-             from fresh f
-         )
-         insert into flash_sale_entry (id, flash_sale_id, customer_id, idempotency_key, quantity, seq, status, created_at)
-         select id, $1, customer, key, q, seq, 'QUEUED', at from ranked where running <= $8
+        `insert into flash_sale_entry (id, flash_sale_id, customer_id, idempotency_key, quantity, seq, status, created_at)
+         select u.id, $1, u.customer, u.key, u.q, u.seq, 'QUEUED', u.at
+           from unnest($2::text[], $3::bigint[], $4::text[], $5::int[], $6::int[], $7::timestamptz[]) as u(id, customer, key, q, seq, at)
          on conflict do nothing returning quantity, seq`,
         [
           sale.id,
-          entries.map((e) => e.id),
-          entries.map((e) => e.customerId),
-          entries.map((e) => e.key),
-          entries.map((e) => e.quantity),
-          entries.map((e) => e.seq),
-          entries.map((e) => e.acceptedAt.toISOString()),
-          sale.per_customer_limit,
+          chosen.map((e) => e.id),
+          chosen.map((e) => e.customerId),
+          chosen.map((e) => e.key),
+          chosen.map((e) => e.quantity),
+          chosen.map((e) => e.seq),
+          chosen.map((e) => e.acceptedAt.toISOString()),
         ],
       )
     : [];
@@ -239,7 +293,7 @@ export async function persistLine(
     `update flash_sale set line_units = line_units + $2, line_seq = greatest(line_seq, $3), redis_cursor = $4 where id = $1`,
     [sale.id, units, seq, cursor],
   );
-  return rows.length;
+  return { stored: rows.length, refused };
 }
 
 /** The first QUEUED entries, in line order. */

@@ -34,6 +34,8 @@ export interface FlashSaleRow {
   line_seq: number;
   line_head: number;
   redis_cursor: string;
+  /** Entries decided by PostgreSQL (without Redis) so far. */
+  pg_decided: number;
   sold_out: boolean;
   closed_at: Date | null;
   created_at: Date;

@@ -8,7 +8,20 @@ import { FlashSaleEntryStatus, type EntryView } from './flashsale.types';
  * PostgreSQL has every entry's state, and a subscription re-reads its entry whenever messages
  * may have been lost (a pub/sub reconnect), so a lost message costs a read, never an update.
  */
-export type FlashSaleUpdate = { entry: EntryView } | { saleId: string; head: number };
+export type FlashSaleUpdate =
+  { entry: EntryView } | { saleId: string; head: number } | { persisted: LinePersisted };
+
+/**
+ * A part of a sale's Redis line reached PostgreSQL: every entry of copy `epoch` up to `upTo` (its
+ * seq) is stored, except those `refused` (over the limit in PostgreSQL). Shoppers waiting for their
+ * acceptance to be durable are answered by it (flashsale.durable.ts).
+ */
+export interface LinePersisted {
+  saleId: string;
+  epoch: string;
+  upTo: number;
+  refused: string[];
+}
 
 export interface UpdateListener {
   onUpdates(batch: FlashSaleUpdate[]): void;
@@ -178,7 +191,7 @@ export class UpdateHub implements UpdateListener {
   onUpdates(batch: FlashSaleUpdate[]): void {
     for (const u of batch) {
       if ('entry' in u) this.byEntry.get(u.entry.id)?.forEach((s) => s.push(u.entry));
-      else this.bySale.get(u.saleId)?.forEach((s) => s.onHead(u.head));
+      else if ('head' in u) this.bySale.get(u.saleId)?.forEach((s) => s.onHead(u.head));
     }
   }
 

@@ -16,14 +16,15 @@ import type { FlashSaleUpdate } from './flashsale.updates';
  * worker that dies mid-batch leaves nothing behind (its transaction rolls back and the next worker
  * does the batch again). For each open sale, each round:
  *
- * 1. persist (with Redis): entries the gate accepted are copied from the Redis line into
- *    flash_sale_entry, with the line position, in one transaction;
- * 2. serve: the first QUEUED entries that the sale's hold can cover become orders, many per
+ * (Entries the Redis gate accepted reach flash_sale_entry through the line persister,
+ * flashsale.persister.ts, which wakes this worker after each batch.)
+ *
+ * 1. serve: the first QUEUED entries that the sale's hold can cover become orders, many per
  *    transaction, through CheckoutService (normal orders with the sale's payment window);
- * 3. follow: ORDERED entries whose order was paid are settled; those whose order was cancelled
+ * 2. follow: ORDERED entries whose order was paid are settled; those whose order was cancelled
  *    unpaid become EXPIRED (the cancellation already gave the units back to the hold, so the next
  *    round serves the next in line);
- * 4. finish: when every unit is in a paid order, the rest of the line is SOLD_OUT; after the end
+ * 3. finish: when every unit is in a paid order, the rest of the line is SOLD_OUT; after the end
  *    of the sale, once no order can still give units back, the sale closes and what it still holds
  *    goes back to the variant's available stock.
  */
@@ -40,24 +41,22 @@ export class FlashSaleWorker {
     private readonly orders: OrderService,
     private readonly log: Logger,
   ) {
-    sales.onAccepted = () => this.poke();
+    sales.onPersisted = () => this.poke();
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.loop = (async () => {
-      const gate = this.sales.gate;
-      if (gate)
-        await this.sales.reconcileAll(this.em(), true).catch((err) => this.warn(err, 'reconcile at start'));
       while (this.running) {
+        this.poked = false; // this round sees everything committed before it starts
         let busy = false;
         try {
           busy = await this.round();
         } catch (err) {
           this.warn(err, 'round failed; retried');
         }
-        if (!busy && this.running) await this.idle();
+        if (!busy && !this.poked && this.running) await this.idle();
       }
     })();
   }
@@ -68,68 +67,35 @@ export class FlashSaleWorker {
     await this.loop;
   }
 
-  /** Work arrived (an entry was accepted in this process): start a round now. */
+  /** Work arrived (entries persisted, or decided by PostgreSQL, after their commit): a round now. */
   poke(): void {
     this.poked = true;
     this.wake?.();
   }
 
+  /** Sleeps until poked or the interval ends; each sleep has its own wake (never a stale one). */
   private idle(): Promise<void> {
-    if (this.poked) {
-      this.poked = false;
-      return Promise.resolve();
-    }
     return new Promise<void>((resolve) => {
-      const t = setTimeout(done, this.sales.settings.workerIntervalMs);
-      function done() {
-        clearTimeout(t);
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wake === done) this.wake = undefined;
         resolve();
-      }
-      this.wake = () => {
-        this.wake = undefined;
-        this.poked = false;
-        done();
       };
+      const timer = setTimeout(done, this.sales.settings.workerIntervalMs);
+      this.wake = done;
     });
   }
 
   /** One round over every open sale; true when there may be more to do at once. */
   async round(): Promise<boolean> {
     const em = this.em();
-    if (this.sales.needsReconcile)
-      await this.sales.reconcileAll(em, true).catch((err) => this.warn(err, 'reconcile'));
     let busy = false;
     for (const sale of await store.openSales(em)) {
-      const id = String(sale.id);
-      if (this.sales.gate) {
-        try {
-          if (!(await this.sales.gate.hasCopy(id))) await this.sales.reconcile(em, id, false);
-          busy = (await this.persist(id)) || busy;
-        } catch (err) {
-          this.warn(err, 'persisting the Redis line'); // Redis away: serve what PostgreSQL has
-        }
-      }
       busy = (await this.serve(sale)) || busy;
       busy = (await this.follow(sale)) || busy;
       await this.finish(sale);
     }
     return busy;
-  }
-
-  /** Copies accepted entries from the Redis line into PostgreSQL (with the stream position). */
-  async persist(saleId: string): Promise<boolean> {
-    const gate = this.sales.gate!;
-    const done = await inTransaction(this.em(), async (tx) => {
-      if (!(await store.lockSale(tx, saleId, false))) return null;
-      const sale = (await store.saleById(tx, saleId))!;
-      const read = await gate.read(saleId, sale.redis_cursor, 2000);
-      if (read.entries.length === 0 && read.cursor === sale.redis_cursor) return null;
-      await store.persistLine(tx, sale, read.entries, read.cursor);
-      return { cursor: read.cursor, n: read.entries.length };
-    });
-    if (!done) return false;
-    await gate.trim(saleId, done.cursor).catch(() => undefined);
-    return done.n > 0;
   }
 
   /** The first QUEUED entries the hold covers become orders, in one transaction. */
