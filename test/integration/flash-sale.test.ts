@@ -191,7 +191,9 @@ describe.each([['redis'], ['postgres']])('flash sales (%s)', (mode) => {
       return tokens.get(customerId)!;
     };
     const unpaid = new Set(first.slice(70).map((e) => e.id));
-    await mapLimit(first.slice(0, 70), 24, async (e) =>
+    // A few at a time: each payment goes through the provider's page, and a busy machine must not
+    // push one past the API's execution deadline.
+    await mapLimit(first.slice(0, 70), 6, async (e) =>
       payCheckout(t.gql, await tokenOf(String(e.customer_id)), String(e.checkout_id)),
     );
     // Time passes for the other 30 (their deadline is moved to the past, rather than waiting for
@@ -220,7 +222,7 @@ describe.each([['redis'], ['postgres']])('flash sales (%s)', (mode) => {
         await sql(`select id from flash_sale_entry where flash_sale_id = ? and status = 'EXPIRED'`, [sale.id])
       ).every((e) => unpaid.has(e.id)),
     ).toBe(true);
-    await mapLimit(second, 12, async (e) =>
+    await mapLimit(second, 6, async (e) =>
       payCheckout(t.gql, await tokenOf(String(e.customer_id)), String(e.checkout_id)),
     );
 

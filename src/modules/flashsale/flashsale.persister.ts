@@ -5,6 +5,9 @@ import type { RedisGate } from './flashsale.redis';
 import type { FlashSaleService } from './flashsale.service';
 import * as store from './flashsale.store';
 
+/** The sweep's period at least (it is a safety net: acceptances wake the persister at once). */
+const MIN_SWEEP_MS = 250;
+
 /** Line entries persisted per transaction at most (a longer line takes several, back to back). */
 const READ_BATCH = 2000;
 
@@ -45,7 +48,7 @@ export class LinePersister {
         }
         try {
           if (this.sales.rebuildAll) await this.sales.reconcileAll(this.em(), true);
-          const due = Date.now() - lastSweep >= this.intervalMs;
+          const due = Date.now() - lastSweep >= Math.max(this.intervalMs, MIN_SWEEP_MS);
           const ids = [...this.poked];
           this.poked.clear();
           for (const id of ids) if (await this.persist(id)) this.poked.add(id); // more in the line
@@ -86,7 +89,7 @@ export class LinePersister {
         if (this.wake === done) this.wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, this.intervalMs);
+      const timer = setTimeout(done, Math.max(this.intervalMs, MIN_SWEEP_MS));
       this.wake = done;
     });
   }
@@ -141,7 +144,7 @@ export class LinePersister {
     return read.entries.length === READ_BATCH;
   }
 
-  /** FLASH_SALE_WORKER_INTERVAL_MS: the sweep's period (acceptances wake the persister at once). */
+  /** FLASH_SALE_WORKER_INTERVAL_MS: the sweep's period, at least 250 ms (acceptances wake it at once). */
   private get intervalMs(): number {
     return this.sales.settings.workerIntervalMs;
   }

@@ -126,7 +126,9 @@ export class FlashSaleService {
 
   /** Tells every process that part of a sale's line is in PostgreSQL (after the commit). */
   async announcePersisted(p: LinePersisted): Promise<void> {
-    // This process first (its own shoppers need no round trip), then the others over the bus.
+    // This process first (its own shoppers need no round trip through Redis), then the others over
+    // the bus (this process hears it again: settling is idempotent).
+    this.waiters.onPersisted(p);
     await this.bus.publish([{ persisted: p }]);
   }
 
