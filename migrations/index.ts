@@ -10,11 +10,13 @@ import { Migration20261204030000_tracking_unique } from './Migration202612040300
 import { Migration20261204040000_partners } from './Migration20261204040000_partners';
 import { Migration20261204050000_webhooks } from './Migration20261204050000_webhooks';
 import { Migration20261204060000_storefront } from './Migration20261204060000_storefront';
+import { Migration20261204070000_flash_sales } from './Migration20261204070000_flash_sales';
+import { Migration20261204071000_flash_sale_reconcile } from './Migration20261204071000_flash_sale_reconcile';
 import { Migration20261204080000_runtime_switches } from './Migration20261204080000_runtime_switches';
 import { Migration20261204081000_sales_rollup } from './Migration20261204081000_sales_rollup';
 import { Migration20261204082000_operations } from './Migration20261204082000_operations';
-import { Migration20261204110000_seller_store } from './Migration20261204110000_seller_store';
 import { Migration20261204100000_order_archive } from './Migration20261204100000_order_archive';
+import { Migration20261204110000_seller_store } from './Migration20261204110000_seller_store';
 import { Migration20261204130000_account_security } from './Migration20261204130000_account_security';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
@@ -30,10 +32,15 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204040000_partners', class: Migration20261204040000_partners },
   { name: 'Migration20261204050000_webhooks', class: Migration20261204050000_webhooks },
   { name: 'Migration20261204060000_storefront', class: Migration20261204060000_storefront },
+  { name: 'Migration20261204070000_flash_sales', class: Migration20261204070000_flash_sales },
+  {
+    name: 'Migration20261204071000_flash_sale_reconcile',
+    class: Migration20261204071000_flash_sale_reconcile,
+  },
   { name: 'Migration20261204080000_runtime_switches', class: Migration20261204080000_runtime_switches },
   { name: 'Migration20261204081000_sales_rollup', class: Migration20261204081000_sales_rollup },
   { name: 'Migration20261204082000_operations', class: Migration20261204082000_operations },
-  { name: 'Migration20261204110000_seller_store', class: Migration20261204110000_seller_store },
   { name: 'Migration20261204100000_order_archive', class: Migration20261204100000_order_archive },
+  { name: 'Migration20261204110000_seller_store', class: Migration20261204110000_seller_store },
   { name: 'Migration20261204130000_account_security', class: Migration20261204130000_account_security },
 ];

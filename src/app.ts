@@ -33,6 +33,7 @@ import { ARCHIVE_JOB } from './modules/archive/archive.service';
 import { readYourWritesPlugin } from './server/read-your-writes';
 import { registerSellerStoreMetrics } from './modules/seller/seller.metrics';
 import { registerReplicaMetrics } from './server/replica-metrics';
+import { createFlashSaleRuntime, type FlashSaleRuntime } from './modules/flashsale/flashsale.runtime';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -106,6 +107,7 @@ export interface App {
   relay: OutboxRelay;
   bus: EventBus;
   webhooks: WebhookRuntime;
+  flashSales: FlashSaleRuntime;
   stop(): Promise<void>;
 }
 
@@ -141,6 +143,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   let webhooks: WebhookRuntime | undefined;
   let cache: SharedCache | undefined;
   let running: App | undefined;
+  let flash: FlashSaleRuntime | undefined;
   const orm = await connectOrm({
     url,
     entities,
@@ -169,7 +172,16 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       maxEntries: config.catalogCache.maxEntries,
       log,
     });
-    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus, cache);
+    flash = await createFlashSaleRuntime(config, log);
+    const services = createServices(
+      config,
+      jobs,
+      log,
+      config.paymentProviderUrl ?? sandbox!.url,
+      bus,
+      cache,
+      flash,
+    );
     // Partners (h4): `Bearer sk_...` is an API key, looked up on every request (revocation is immediate).
     services.tokens.acceptApiKeys((secret) => services.partners.authenticate(orm.em.fork() as any, secret));
     // security (issue 12): every user token is checked against the user's token version and roles.
@@ -209,6 +221,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     // replicas (issue 14): probed from now on; until then every read goes to the primary
     await services.reads.start(orm, config.redisUrl);
     stopReads = () => services.reads.stop();
+    flash.startWorker(() => orm.em.fork() as any, services.flashSales, services.checkout, services.orders);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs, config.dbTimeouts);
     await relay.start();
     // Outbound webhooks: deliveries derived from the published events, sent by every process.
@@ -271,6 +284,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       relay,
       bus,
       webhooks,
+      flashSales: flash,
       async stop() {
         // Each step timed: a slow shutdown names the part that held it up.
         const steps: Record<string, number> = {};
@@ -293,6 +307,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
         await step('protection', () => services.protection.close());
         await step('cache', () => cache!.close());
         await step('reads', () => services.reads.stop());
+        await step('flash-sales', () => flash!.close());
         await step('jobs', () => jobs!.stop());
         await step('sandbox', () => sandbox?.stop());
         await step('orm', () => orm.close());
@@ -309,6 +324,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     await relay?.stop();
     await bus?.close();
     await cache?.close();
+    await flash?.close();
     await jobs?.stop().catch(() => undefined);
     await sandbox?.stop();
     await orm.close();

@@ -33,6 +33,9 @@ import { SellerProjector } from '../modules/seller/seller.projector';
 import { SellerStore } from '../modules/seller/seller.store';
 import { ArchiveService } from '../modules/archive/archive.service';
 import { ReadRouter } from '../db/read-routing';
+import { FlashSaleService } from '../modules/flashsale/flashsale.service';
+import type { RedisGate } from '../modules/flashsale/flashsale.redis';
+import { LocalUpdateBus, type UpdateBus } from '../modules/flashsale/flashsale.updates';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(
@@ -42,6 +45,8 @@ export function createServices(
   providerUrl: string,
   bus: EventBus,
   cache: SharedCache,
+  // flash sales: the Redis gate (null: PostgreSQL decides) and the entry-update bus
+  flash: { gate: RedisGate | null; bus: UpdateBus } = { gate: null, bus: new LocalUpdateBus() },
 ) {
   const provider = new HttpCardProvider({ baseUrl: providerUrl, apiKey: config.paymentProviderApiKey });
   const ledger = new LedgerService(config.limits.maxPageSize);
@@ -123,6 +128,7 @@ export function createServices(
     archive: new ArchiveService(config.archive, log),
     // Replicas with read-your-writes (issue 14): which reads may use a replica, and which one.
     reads: new ReadRouter(config.replicas, log),
+    flashSales: new FlashSaleService(config.flashSale, flash.gate, flash.bus, log),
   };
 }
 

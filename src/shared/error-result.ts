@@ -37,6 +37,9 @@ export enum ErrorCode {
   PASSWORD_TOO_WEAK = 'PASSWORD_TOO_WEAK',
   /** The customer's unpaid checkouts are at CHECKOUT_MAX_UNPAID_PER_CUSTOMER or would hold more than CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER units. */
   CHECKOUT_LIMIT_REACHED = 'CHECKOUT_LIMIT_REACHED',
+  // flash sales (h7)
+  FLASH_SALE_NOT_ACTIVE = 'FLASH_SALE_NOT_ACTIVE',
+  FLASH_SALE_LIMIT_REACHED = 'FLASH_SALE_LIMIT_REACHED',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 
