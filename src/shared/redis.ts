@@ -111,6 +111,8 @@ export function connectRedis(target: RedisTarget | string, opts: ConnectOptions)
       enableAutoPipelining: !opts.subscriber,
       shardedSubscribers: opts.subscriber ?? false,
     };
+    // Commands queued while the cluster connects are failed by ioredis when no node answers
+    // (tested: test/integration/redis-cluster-faults.test.ts), so fail-fast uses keep the queue.
     if (opts.enableOfflineQueue !== undefined) cluster.enableOfflineQueue = opts.enableOfflineQueue;
     if (opts.retryStrategy) cluster.clusterRetryStrategy = opts.retryStrategy;
     client = new Cluster(t.nodes, cluster);
