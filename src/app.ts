@@ -29,6 +29,7 @@ import { createSharedCache } from './shared/cache/create';
 import type { SharedCache } from './shared/cache/shared-cache';
 import { SNAPSHOT_SWEEP_JOB, sweepSnapshots } from './modules/checkout/snapshot-sweep';
 import { createLogger } from './server/protection/log';
+import { createFlashSaleRuntime, type FlashSaleRuntime } from './modules/flashsale/flashsale.runtime';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -95,6 +96,7 @@ export interface App {
   relay: OutboxRelay;
   bus: EventBus;
   webhooks: WebhookRuntime;
+  flashSales: FlashSaleRuntime;
   stop(): Promise<void>;
 }
 
@@ -128,6 +130,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   let webhooks: WebhookRuntime | undefined;
   let cache: SharedCache | undefined;
   let running: App | undefined;
+  let flash: FlashSaleRuntime | undefined;
   const orm = await connectOrm({
     url,
     entities,
@@ -155,7 +158,16 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       maxEntries: config.catalogCache.maxEntries,
       log,
     });
-    const services = createServices(config, jobs, log, config.paymentProviderUrl ?? sandbox!.url, bus, cache);
+    flash = await createFlashSaleRuntime(config, log);
+    const services = createServices(
+      config,
+      jobs,
+      log,
+      config.paymentProviderUrl ?? sandbox!.url,
+      bus,
+      cache,
+      flash,
+    );
     // Partners (h4): `Bearer sk_...` is an API key, looked up on every request (revocation is immediate).
     services.tokens.acceptApiKeys((secret) => services.partners.authenticate(orm.em.fork() as any, secret));
     const em = orm.em.fork();
@@ -184,6 +196,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       void services.salesRollup.stop();
     };
     await startWorkers(orm, services, config);
+    flash.startWorker(() => orm.em.fork() as any, services.flashSales, services.checkout, services.orders);
     relay = new OutboxRelay(url, bus, log, config.eventRelayPollMs, config.dbTimeouts);
     await relay.start();
     // Outbound webhooks: deliveries derived from the published events, sent by every process.
@@ -236,6 +249,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       relay,
       bus,
       webhooks,
+      flashSales: flash,
       async stop() {
         // Each step timed: a slow shutdown names the part that held it up.
         const steps: Record<string, number> = {};
@@ -256,6 +270,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
         await step('bus', () => bus!.close());
         await step('protection', () => services.protection.close());
         await step('cache', () => cache!.close());
+        await step('flash-sales', () => flash!.close());
         await step('jobs', () => jobs!.stop());
         await step('sandbox', () => sandbox?.stop());
         await step('orm', () => orm.close());
@@ -271,6 +286,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     await relay?.stop();
     await bus?.close();
     await cache?.close();
+    await flash?.close();
     await jobs?.stop().catch(() => undefined);
     await sandbox?.stop();
     await orm.close();

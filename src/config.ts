@@ -108,6 +108,25 @@ export interface Config {
    * store (without REDIS_URL). CATALOG_CACHE_TTL_MS, CATALOG_CACHE_STALE_MS, CATALOG_CACHE_MAX_ENTRIES.
    */
   catalogCache: { ttlMs: number; staleMs: number; maxEntries: number };
+  /**
+   * Flash sales: the payment window of a flash-sale order (FLASH_SALE_PAYMENT_WINDOW_SECONDS), the
+   * waiting list beyond the sale's units in percent of them (FLASH_SALE_WAITLIST_PERCENT: entries
+   * past it are sold out at once), entries turned into orders per transaction
+   * (FLASH_SALE_BATCH_SIZE), how often an idle worker looks for work (FLASH_SALE_WORKER_INTERVAL_MS),
+   * whether this process runs a worker (FLASH_SALE_WORKER), and the prefix of its Redis keys
+   * (FLASH_SALE_REDIS_PREFIX: deployments sharing one Redis use different ones), and how long an
+   * accepted shopper waits for news that its entry reached PostgreSQL before looking itself
+   * (FLASH_SALE_ACCEPT_WAIT_MS; docs/flash-sales.md).
+   */
+  flashSale: {
+    paymentWindowSeconds: number;
+    waitlistPercent: number;
+    batchSize: number;
+    workerIntervalMs: number;
+    worker: boolean;
+    redisPrefix: string;
+    acceptWaitMs: number;
+  };
 }
 
 /** Timeouts toward PostgreSQL, in milliseconds; 0 disables one (docs/faults.md). */
@@ -458,6 +477,12 @@ function storefrontOrigins(env: Env, production: boolean): string[] {
   });
 }
 
+function flashSalePrefix(raw: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,40}$/.test(raw))
+    throw new ConfigError('FLASH_SALE_REDIS_PREFIX', 'must be 1-40 letters, digits, "_", "." or "-"');
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = str(env, 'NODE_ENV') ?? 'development';
   const production = nodeEnv === 'production';
@@ -591,6 +616,15 @@ export function loadConfig(env: Env = process.env): Config {
       ttlMs: int(env, 'CATALOG_CACHE_TTL_MS', 30_000, 0, 3_600_000),
       staleMs: int(env, 'CATALOG_CACHE_STALE_MS', 300_000, 0, 86_400_000),
       maxEntries: int(env, 'CATALOG_CACHE_MAX_ENTRIES', 20_000, 100, 10_000_000),
+    },
+    flashSale: {
+      paymentWindowSeconds: int(env, 'FLASH_SALE_PAYMENT_WINDOW_SECONDS', 300, 1, 24 * 3600),
+      waitlistPercent: int(env, 'FLASH_SALE_WAITLIST_PERCENT', 100, 0, 10_000),
+      batchSize: int(env, 'FLASH_SALE_BATCH_SIZE', 200, 1, 5000),
+      workerIntervalMs: int(env, 'FLASH_SALE_WORKER_INTERVAL_MS', 100, 5, 60_000),
+      worker: bool(env, 'FLASH_SALE_WORKER', true),
+      redisPrefix: flashSalePrefix(str(env, 'FLASH_SALE_REDIS_PREFIX') ?? 'fs'),
+      acceptWaitMs: int(env, 'FLASH_SALE_ACCEPT_WAIT_MS', 1000, 50, 60_000),
     },
   };
   // Checked after the secrets, so a missing secret is named first.

@@ -42,6 +42,7 @@ import { ErrorResult, UserError } from '../shared/error-result';
 import { SwitchResolver } from '../modules/switches/switches.resolver';
 import { SalesResolver } from '../modules/sales/sales.resolver';
 import { OperationsResolver } from '../modules/ops/ops.resolver';
+import { FlashSaleEntryResolver, FlashSaleResolver } from '../modules/flashsale/flashsale.resolver';
 
 export const resolvers = [
   OrderEventsResolver,
@@ -76,6 +77,8 @@ export const resolvers = [
   PartnerResolver,
   SalesResolver,
   OperationsResolver,
+  FlashSaleResolver,
+  FlashSaleEntryResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

@@ -29,6 +29,9 @@ import { SalesService } from '../modules/sales/sales.service';
 import { SalesRollup } from '../modules/sales/sales.rollup';
 import { OperationsService } from '../modules/ops/ops.service';
 import { RefundAttentionService } from '../modules/payment/refund-attention';
+import { FlashSaleService } from '../modules/flashsale/flashsale.service';
+import type { RedisGate } from '../modules/flashsale/flashsale.redis';
+import { LocalUpdateBus, type UpdateBus } from '../modules/flashsale/flashsale.updates';
 
 /** The application's services: stateless singletons that take the request's EntityManager. */
 export function createServices(
@@ -38,6 +41,8 @@ export function createServices(
   providerUrl: string,
   bus: EventBus,
   cache: SharedCache,
+  // flash sales: the Redis gate (null: PostgreSQL decides) and the entry-update bus
+  flash: { gate: RedisGate | null; bus: UpdateBus } = { gate: null, bus: new LocalUpdateBus() },
 ) {
   const provider = new HttpCardProvider({ baseUrl: providerUrl, apiKey: config.paymentProviderApiKey });
   const ledger = new LedgerService(config.limits.maxPageSize);
@@ -104,6 +109,7 @@ export function createServices(
     refundAttention: new RefundAttentionService(ledger, jobs),
     /** The payment provider's client (its circuit breaker is reported in /metrics). */
     provider,
+    flashSales: new FlashSaleService(config.flashSale, flash.gate, flash.bus, log),
   };
 }
 

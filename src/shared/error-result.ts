@@ -30,6 +30,9 @@ export enum ErrorCode {
   REFUND_STATE_INVALID = 'REFUND_STATE_INVALID',
   /** The tracking number is already on another active shipment or return with this carrier. */
   TRACKING_NUMBER_IN_USE = 'TRACKING_NUMBER_IN_USE',
+  // flash sales (h7)
+  FLASH_SALE_NOT_ACTIVE = 'FLASH_SALE_NOT_ACTIVE',
+  FLASH_SALE_LIMIT_REACHED = 'FLASH_SALE_LIMIT_REACHED',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

@@ -8,10 +8,15 @@ import { claimKey, digest } from '../../shared/idempotency';
 import type { Jobs } from '../../shared/jobs';
 import { StockPolicy } from '../catalog/product.entity';
 import { OutOfStockError } from '../inventory/inventory.errors';
-import { availableOf, takeStock } from '../inventory/stock';
+import { availableOf, reserveFromHold, takeStock } from '../inventory/stock';
 import type { OrderService } from '../order/order.service';
 import { price } from '../pricing/pricing';
-import { CART_READ_SQL, WRITE_CHECKOUT_SQL } from './checkout.sql';
+import {
+  CART_READ_SQL,
+  FLASH_SALE_VARIANT_SQL,
+  WRITE_CHECKOUT_SQL,
+  WRITE_FLASH_SALE_CHECKOUTS_SQL,
+} from './checkout.sql';
 import { markEventsWritten } from '../events/outbox-signal';
 import type { PricingService } from '../pricing/pricing.service';
 import type { SwitchService } from '../switches/switches.service';
@@ -54,6 +59,26 @@ interface CartLineRow {
   category_id: string | null;
   stock_policy: StockPolicy;
 }
+
+/** A batch of flash-sale entries to turn into orders: one checkout of one line each. */
+export interface FlashSaleOrderBatch {
+  flashSaleId: string;
+  variantId: string;
+  /** The sale price, minor units. */
+  unitPrice: number;
+  /** The flash sale's own (shorter) payment window. */
+  paymentWindowSeconds: number;
+  buyers: { buyerId: string; quantity: number }[];
+}
+
+/** Where a flash-sale buyer's goods go until they give an address (flashSaleEnter asks for none). */
+export const FLASH_SALE_ADDRESS_PLACEHOLDER: AddressData = {
+  name: 'Flash sale buyer',
+  line1: 'Address to be confirmed',
+  city: '-',
+  postalCode: '-',
+  country: 'ZZ',
+};
 
 export const SNAPSHOT_JOB = 'snapshot.write';
 export const EXPIRE_JOB = 'order.expire';
@@ -274,6 +299,86 @@ export class CheckoutService {
     }
 
     return { checkoutId, total: priced.total, paymentDeadline: deadline };
+  }
+
+  /**
+   * Normal orders for a batch of flash-sale entries, in the caller's transaction: one checkout with
+   * one order of one line each, at the sale price (no promotion, coupon or points: the sale price
+   * is the offer), shipping by the usual rule, the sale's own payment window, and the units moved
+   * from the sale's hold to each order's reservation. One statement writes the batch; the expiry
+   * jobs are written in the same transaction. Throws (rolling the caller back) when the hold has
+   * fewer units than the batch needs, which the caller checks under the hold's lock first.
+   */
+  async placeFlashSaleOrders(
+    tx: EntityManager,
+    batch: FlashSaleOrderBatch,
+  ): Promise<{ checkoutId: string; orderId: string; deadline: Date }[]> {
+    if (batch.buyers.length === 0) return [];
+    const [v] = await sqlAll<Omit<CartLineRow, 'quantity' | 'stock_policy'>>(tx, FLASH_SALE_VARIANT_SQL, [
+      batch.variantId,
+    ]);
+    const now = new Date();
+    const deadline = new Date(now.getTime() + batch.paymentWindowSeconds * 1000);
+    const line = {
+      ...v,
+      price: String(batch.unitPrice),
+      quantity: 1,
+      stock_policy: StockPolicy.RESERVE_ON_ORDER,
+    };
+    const snapshot = this.snapshotOf(line);
+    const priced = batch.buyers.map((b) => {
+      const g = price({
+        lines: [
+          {
+            key: batch.variantId,
+            merchantId: String(v.merchant_id),
+            unitPrice: batch.unitPrice,
+            quantity: b.quantity,
+            collections: v.collections,
+          },
+        ],
+        promotions: [],
+        coupon: null,
+        points: null,
+        shipping: this.config.shipping,
+        now,
+      }).groups[0];
+      return g;
+    });
+    markEventsWritten();
+    const ids = await sqlAll<{ checkout_id: string; order_id: string }>(tx, WRITE_FLASH_SALE_CHECKOUTS_SQL, [
+      batch.buyers.map((b) => b.buyerId),
+      batch.buyers.map((b) => b.quantity),
+      priced.map((g) => g.subtotal),
+      priced.map((g) => g.discount),
+      priced.map((g) => g.shippingFee),
+      priced.map((g) => g.total),
+      deadline,
+      v.merchant_id,
+      v.variant_id,
+      v.product_id,
+      v.sku,
+      `${v.product_title} (${v.variant_title})`,
+      JSON.stringify(v.attributes),
+      JSON.stringify(FLASH_SALE_ADDRESS_PLACEHOLDER),
+      batch.unitPrice,
+      snapshot.digest,
+    ]);
+    const moved = await reserveFromHold(tx, {
+      flashSaleId: batch.flashSaleId,
+      variantId: batch.variantId,
+      until: deadline,
+      items: ids.map((r, i) => ({ orderId: r.order_id, quantity: batch.buyers[i].quantity })),
+    });
+    if (!moved) throw new Error(`flash sale ${batch.flashSaleId} holds fewer units than its batch needs`);
+    await this.jobs.sendMany(
+      [
+        { name: SNAPSHOT_JOB, data: { snapshots: [snapshot] } },
+        ...ids.map((r) => ({ name: EXPIRE_JOB, data: { checkoutId: r.checkout_id }, startAfter: deadline })),
+      ],
+      { em: tx },
+    );
+    return ids.map((r) => ({ checkoutId: String(r.checkout_id), orderId: String(r.order_id), deadline }));
   }
 
   /** What was sold, as stored in the shared snapshot, and its SHA-256 digest. */

@@ -43,3 +43,34 @@ export const WRITE_CHECKOUT_SQL = `with checkout_row as (
          select id, $2, merchant_id, 1, 'STATUS_CHANGED', 'PENDING_PAYMENT' from orders
        )
        update cart set status = 'CONVERTED', updated_at = now() where id = $3`;
+
+/** The variant and product a flash sale sells, for its order lines and snapshot ($1 variant). */
+export const FLASH_SALE_VARIANT_SQL = `select v.id as variant_id, v.sku, v.title as variant_title, v.attributes, v.merchant_id, v.price,
+                  p.id as product_id, p.title as product_title, p.description, p.images, p.collections, p.category_id
+             from variant v join product p on p.id = v.product_id where v.id = $1`;
+
+/**
+ * Writes one checkout with one order of one line per flash-sale entry, and the orders' first
+ * events, for a whole batch of entries in one statement. The shipping address is the buyer's last
+ * one (flashSaleEnter asks for none), else the placeholder $14. Returns the ids in input order.
+ */
+export const WRITE_FLASH_SALE_CHECKOUTS_SQL = `with input as (
+         select * from unnest($1::bigint[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) with ordinality as u(buyer, q, subtotal, discount, ship, total, n)
+       ), ids as materialized (
+         select u.*, next_order_id(u.buyer) as checkout_id, next_order_id(u.buyer) as order_id,
+                coalesce((select c.shipping_address from checkout c where c.buyer_id = u.buyer order by c.id desc limit 1), $14::jsonb) as addr
+           from input u
+       ), checkouts as (
+         insert into checkout (id, buyer_id, cart_id, subtotal, discount, points_discount, points_used, shipping_fee, total, coupon_code, shipping_address, payment_deadline)
+         select checkout_id, buyer, null, subtotal, discount, 0, 0, ship, total, null, addr, $7 from ids
+       ), orders as (
+         insert into shop_order (id, checkout_id, buyer_id, merchant_id, status, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline, event_seq)
+         select order_id, checkout_id, buyer, $8, 'PENDING_PAYMENT', subtotal, discount, 0, 0, ship, total, addr, $7, 1 from ids
+       ), lines as (
+         insert into order_line (order_id, buyer_id, variant_id, product_id, sku, title, attributes, stock_policy, quantity, unit_price, subtotal, discount, points_discount, total, snapshot_digest)
+         select order_id, buyer, $9, $10, $11, $12, $13::jsonb, 'RESERVE_ON_ORDER', q, $15, subtotal, discount, 0, subtotal - discount, $16 from ids
+       ), events as (
+         insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
+         select order_id, buyer, $8, 1, 'STATUS_CHANGED', 'PENDING_PAYMENT' from ids
+       )
+       select checkout_id::text, order_id::text from ids order by n`;

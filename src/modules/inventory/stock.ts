@@ -50,10 +50,16 @@ export async function availableOf(em: EntityManager, variantId: string): Promise
  * DEDUCT_ON_ORDER units return to stock. Runs once per order, under the order's state change.
  */
 export async function releaseOrderStock(em: EntityManager, orderId: string): Promise<void> {
+  // Units an order took from a flash sale go back to the sale's hold (the next shopper in line
+  // gets them), not to the variant; once the sale has closed and let its hold go, to the variant.
   await sqlAll(
     em,
-    `with released as (delete from stock_reservation where order_id = $1 returning variant_id, quantity)
-     update variant v set reserved = v.reserved - r.quantity from released r where v.id = r.variant_id`,
+    `with released as (delete from stock_reservation where order_id = $1 returning variant_id, quantity, flash_sale_id),
+          to_hold as (update stock_reservation h set quantity = h.quantity + r.quantity from released r
+                       where r.flash_sale_id is not null and h.flash_sale_id = r.flash_sale_id and h.order_id is null
+                       returning h.flash_sale_id)
+     update variant v set reserved = v.reserved - r.quantity from released r
+      where v.id = r.variant_id and (r.flash_sale_id is null or r.flash_sale_id not in (select flash_sale_id from to_hold))`,
     [orderId],
   );
   await sqlAll(
@@ -81,4 +87,86 @@ export async function returnSoldStock(
       where v.id = u.variant_id`,
     [items.map((i) => i.variantId), items.map((i) => i.quantity)],
   );
+}
+
+// ------------------------------------------------------------------ flash-sale holds
+
+/**
+ * Holds a flash sale's units: one conditional statement takes them from the variant's available
+ * stock (so a sale can never oversell it) and records them as a reservation without an order, so
+ * `reserved` still equals the sum of reservations and regular checkouts cannot take them.
+ * False (nothing changed) when not enough is available.
+ */
+export async function holdForSale(
+  em: EntityManager,
+  h: { flashSaleId: string; variantId: string; quantity: number; until: Date },
+): Promise<boolean> {
+  const rows = await sqlAll(
+    em,
+    `with taken as (update variant set reserved = reserved + $3 where id = $2 and on_hand - reserved - sold >= $3 returning id)
+     insert into stock_reservation (variant_id, order_id, flash_sale_id, quantity, expires_at)
+     select $2, null, $1, $3, $4 from taken returning id`,
+    [h.flashSaleId, h.variantId, h.quantity, h.until],
+  );
+  return rows.length === 1;
+}
+
+/** Units a sale still holds (not taken by an order); `lock` locks the hold for the transaction. */
+export async function heldUnits(em: EntityManager, flashSaleId: string, lock = false): Promise<number> {
+  const [row] = await sqlAll<{ quantity: number }>(
+    em,
+    `select quantity from stock_reservation where flash_sale_id = $1 and order_id is null${lock ? ' for update' : ''}`,
+    [flashSaleId],
+  );
+  return row ? Number(row.quantity) : 0;
+}
+
+/** Held units of several sales (missing: the sale has let its hold go). */
+export async function heldUnitsOf(em: EntityManager, flashSaleIds: string[]): Promise<Map<string, number>> {
+  const rows = await sqlAll<{ flash_sale_id: string; quantity: number }>(
+    em,
+    'select flash_sale_id, quantity from stock_reservation where flash_sale_id = any($1::bigint[]) and order_id is null',
+    [flashSaleIds],
+  );
+  return new Map(rows.map((r) => [String(r.flash_sale_id), Number(r.quantity)]));
+}
+
+/**
+ * Moves units from a sale's hold to reservations of the given orders (the variant's counts do not
+ * change: the units stay reserved). All or nothing: false when the hold has too few.
+ */
+export async function reserveFromHold(
+  em: EntityManager,
+  r: { flashSaleId: string; variantId: string; until: Date; items: { orderId: string; quantity: number }[] },
+): Promise<boolean> {
+  const total = r.items.reduce((n, i) => n + i.quantity, 0);
+  const rows = await sqlAll(
+    em,
+    `with taken as (update stock_reservation set quantity = quantity - $3
+                     where flash_sale_id = $1 and order_id is null and quantity >= $3 returning id)
+     insert into stock_reservation (variant_id, order_id, flash_sale_id, quantity, expires_at)
+     select $2, o, $1, q, $4 from unnest($5::bigint[], $6::int[]) as u(o, q) where exists (select 1 from taken)
+     returning id`,
+    [
+      r.flashSaleId,
+      r.variantId,
+      total,
+      r.until,
+      r.items.map((i) => i.orderId),
+      r.items.map((i) => i.quantity),
+    ],
+  );
+  return rows.length === r.items.length;
+}
+
+/** A closed sale lets its remaining hold go back to the variant's available stock. */
+export async function releaseHold(em: EntityManager, flashSaleId: string): Promise<number> {
+  const [row] = await sqlAll<{ quantity: number }>(
+    em,
+    `with released as (delete from stock_reservation where flash_sale_id = $1 and order_id is null returning variant_id, quantity),
+          moved as (update variant v set reserved = v.reserved - r.quantity from released r where v.id = r.variant_id)
+     select quantity from released`,
+    [flashSaleId],
+  );
+  return row ? Number(row.quantity) : 0;
 }

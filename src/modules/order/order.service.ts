@@ -183,6 +183,17 @@ export class OrderService {
     return cancelled;
   }
 
+  /** The current status of each order (for modules that follow orders they caused, such as flash sales). */
+  async statusesOf(em: EntityManager, orderIds: string[]): Promise<Map<string, OrderStatus>> {
+    if (orderIds.length === 0) return new Map();
+    const rows = await sqlAll<{ id: string; status: OrderStatus }>(
+      em,
+      'select id, status from shop_order where id = any($1::bigint[])',
+      [orderIds],
+    );
+    return new Map(rows.map((r) => [String(r.id), r.status]));
+  }
+
   async find(em: EntityManager, principal: Principal | null, id: string): Promise<OrderRow | null> {
     if (!principal || !isId(id)) return null;
     const [row] = await sqlAll<OrderRow>(em, 'select * from shop_order where id = $1', [id]);
