@@ -241,12 +241,10 @@ export class RedisChannel {
     readonly channel: string,
     private readonly publisher: RedisClient,
     private readonly handlers: { onMessage(text: string): void; onGap?(): void },
-    log?: Logger,
-    purpose = 'pub/sub',
+    conn: Pick<ConnectOptions, 'purpose' | 'log' | 'errorLevel'>,
   ) {
     this.sub = connectRedis(target, {
-      purpose,
-      log,
+      ...conn,
       subscriber: true,
       maxRetriesPerRequest: null,
       enableOfflineQueue: true,
