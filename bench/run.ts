@@ -9,6 +9,7 @@ import { paymentBench } from './payment';
 import { persistedBench } from './persisted';
 import { productPageBench } from './product-page';
 import { protectionBench } from './protection';
+import { redisClusterBench } from './redis-cluster';
 import { searchBench } from './search';
 import { subscriptionsBench } from './subscriptions';
 import { webhooksBench } from './webhooks';
@@ -19,7 +20,7 @@ import { replicasBench } from './replicas';
 /**
  * `npm run bench`: each benchmark against a baseline measured in the same run on the same machine.
  *
- * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing | protection | archive | replicas | persisted | flashsale), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
+ * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing | protection | archive | replicas | persisted | flashsale | redis), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
  * BENCH_CONNECTIONS (20, search), BENCH_DATABASE_URL (a server whose `postgres` database the
  * benchmarks may use and create databases in; else an embedded PostgreSQL in .data/bench, whose
  * seeded catalog is reused by later runs). Product page: BENCH_PAGE_PRODUCTS (5000), BENCH_PAGE_SLUGS (500),
@@ -54,6 +55,7 @@ async function main() {
     if (!only || only === 'replicas') await replicasBench();
     if (!only || only === 'persisted') await persistedBench(url);
     if (!only || only === 'flashsale') await flashSaleBench(url);
+    if (!only || only === 'redis') await redisClusterBench();
   } finally {
     await stop();
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -106,11 +107,12 @@ export function connectRedis(target: RedisTarget | string, opts: ConnectOptions)
         password: t.password,
         tls: t.tls ? {} : undefined,
       },
-      // Commands to one node issued in the same tick travel in one pipeline: what MGET or a
-      // MULTI of many keys did in one round trip, per-key commands do in one per node.
+      // Single commands to one node issued in the same tick share a round trip.
       enableAutoPipelining: !opts.subscriber,
       shardedSubscribers: opts.subscriber ?? false,
     };
+    // Commands queued while the cluster connects are failed by ioredis when no node answers
+    // (tested: test/integration/redis-cluster-faults.test.ts), so fail-fast uses keep the queue.
     if (opts.enableOfflineQueue !== undefined) cluster.enableOfflineQueue = opts.enableOfflineQueue;
     if (opts.retryStrategy) cluster.clusterRetryStrategy = opts.retryStrategy;
     client = new Cluster(t.nodes, cluster);
@@ -139,20 +141,54 @@ export function whenReady(client: RedisClient, ms: number): Promise<boolean> {
 
 /*
  * Multi-key commands. One Redis takes them as one command; a cluster refuses keys of different
- * slots in one command (CROSSSLOT), so there each key gets its own command, all issued at once
- * (auto-pipelining sends those of one node together).
+ * slots in one command (CROSSSLOT), and a pipeline whose keys live on different nodes. There the
+ * keys are grouped by the node that owns their slot, and each node gets one pipeline of
+ * single-key commands, all nodes at once: one round trip per node, as MGET had one in all.
  */
+
+/** Indexes of `keys` per node (by the client's slot map; MOVED while it is stale is retried by ioredis). */
+function byNode(cluster: Cluster, keys: string[]): number[][] {
+  const groups = new Map<string, number[]>();
+  keys.forEach((k, i) => {
+    const node = cluster.slots[calculateSlot(k)]?.[0] ?? `unknown:${i}`;
+    const g = groups.get(node);
+    if (g) g.push(i);
+    else groups.set(node, [i]);
+  });
+  return [...groups.values()];
+}
+
+/** Runs one command per key, a pipeline per node; results in the order of `keys`. */
+async function perKey<T>(
+  cluster: Cluster,
+  keys: string[],
+  add: (p: ReturnType<Cluster['pipeline']>, i: number) => void,
+): Promise<T[]> {
+  const out = new Array<T>(keys.length);
+  await Promise.all(
+    byNode(cluster, keys).map(async (group) => {
+      const p = cluster.pipeline();
+      for (const i of group) add(p, i);
+      const results = (await p.exec()) ?? [];
+      results.forEach(([err, value], j) => {
+        if (err) throw err;
+        out[group[j]] = value as T;
+      });
+    }),
+  );
+  return out;
+}
 
 export async function mgetKeys(client: RedisClient, keys: string[]): Promise<(string | null)[]> {
   if (keys.length === 0) return [];
   if (!isCluster(client)) return client.mget(keys);
-  return Promise.all(keys.map((k) => client.get(k)));
+  return perKey<string | null>(client, keys, (p, i) => p.get(keys[i]));
 }
 
 export async function delKeys(client: RedisClient, keys: string[]): Promise<number> {
   if (keys.length === 0) return 0;
   if (!isCluster(client)) return client.del(...keys);
-  const counts = await Promise.all(keys.map((k) => client.del(k)));
+  const counts = await perKey<number>(client, keys, (p, i) => p.del(keys[i]));
   return counts.reduce((a, b) => a + b, 0);
 }
 
@@ -162,15 +198,16 @@ export async function setKeysPx(
   items: { key: string; value: string; ttlMs: number }[],
 ): Promise<void> {
   if (items.length === 0) return;
-  if (!isCluster(client)) {
-    const p = client.pipeline();
-    for (const i of items) p.set(i.key, i.value, 'PX', Math.max(1, Math.ceil(i.ttlMs)));
-    const results = (await p.exec()) ?? [];
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0];
+  const ttl = (i: number) => Math.max(1, Math.ceil(items[i].ttlMs));
+  if (isCluster(client)) {
+    const keys = items.map((i) => i.key);
+    await perKey(client, keys, (p, i) => p.set(keys[i], items[i].value, 'PX', ttl(i)));
     return;
   }
-  await Promise.all(items.map((i) => client.set(i.key, i.value, 'PX', Math.max(1, Math.ceil(i.ttlMs)))));
+  const p = client.pipeline();
+  items.forEach((item, i) => p.set(item.key, item.value, 'PX', ttl(i)));
+  const failed = ((await p.exec()) ?? []).find(([err]) => err);
+  if (failed) throw failed[0];
 }
 
 /** PUBLISH on one Redis; SPUBLISH (sharded pub/sub, Redis 7) on a cluster, to the channel's shard. */
@@ -204,12 +241,10 @@ export class RedisChannel {
     readonly channel: string,
     private readonly publisher: RedisClient,
     private readonly handlers: { onMessage(text: string): void; onGap?(): void },
-    log?: Logger,
-    purpose = 'pub/sub',
+    conn: Pick<ConnectOptions, 'purpose' | 'log' | 'errorLevel'>,
   ) {
     this.sub = connectRedis(target, {
-      purpose,
-      log,
+      ...conn,
       subscriber: true,
       maxRetriesPerRequest: null,
       enableOfflineQueue: true,

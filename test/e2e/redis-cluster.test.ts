@@ -78,9 +78,8 @@ async function within<T>(check: () => Promise<T | undefined>, ms = 10_000): Prom
 beforeAll(async () => {
   [cluster, db] = await Promise.all([startRedisCluster(), createTestDatabase()]);
   const env = { ...ENV, DATABASE_URL: db.url, REDIS_URL: cluster.url };
-  // A starts first, so A relays the outbox; B only hears events through the cluster.
-  a = await startServer({ env });
-  b = await startServer({ env });
+  // Whichever relays the outbox, B's subscribers hear events only through the cluster.
+  [a, b] = await Promise.all([startServer({ env }), startServer({ env })]);
   [gqlA, gqlB] = [client(a.url), client(b.url)];
   admin = await signIn(gqlA, ENV.ADMIN_EMAIL, ENV.ADMIN_PASSWORD);
   const made = await gqlA(

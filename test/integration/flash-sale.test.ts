@@ -15,12 +15,14 @@ import {
 } from '../factories/flash-sale';
 import { checkout, createCart } from '../factories/shop';
 import { startTestApp, type TestApp } from '../support/app';
+import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
 import { subscribe, wsClient } from '../support/ws';
 import type { EnterOutcome } from '../../src/modules/flashsale/flashsale.service';
 
 /*
- * Flash sales end to end on a real PostgreSQL, once with the Redis gate (the suite's redis-server)
- * and once without Redis (PostgreSQL decides): the crowd, unpaid units going to the next in line,
+ * Flash sales end to end on a real PostgreSQL, with the Redis gate on the suite's redis-server,
+ * again with it on a 3-master Redis Cluster (REDIS_URL=redis-cluster://...: a sale's keys share a
+ * hash tag, its scripts run on one node), and once without Redis (PostgreSQL decides): the crowd, unpaid units going to the next in line,
  * idempotency, the per-customer limit under racing keys, the window, and the hold on the stock.
  */
 
@@ -39,7 +41,10 @@ const kind = (r: EnterOutcome) => ('status' in r ? r.status : r.errorCode);
 const countBy = <T>(xs: T[], f: (x: T) => string) =>
   xs.reduce<Record<string, number>>((a, x) => ((a[f(x)] = (a[f(x)] ?? 0) + 1), a), {});
 
-describe.each([['redis'], ['postgres']])('flash sales (%s)', (mode) => {
+let cluster: RedisClusterHandle | undefined;
+afterAll(() => cluster?.stop());
+
+describe.each([['redis'], ['redis-cluster'], ['postgres']])('flash sales (%s)', (mode) => {
   let t: TestApp;
   let admin: string;
   let merchant: { id: string; token: string };
@@ -48,10 +53,11 @@ describe.each([['redis'], ['postgres']])('flash sales (%s)', (mode) => {
   const em = () => t.app.orm.em.fork() as any;
 
   beforeAll(async () => {
+    if (mode === 'redis-cluster') cluster = await startRedisCluster();
     t = await startTestApp({
-      ...(mode === 'redis'
+      ...(mode !== 'postgres'
         ? {
-            REDIS_URL: process.env.TEST_REDIS_URL!,
+            REDIS_URL: mode === 'redis' ? process.env.TEST_REDIS_URL! : cluster!.url,
             FLASH_SALE_REDIS_PREFIX: `t${randomBytes(4).toString('hex')}`,
           }
         : {}),

@@ -108,8 +108,7 @@ export class RedisEventBus implements EventBus {
           for (const l of this.listeners) l.onGap();
         },
       },
-      log,
-      'event bus',
+      { purpose: 'event bus', log },
     );
   }
 

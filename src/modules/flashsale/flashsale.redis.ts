@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis';
 import type { LineEntry } from './flashsale.store';
 
 /**
@@ -161,7 +161,7 @@ export interface LineRead {
   streamId: string;
 }
 
-type Scripted = Redis & {
+type Scripted = RedisClient & {
   fsEnter(...a: string[]): Promise<string[][]>;
   fsFreeze(...a: string[]): Promise<string | null>;
   fsLoad(...a: string[]): Promise<number>;
@@ -188,7 +188,7 @@ export class RedisGate {
   private readonly batches = new Map<string, Entering[]>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix = 'fs',
   ) {
     this.keysOf = keysFor(prefix);

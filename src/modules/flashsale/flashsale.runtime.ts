@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
+import { connectRedis, whenReady } from '../../shared/redis';
 import type { CheckoutService } from '../checkout/checkout.service';
 import type { OrderService } from '../order/order.service';
 import { RedisGate } from './flashsale.redis';
@@ -47,18 +47,18 @@ export async function createFlashSaleRuntime(config: Config, log: Logger): Promi
     return rt;
   }
   // Decisions fail fast while Redis is away (PostgreSQL decides then), instead of queueing.
-  const redis = new Redis(config.redisUrl, {
+  // REDIS_URL may name a cluster: a sale's keys share a hash tag, so each script runs on one node.
+  const redis = connectRedis(config.redisUrl, {
+    purpose: 'flash sale',
+    log,
+    errorLevel: 'debug',
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 10_000,
     retryStrategy: (n) => Math.min(50 * n, 1000),
   });
-  redis.on('error', (err) => log.debug({ err: err.message }, 'flash sale: redis connection error'));
-  await new Promise<void>((resolve) => {
-    if (redis.status === 'ready') resolve();
-    redis.once('ready', () => resolve());
-    setTimeout(resolve, 3000); // not reachable at start: decisions go to PostgreSQL until it is
-  });
+  // Not reachable at start: decisions go to PostgreSQL until it is.
+  await whenReady(redis, 3000);
   const bus = new RedisUpdateBus(config.redisUrl, log, config.flashSale.redisPrefix);
   await bus
     .start()

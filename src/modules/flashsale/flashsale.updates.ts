@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { connectRedis, RedisChannel, type RedisClient } from '../../shared/redis';
 import { FlashSaleEntryStatus, type EntryView } from './flashsale.types';
 
 /**
@@ -47,44 +47,53 @@ export class LocalUpdateBus implements UpdateBus {
   }
 }
 
-/** Many processes: a worker on any process publishes; every process delivers to its own sockets. */
+/**
+ * Many processes: a worker on any process publishes; every process delivers to its own sockets.
+ * On a Redis Cluster the channel is a sharded one (src/shared/redis.ts).
+ */
 export class RedisUpdateBus implements UpdateBus {
-  private readonly pub: Redis;
-  private readonly sub: Redis;
+  private readonly pub: RedisClient;
+  private readonly channel: RedisChannel;
   private readonly listeners: UpdateListener[] = [];
-  private subscribed = false;
-  private readonly channel: string;
 
   /** `prefix`: FLASH_SALE_REDIS_PREFIX, so deployments sharing a Redis do not hear each other. */
   constructor(url: string, log: Logger, prefix = 'fs') {
-    this.channel = `${prefix}:updates`;
-    const opts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false };
-    this.pub = new Redis(url, opts);
-    this.sub = new Redis(url, { ...opts, enableOfflineQueue: true, maxRetriesPerRequest: null });
-    for (const c of [this.pub, this.sub])
-      c.on('error', (err) => log.debug({ err: err.message }, 'flash-sale updates: redis connection error'));
-    this.sub.on('message', (_c: string, message: string) => {
-      let batch: FlashSaleUpdate[];
-      try {
-        batch = JSON.parse(message);
-      } catch {
-        return;
-      }
-      for (const l of this.listeners) l.onUpdates(batch);
+    this.pub = connectRedis(url, {
+      purpose: 'flash-sale updates',
+      log,
+      errorLevel: 'debug',
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
     });
-    this.sub.on('ready', () => {
-      if (this.subscribed) for (const l of this.listeners) l.onGap();
-    });
+    this.channel = new RedisChannel(
+      url,
+      `${prefix}:updates`,
+      this.pub,
+      {
+        onMessage: (message) => {
+          let batch: FlashSaleUpdate[];
+          try {
+            batch = JSON.parse(message);
+          } catch {
+            return;
+          }
+          for (const l of this.listeners) l.onUpdates(batch);
+        },
+        onGap: () => {
+          for (const l of this.listeners) l.onGap();
+        },
+      },
+      { purpose: 'flash-sale updates', log, errorLevel: 'debug' },
+    );
   }
 
   async start(): Promise<void> {
-    await this.sub.subscribe(this.channel);
-    this.subscribed = true;
+    await this.channel.start();
   }
 
   async publish(batch: FlashSaleUpdate[]): Promise<void> {
     // Best effort: a subscriber re-reads its entry after a gap; a worker never fails on this.
-    await this.pub.publish(this.channel, JSON.stringify(batch)).catch(() => undefined);
+    await this.channel.publish(JSON.stringify(batch)).catch(() => undefined);
   }
 
   listen(l: UpdateListener): void {
@@ -93,7 +102,8 @@ export class RedisUpdateBus implements UpdateBus {
 
   async close(): Promise<void> {
     this.listeners.length = 0;
-    await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
+    await this.channel.close();
+    await this.pub.quit().catch(() => undefined);
   }
 }
 

@@ -58,8 +58,7 @@ export class RedisStore implements CacheStore {
           for (const l of this.listeners) l(m);
         },
       },
-      log,
-      'cache',
+      { purpose: 'cache', log },
     );
   }
 
