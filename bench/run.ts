@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded';
 import { checkoutBench } from './checkout';
 import { edgeBench } from './edge';
+import { moneyPathBench } from './money-path';
 import { ROOT } from './lib';
 import { paymentBench } from './payment';
 import { productPageBench } from './product-page';
@@ -15,7 +16,7 @@ import { tracingBench } from './tracing';
 /**
  * `npm run bench`: each benchmark against a baseline measured in the same run on the same machine.
  *
- * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing | protection), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
+ * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing | protection | money-path), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
  * BENCH_CONNECTIONS (20, search), BENCH_DATABASE_URL (a server whose `postgres` database the
  * benchmarks may use and create databases in; else an embedded PostgreSQL in .data/bench, whose
  * seeded catalog is reused by later runs). Product page: BENCH_PAGE_PRODUCTS (5000), BENCH_PAGE_SLUGS (500),
@@ -44,6 +45,7 @@ async function main() {
     if (!only || only === 'webhooks') await webhooksBench(url);
     if (!only || only === 'tracing') await tracingBench(url);
     if (!only || only === 'protection') await protectionBench(url);
+    if (!only || only === 'money-path') await moneyPathBench(url);
   } finally {
     await stop();
   }

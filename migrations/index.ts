@@ -13,6 +13,7 @@ import { Migration20261204060000_storefront } from './Migration20261204060000_st
 import { Migration20261204080000_runtime_switches } from './Migration20261204080000_runtime_switches';
 import { Migration20261204081000_sales_rollup } from './Migration20261204081000_sales_rollup';
 import { Migration20261204082000_operations } from './Migration20261204082000_operations';
+import { Migration20261204150000_ledger_stripes } from './Migration20261204150000_ledger_stripes';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -30,4 +31,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204080000_runtime_switches', class: Migration20261204080000_runtime_switches },
   { name: 'Migration20261204081000_sales_rollup', class: Migration20261204081000_sales_rollup },
   { name: 'Migration20261204082000_operations', class: Migration20261204082000_operations },
+  { name: 'Migration20261204150000_ledger_stripes', class: Migration20261204150000_ledger_stripes },
 ];
