@@ -82,12 +82,12 @@ test.each([
   // The merchant's first sale also makes its escrow accounts (two statements, once).
   const first = await flow(p.variantIds[0], buyer, signedIn, 1);
   expect(first.cart).toBeLessThanOrEqual(4);
-  expect(first.checkout).toBeLessThanOrEqual(11);
+  expect(first.checkout).toBeLessThanOrEqual(9);
   expect(first.pay).toBeLessThanOrEqual(8);
   // From then on: BEGIN, key + checkout, payment + orders + stock, ledger, COMMIT, NOTIFY.
   const next = await flow(p.variantIds[0], buyer, signedIn, 2);
   expect(next.cart).toBeLessThanOrEqual(4);
-  expect(next.checkout).toBeLessThanOrEqual(11);
+  expect(next.checkout).toBeLessThanOrEqual(9);
   expect(next.pay).toBeLessThanOrEqual(6);
 
   // What the statements did: the orders are paid, the stock sold, the merchant credited net of fee.
