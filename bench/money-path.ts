@@ -5,7 +5,7 @@ import { Client, Pool, type PoolClient } from 'pg';
 import { freePort } from '../src/db/embedded';
 import { ADD_LINES_SQL, CUSTOMER_CART_SQL } from '../src/modules/cart/cart.add.sql';
 import { CLAIM_AND_READ_CART_SQL, WRITE_CHECKOUT_SQL } from '../src/modules/checkout/checkout.sql';
-import { partsWithFee } from '../src/modules/ledger/ledger';
+import { LEDGER_STRIPES, partsWithFee } from '../src/modules/ledger/ledger';
 import { POST_SQL, postParams } from '../src/modules/ledger/posting';
 import { allocateStripes, purchaseWithBalancePosting } from '../src/modules/ledger/postings';
 import { CLAIM_AND_READ_SQL, SETTLE_SQL } from '../src/modules/payment/balance-payment';
@@ -276,8 +276,11 @@ export async function moneyPathBench(serverUrl: string): Promise<void> {
       PAYMENT_WINDOW_SECONDS: '3600',
       PLATFORM_FEE_BPS: String(FEE_BPS),
       SHIPPING_FEE: '0',
-      RATE_LIMIT_IP_PER_MINUTE: '100000000',
-      RATE_LIMIT_USER_PER_MINUTE: '100000000',
+      RATE_LIMIT_IP_PER_MINUTE: '10000000',
+      RATE_LIMIT_USER_PER_MINUTE: '10000000',
+      PASSWORD_HASH_QUEUE: '10000',
+      SIGNIN_CONCURRENT_PER_IP: '10000',
+      SIGNIN_MAX_FAILURES: '1000',
       DATA_DIR: join(ROOT, '.data', 'bench'),
     });
     children.push(app);
@@ -303,6 +306,7 @@ export async function moneyPathBench(serverUrl: string): Promise<void> {
               },
             }),
           );
+          if (!r.data?.signUp?.token) throw new Error(`signUp failed: ${JSON.stringify(r).slice(0, 300)}`);
           buyers[i] = { id: r.data.signUp.viewer.id, token: r.data.signUp.token, variant: variants[i] };
         }
       }),
@@ -313,6 +317,14 @@ export async function moneyPathBench(serverUrl: string): Promise<void> {
       1_000_000_000,
     );
 
+    if (withRaw) {
+      // The merchant's escrow stripes exist from its first sale on; both runs start after it.
+      await pool.query(
+        `insert into ledger_account (owner_type, owner_id, kind, stripe)
+         select 'MERCHANT', m.id, 'ESCROW', s from merchant m, generate_series(0, $1 - 1) s on conflict do nothing`,
+        [LEDGER_STRIPES],
+      );
+    }
     const rows: Measured[] = [];
     const loops = (flow: (b: Buyer, n: number) => Promise<void>) => perBuyer(buyers, flow);
     if (withRaw) {
