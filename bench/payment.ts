@@ -14,7 +14,7 @@ const FEE_BPS = 500;
 const PAY = `mutation($c: ID!, $k: String!) { paymentStart(checkoutId: $c, method: BALANCE, idempotencyKey: $k) { __typename ... on Payment { status } ... on ErrorResult { errorCode message } } }`;
 
 /** Credits each customer's balance with a balanced TOP_UP posting, as the ledger itself would. */
-async function fund(pool: Pool, userIds: string[], amount: number): Promise<void> {
+export async function fund(pool: Pool, userIds: string[], amount: number): Promise<void> {
   const c = await pool.connect();
   try {
     await c.query('begin');

@@ -4,6 +4,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded';
 import { checkoutBench } from './checkout';
 import { edgeBench } from './edge';
 import { flashSaleBench } from './flash-sale';
+import { moneyPathBench } from './money-path';
 import { ROOT } from './lib';
 import { paymentBench } from './payment';
 import { persistedBench } from './persisted';
@@ -20,7 +21,7 @@ import { replicasBench } from './replicas';
 /**
  * `npm run bench`: each benchmark against a baseline measured in the same run on the same machine.
  *
- * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing | protection | archive | replicas | persisted | flashsale | redis), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
+ * Env: BENCH_ONLY (search | checkout | payment | subscriptions | edge | product | webhooks | tracing | protection | archive | replicas | persisted | flashsale | redis | money-path), BENCH_PRODUCTS (100000), BENCH_DURATION seconds per run (15),
  * BENCH_CONNECTIONS (20, search), BENCH_DATABASE_URL (a server whose `postgres` database the
  * benchmarks may use and create databases in; else an embedded PostgreSQL in .data/bench, whose
  * seeded catalog is reused by later runs). Product page: BENCH_PAGE_PRODUCTS (5000), BENCH_PAGE_SLUGS (500),
@@ -56,6 +57,7 @@ async function main() {
     if (!only || only === 'persisted') await persistedBench(url);
     if (!only || only === 'flashsale') await flashSaleBench(url);
     if (!only || only === 'redis') await redisClusterBench();
+    if (!only || only === 'money-path') await moneyPathBench(url);
   } finally {
     await stop();
   }

@@ -171,7 +171,8 @@ class World {
 
   async escrow(merchantId: string): Promise<{ escrow: number; available: number }> {
     const rows = await this.sql<{ kind: string; balance: string }>(
-      `select kind, balance from ledger_account where owner_type = 'MERCHANT' and owner_id = $1`,
+      // The escrow is striped: a kind's balance is the sum of its stripes.
+      `select kind, sum(balance)::bigint as balance from ledger_account where owner_type = 'MERCHANT' and owner_id = $1 group by kind`,
       [merchantId],
     );
     const of = (k: string) => Number(rows.find((r) => r.kind === k)?.balance ?? 0);

@@ -76,7 +76,12 @@ describe('ledger', () => {
                 (select count(*)::int from ledger_account) as accounts`);
   const postingEntries = (postingId: string) =>
     sql(
-      `select a.owner_type, a.owner_id::text, a.kind as account, e.amount::int, e.balance_after::int, e.kind, e.reference
+      // balance_after of the whole account: a striped account's (escrow, fees) is the sum of its stripes'.
+      `select a.owner_type, a.owner_id::text, a.kind as account, e.amount::int,
+              (select sum(x.b) from ledger_account s cross join lateral (
+                  select f.balance_after as b from ledger_entry f where f.account_id = s.id and f.id <= e.id order by f.id desc limit 1) x
+                where s.owner_type = a.owner_type and coalesce(s.owner_id, 0) = coalesce(a.owner_id, 0) and s.kind = a.kind)::int as balance_after,
+              e.kind, e.reference
          from ledger_entry e join ledger_account a on a.id = e.account_id where e.posting_id = ? order by e.id`,
       [postingId],
     );
@@ -98,12 +103,18 @@ describe('ledger', () => {
 
   test('the migration made the platform accounts, empty, and nothing else', async () => {
     expect(
-      await sql(`select owner_type, owner_id, kind, balance::int from ledger_account order by id`),
+      await sql(
+        `select owner_type, owner_id, kind, balance::int from ledger_account where stripe = 0 order by id`,
+      ),
     ).toEqual([
       { owner_type: 'PLATFORM', owner_id: null, kind: 'FEE_REVENUE', balance: 0 },
       { owner_type: 'PLATFORM', owner_id: null, kind: 'PROVIDER_CLEARING', balance: 0 },
     ]);
-    expect(await counts()).toEqual({ postings: 0, entries: 0, accounts: 2 });
+    // The fee account is striped (no one row every sale updates): 16 stripes, all empty.
+    expect(
+      await sql(`select stripe, balance::int from ledger_account where kind = 'FEE_REVENUE' order by stripe`),
+    ).toEqual(range(16).map((stripe) => ({ stripe, balance: 0 })));
+    expect(await counts()).toEqual({ postings: 0, entries: 0, accounts: 17 });
     await expectHealthy();
   });
 
@@ -120,7 +131,9 @@ describe('ledger', () => {
       ]),
     ).toEqual({ n: 1 });
     const fee = await ledger.accountOf(em(), OwnerType.PLATFORM, null, AccountKind.FEE_REVENUE);
-    expect(fee).toBe(String((await one(`select id from ledger_account where kind = 'FEE_REVENUE'`)).id));
+    expect(fee).toBe(
+      String((await one(`select id from ledger_account where kind = 'FEE_REVENUE' and stripe = 0`)).id),
+    );
     await expect(ledger.accountOf(em(), OwnerType.USER, '999999999', AccountKind.AVAILABLE)).rejects.toThrow(
       RangeError,
     );
@@ -601,9 +614,9 @@ describe('ledger', () => {
       // One more entry slipped into an old, committed posting (here with its balance moved too).
       await commitFails(
         [
-          `update ledger_account set balance = balance + 1 where id = (select id from ledger_account where kind = 'FEE_REVENUE')`,
+          `update ledger_account set balance = balance + 1 where id = (select id from ledger_account where kind = 'FEE_REVENUE' and stripe = 0)`,
           `insert into ledger_entry (posting_id, account_id, amount, balance_after, kind, reference)
-             select (select min(id) from ledger_posting), id, 1, balance, 'ADJUSTMENT', 'raw-append' from ledger_account where kind = 'FEE_REVENUE'`,
+             select (select min(id) from ledger_posting), id, 1, balance, 'ADJUSTMENT', 'raw-append' from ledger_account where kind = 'FEE_REVENUE' and stripe = 0`,
         ],
         /posting \d+ does not balance, its entries sum to 1/,
       );
@@ -617,7 +630,7 @@ describe('ledger', () => {
       await c.query(`insert into ledger_posting (kind, reference) values ('ADJUSTMENT', 'raw-ok')`);
       await c.query(`update ledger_account set balance = balance + 100 where id = ${ua}`);
       await c.query(
-        `update ledger_account set balance = balance + 100 where id = (select id from ledger_account where kind = 'FEE_REVENUE')`,
+        `update ledger_account set balance = balance + 100 where id = (select id from ledger_account where kind = 'FEE_REVENUE' and stripe = 0)`,
       );
       await c.query(
         `update ledger_account set balance = balance - 200 where id = (select id from ledger_account where kind = 'PROVIDER_CLEARING')`,
@@ -625,7 +638,7 @@ describe('ledger', () => {
       await c.query(
         `insert into ledger_entry (posting_id, account_id, amount, balance_after, kind, reference)
          select currval(pg_get_serial_sequence('ledger_posting', 'id')), a.id, d.amount, a.balance, 'ADJUSTMENT', 'raw-ok'
-           from ledger_account a join (values (${ua}::bigint, 100), ((select id from ledger_account where kind = 'FEE_REVENUE'), 100),
+           from ledger_account a join (values (${ua}::bigint, 100), ((select id from ledger_account where kind = 'FEE_REVENUE' and stripe = 0), 100),
                                              ((select id from ledger_account where kind = 'PROVIDER_CLEARING'), -200)) d(id, amount) on d.id = a.id`,
       );
       await c.query('commit');

@@ -243,7 +243,8 @@ class World {
   /** A merchant's escrow balance; null when the account was never used. */
   async escrow(merchantId: string): Promise<number | null> {
     const [row] = await this.sql<{ balance: number }>(
-      `select balance::int from ledger_account where owner_type = 'MERCHANT' and owner_id = $1 and kind = 'ESCROW'`,
+      // The escrow is striped: its balance is the sum of its stripes (null: never used).
+      `select sum(balance)::int as balance from ledger_account where owner_type = 'MERCHANT' and owner_id = $1 and kind = 'ESCROW' having count(*) > 0`,
       [merchantId],
     );
     return row ? row.balance : null;

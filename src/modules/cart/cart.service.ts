@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
+import { ADD_LINES_SQL, CUSTOMER_CART_SQL, NEW_CART_SQL } from './cart.add.sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import type { Principal } from '../../shared/auth';
 import { Role } from '../identity/user.entity';
@@ -46,6 +47,26 @@ interface CartRow {
   updated_at: Date;
 }
 
+/** A cart line as priced: its variant's price, merchant and product collections. */
+interface CartLineRow {
+  id: string;
+  variant_id: string;
+  quantity: number;
+  price: string;
+  merchant_id: string;
+  collections: string[];
+}
+
+/** What ADD_LINES_SQL / NEW_CART_SQL answer. */
+interface AddedLines {
+  ok: boolean;
+  updated_at: Date;
+  /** Per requested line (n: its position, from 1): what the checks found. */
+  checks: { n: number; found: boolean; quantity: number; available: number }[] | null;
+  /** The cart's lines after the change (null: none). */
+  lines: CartLineRow[] | null;
+}
+
 const CART_ID = /^[A-Za-z0-9_-]{22}$/;
 const newCartId = () => randomBytes(16).toString('base64url');
 
@@ -81,27 +102,68 @@ export class CartService {
     return row ? this.view(em, row) : null;
   }
 
-  /** Signed-in customers get (or start) their one active cart; anyone else a new anonymous cart. */
-  create(
+  /**
+   * Signed-in customers get (or start) their one active cart; anyone else a new anonymous cart.
+   * An anonymous cart is one statement (NEW_CART_SQL); a customer's is the lock of their cart and
+   * one statement adding the lines (ADD_LINES_SQL). Either writes nothing unless every line passes.
+   */
+  async create(
     em: EntityManager,
     principal: Principal | null,
     lines: { variantId: string; quantity: number }[],
   ): Promise<CartOutcome> {
-    return inTransaction<CartOutcome, CartOutcome>(em, async (tx) => {
-      const cartId = principal?.roles.includes(Role.CUSTOMER)
-        ? await this.activeCartOf(tx, principal.userId)
-        : newCartId();
-      if (!principal?.roles.includes(Role.CUSTOMER))
-        await sqlAll(tx, 'insert into cart (id) values ($1)', [cartId]);
-      const row = await this.lock(tx, principal, cartId);
-      await this.add(tx, row, lines);
-      [{ updated_at: row.updated_at }] = await sqlAll<{ updated_at: Date }>(
-        tx,
-        'update cart set updated_at = now() where id = $1 returning updated_at',
-        [row.id],
+    const params = (cartId: string) => [
+      cartId,
+      lines.map((l) => (isId(l.variantId) ? l.variantId : '0')),
+      lines.map((l) => l.quantity),
+      this.limits.maxLineQuantity,
+      this.limits.maxLines,
+    ];
+    if (!principal?.roles.includes(Role.CUSTOMER)) {
+      const id = newCartId();
+      const [added] = await sqlAll<AddedLines>(em, NEW_CART_SQL, params(id));
+      if (!added.ok) return this.addFailure(lines, added.checks);
+      return this.priced(
+        em,
+        { id, customer_id: null, coupon_code: null, updated_at: added.updated_at },
+        added.lines ?? [],
       );
-      return this.view(tx, row);
+    }
+    return inTransaction<CartOutcome, CartOutcome>(em, async (tx) => {
+      // Creates the customer's active cart or locks it, like every change of a cart.
+      const [row] = await sqlAll<CartRow>(tx, CUSTOMER_CART_SQL, [newCartId(), principal.userId]);
+      const [added] = await sqlAll<AddedLines>(tx, ADD_LINES_SQL, params(row.id));
+      if (!added.ok) throw new Rollback(this.addFailure(lines, added.checks));
+      return this.priced(tx, { ...row, updated_at: added.updated_at }, added.lines ?? []);
     });
+  }
+
+  /** The first line that failed the checks of ADD_LINES_SQL, as the error `add` would give. */
+  private addFailure(
+    lines: { variantId: string; quantity: number }[],
+    checks: AddedLines['checks'],
+  ): UserError | OutOfStockError {
+    for (const c of checks ?? []) {
+      const variantId = lines[c.n - 1].variantId;
+      if (!c.found)
+        return UserError.of(
+          ErrorCode.VARIANT_UNAVAILABLE,
+          `Variant ${variantId.slice(0, 40)} does not exist`,
+          'variantId',
+        );
+      if (c.quantity > this.limits.maxLineQuantity)
+        return UserError.of(
+          ErrorCode.QUANTITY_LIMIT_EXCEEDED,
+          `At most ${this.limits.maxLineQuantity} of one variant per order`,
+          'quantity',
+        );
+      if (c.available < c.quantity) return OutOfStockError.of(variantId, c.quantity, c.available);
+    }
+    return UserError.of(
+      ErrorCode.QUANTITY_LIMIT_EXCEEDED,
+      `A cart holds at most ${this.limits.maxLines} lines`,
+      'lines',
+    );
   }
 
   addLines(
@@ -369,20 +431,18 @@ export class CartService {
 
   /** Prices the cart as of now. */
   async view(em: EntityManager, row: CartRow): Promise<CartView> {
-    const lines = await sqlAll<{
-      id: string;
-      variant_id: string;
-      quantity: number;
-      price: string;
-      merchant_id: string;
-      collections: string[];
-    }>(
+    const lines = await sqlAll<CartLineRow>(
       em,
       `select cl.id, cl.variant_id, cl.quantity, v.price, v.merchant_id, p.collections
          from cart_line cl join variant v on v.id = cl.variant_id join product p on p.id = v.product_id
         where cl.cart_id = $1 order by cl.id`,
       [row.id],
     );
+    return this.priced(em, row, lines);
+  }
+
+  /** The cart with `lines` (its lines now, with their variants' prices) priced as of now. */
+  private async priced(em: EntityManager, row: CartRow, lines: CartLineRow[]): Promise<CartView> {
     const coupon = row.coupon_code ? await this.pricing.coupon(em, row.coupon_code) : null;
     const priced: PricingResult = price({
       lines: lines.map((l) => ({

@@ -52,6 +52,8 @@ export class CheckoutResolver {
       pointsToRedeem: input.pointsToRedeem ?? 0,
     });
     if (!('checkoutId' in r)) return r;
+    // A new checkout's orders came back from its write: the reply does not read them again.
+    if (r.orders) ctx.loaders.order.ordersByCheckout.prime(r.checkoutId, r.orders);
     // A repeated request returns the first checkout as stored.
     const c =
       r.total === undefined ? (await ctx.services.orders.findCheckout(ctx.em, p, r.checkoutId))! : null;

@@ -9,10 +9,10 @@ import type { Jobs } from '../../shared/jobs';
 import { StockPolicy } from '../catalog/product.entity';
 import { OutOfStockError } from '../inventory/inventory.errors';
 import { availableOf, reserveFromHold, takeStock } from '../inventory/stock';
-import type { OrderService } from '../order/order.service';
+import type { OrderRow, OrderService } from '../order/order.service';
 import { price } from '../pricing/pricing';
 import {
-  CART_READ_SQL,
+  CLAIM_AND_READ_CART_SQL,
   FLASH_SALE_VARIANT_SQL,
   WRITE_CHECKOUT_SQL,
   WRITE_FLASH_SALE_CHECKOUTS_SQL,
@@ -40,9 +40,23 @@ export interface CheckoutRequest {
   pointsToRedeem: number;
 }
 
-/** A new checkout carries its total and deadline; a repeated request carries only the id. */
+/** A new checkout carries its total, deadline and orders; a repeated request carries only the id. */
 export type CheckoutOutcome =
-  { checkoutId: string; total?: number; paymentDeadline?: Date } | UserError | OutOfStockError;
+  | { checkoutId: string; total?: number; paymentDeadline?: Date; orders?: OrderRow[] }
+  | UserError
+  | OutOfStockError;
+
+const CART_ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** A row of CLAIM_AND_READ_CART_SQL: the cart, one of its lines (null columns: no lines), the buyer's points. */
+type CartRead = CartLineRow & {
+  claimed_ref: string | null;
+  cart_id: string;
+  customer_id: string | null;
+  status: string;
+  coupon_code: string | null;
+  buyer_points: number;
+};
 
 interface CartLineRow {
   variant_id: string;
@@ -111,35 +125,47 @@ export class CheckoutService {
     const address = normalizeAddress(req.shippingAddress);
     const requestHash = digest({ cartId: req.cartId, address, points: req.pointsToRedeem });
     return inTransaction<CheckoutOutcome, CheckoutOutcome>(em, async (tx) => {
-      // The checkout id is drawn with the key, so the key row needs no second write.
-      const claim = await claimKey(
-        tx,
-        buyerId,
-        'checkout',
-        req.idempotencyKey,
-        requestHash,
-        'next_order_id($1)::text',
-      );
-      if (!claim.claimed) {
-        if (!claim.sameRequest) {
-          throw new Rollback(
-            UserError.of(
-              ErrorCode.IDEMPOTENCY_KEY_REUSED,
-              'This idempotency key was used for a different checkout',
-              'idempotencyKey',
-            ),
-          );
+      const keyReused = () =>
+        new Rollback(
+          UserError.of(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            'This idempotency key was used for a different checkout',
+            'idempotencyKey',
+          ),
+        );
+      const claimAgain = () =>
+        claimKey(tx, buyerId, 'checkout', req.idempotencyKey, requestHash, 'next_order_id($1)::text');
+      if (CART_ID.test(req.cartId)) {
+        // The key is claimed (drawing the checkout id, so the key row needs no second write) and the
+        // cart locked and read in one statement.
+        const rows = await sqlAll<CartRead>(tx, CLAIM_AND_READ_CART_SQL, [
+          req.cartId,
+          buyerId,
+          req.idempotencyKey,
+          requestHash,
+        ]);
+        if (rows.length === 0) {
+          const claim = await claimAgain();
+          if (!claim.claimed && !claim.sameRequest) throw keyReused();
+          throw notFound('Cart', req.cartId.slice(0, 40));
         }
+        if (rows[0].claimed_ref) return this.place(tx, rows[0].claimed_ref, buyerId, req, address, rows);
+      }
+      // The key was used before (or the cart id is malformed): the key's outcome decides.
+      const claim = await claimAgain();
+      if (!claim.claimed) {
+        if (!claim.sameRequest) throw keyReused();
         return { checkoutId: claim.resultRef };
       }
-      return this.place(tx, claim.resultRef, buyerId, req, address);
+      return this.place(tx, claim.resultRef, buyerId, req, address, []);
     });
   }
 
   /**
-   * The checkout itself, in as few round trips as the rules allow: one read of cart, lines and
-   * points; one conditional UPDATE per line; one statement writing checkout, orders, lines,
-   * reservations, events and the cart's new status; one for the jobs.
+   * The checkout itself, in as few round trips as the rules allow: `rows` is the one read of cart,
+   * lines and points (with the key's claim); one statement writes checkout, orders, lines,
+   * reservations, events and the cart's new status, and returns the orders for the reply; one for
+   * the jobs; one conditional UPDATE per line.
    */
   private async place(
     tx: EntityManager,
@@ -147,19 +173,9 @@ export class CheckoutService {
     buyerId: string,
     req: CheckoutRequest,
     address: AddressData,
+    rows: CartRead[],
   ): Promise<CheckoutOutcome> {
     const fail = (e: UserError | OutOfStockError) => new Rollback(e);
-    const rows = /^[A-Za-z0-9_-]{22}$/.test(req.cartId)
-      ? await sqlAll<
-          CartLineRow & {
-            cart_id: string;
-            customer_id: string | null;
-            status: string;
-            coupon_code: string | null;
-            buyer_points: number;
-          }
-        >(tx, CART_READ_SQL, [req.cartId, buyerId])
-      : [];
     const cart = rows[0];
     if (!cart || (cart.customer_id && String(cart.customer_id) !== buyerId))
       throw notFound('Cart', req.cartId.slice(0, 40));
@@ -247,7 +263,7 @@ export class CheckoutService {
     );
     const groups = priced.groups;
     markEventsWritten(); // the orders' first events
-    await sqlAll(tx, WRITE_CHECKOUT_SQL, [
+    const orders = await sqlAll<OrderRow>(tx, WRITE_CHECKOUT_SQL, [
       checkoutId,
       buyerId,
       cart.cart_id,
@@ -310,7 +326,7 @@ export class CheckoutService {
       }
     }
 
-    return { checkoutId, total: priced.total, paymentDeadline: deadline };
+    return { checkoutId, total: priced.total, paymentDeadline: deadline, orders };
   }
 
   /**

@@ -16,9 +16,23 @@ export const CART_READ_SQL = `select c.id as cart_id, c.customer_id, c.status, c
               for update of c`;
 
 /**
+ * CART_READ_SQL with the idempotency key claimed first, in the same statement ($1 cart, $2 buyer,
+ * $3 key, $4 request hash): `claimed_ref` is the new checkout's id, or null when the key was used
+ * before (the caller then reads the key's outcome). When the cart does not exist the claim is
+ * still made: the caller answers not found and rolls back.
+ */
+export const CLAIM_AND_READ_CART_SQL = `with claim as (
+         insert into idempotency_key (caller_id, scope, key, request_hash, result_ref)
+         values ($2, 'checkout', $3, $4, next_order_id($2)::text)
+         on conflict do nothing returning result_ref
+       )
+       ${CART_READ_SQL.replace('select c.id as cart_id,', 'select (select result_ref from claim) as claimed_ref, c.id as cart_id,')}`;
+
+/**
  * Writes the checkout, one order per merchant, the order lines, the reservations of
- * RESERVE_ON_ORDER lines and the orders' first events, and marks the cart converted. Data-modifying
- * CTEs: one round trip, and the foreign keys are checked at the end of the statement.
+ * RESERVE_ON_ORDER lines and the orders' first events, and marks the cart converted; returns the
+ * orders (the reply shows them without reading them again). Data-modifying CTEs: one round trip,
+ * and the foreign keys are checked at the end of the statement.
  */
 export const WRITE_CHECKOUT_SQL = `with checkout_row as (
          insert into checkout (id, buyer_id, cart_id, subtotal, discount, points_discount, points_used, shipping_fee, total, coupon_code, shipping_address, payment_deadline)
@@ -27,7 +41,7 @@ export const WRITE_CHECKOUT_SQL = `with checkout_row as (
          insert into shop_order (id, checkout_id, buyer_id, merchant_id, status, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline, event_seq)
          select next_order_id($2), (select id from checkout_row), $2, m, 'PENDING_PAYMENT', s, d, pd, pu, sf, t, $11, $12, 1
            from unnest($13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::int[], $18::bigint[], $19::bigint[]) as u(m, s, d, pd, pu, sf, t)
-         returning id, merchant_id
+         returning *
        ), lines as (
          insert into order_line (order_id, buyer_id, variant_id, product_id, sku, title, attributes, stock_policy, quantity, unit_price, subtotal, discount, points_discount, total, snapshot_digest)
          select o.id, $2, v, p, s, t, a, sp, q, up, st, d, pd, tt, dg
@@ -41,8 +55,10 @@ export const WRITE_CHECKOUT_SQL = `with checkout_row as (
        ), events as (
          insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
          select id, $2, merchant_id, 1, 'STATUS_CHANGED', 'PENDING_PAYMENT' from orders
+       ), converted as (
+         update cart set status = 'CONVERTED', updated_at = now() where id = $3
        )
-       update cart set status = 'CONVERTED', updated_at = now() where id = $3`;
+       select * from orders order by id`;
 
 /** The variant and product a flash sale sells, for its order lines and snapshot ($1 variant). */
 export const FLASH_SALE_VARIANT_SQL = `select v.id as variant_id, v.sku, v.title as variant_title, v.attributes, v.merchant_id, v.price,

@@ -44,6 +44,37 @@ export interface AccountRef {
   ownerType: OwnerType;
   ownerId: string | null;
   kind: AccountKind;
+  /**
+   * Which sub-account of a striped kind (see STRIPED_KINDS); absent or 0 for every other account.
+   * A striped account's balance is the sum of its stripes.
+   */
+  stripe?: number;
+}
+
+/**
+ * How many sub-accounts ("stripes") a merchant's escrow and the platform's fee revenue are split
+ * into. Every sale credits both; as one row each they were a lock every sale of a popular merchant
+ * (and every sale of the platform) queued on. A sale credits the stripe its order hashes to, so
+ * concurrent sales mostly touch different rows; the balance is the sum of the stripes. Neither kind
+ * has a floor of its own to guard per sale (money leaves them only through releases and refunds,
+ * which lock every stripe and take from those that hold it), so nothing is lost by splitting them.
+ * The database allows stripes 0 to 63, so the count can grow without a migration.
+ */
+export const LEDGER_STRIPES = 16;
+
+/** The account kinds that are split into stripes. */
+export const STRIPED_KINDS: ReadonlySet<AccountKind> = new Set([AccountKind.ESCROW, AccountKind.FEE_REVENUE]);
+
+export const isStriped = (kind: AccountKind): boolean => STRIPED_KINDS.has(kind);
+
+/** The stripe a credit naming `reference` (an order) goes to: a stable hash, spread over the stripes. */
+export function stripeFor(reference: string, stripes = LEDGER_STRIPES): number {
+  let h = 2166136261; // FNV-1a
+  for (let i = 0; i < reference.length; i++) {
+    h ^= reference.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return (h >>> 0) % stripes;
 }
 
 export const userAvailable = (userId: string): AccountRef => ({
@@ -74,6 +105,9 @@ export const PROVIDER_CLEARING: AccountRef = Object.freeze({
 
 /** Which (owner type, kind) pairs exist; the database has the same rule as a CHECK. */
 export function isValidAccount(ref: AccountRef): boolean {
+  const stripe = ref.stripe ?? 0;
+  if (!Number.isInteger(stripe) || stripe < 0 || stripe >= LEDGER_STRIPES) return false;
+  if (stripe !== 0 && !isStriped(ref.kind)) return false;
   switch (ref.ownerType) {
     case OwnerType.USER:
       return ref.kind === AccountKind.AVAILABLE && isOwnerId(ref.ownerId);
@@ -94,7 +128,8 @@ export function isValidAccount(ref: AccountRef): boolean {
 const isOwnerId = (id: string | null): boolean =>
   id !== null && /^[1-9]\d{0,18}$/.test(String(id)) && BigInt(id) <= 9223372036854775807n;
 
-export const accountKey = (ref: AccountRef): string => `${ref.ownerType}:${ref.ownerId ?? ''}:${ref.kind}`;
+export const accountKey = (ref: AccountRef): string =>
+  `${ref.ownerType}:${ref.ownerId ?? ''}:${ref.kind}${ref.stripe ? `:${ref.stripe}` : ''}`;
 
 const BPS = 10_000n;
 

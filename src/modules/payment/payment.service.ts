@@ -17,6 +17,7 @@ import { OrderStatus } from '../order/order.state';
 import { InsufficientFundsError } from './payment.errors';
 import { paymentLifecycle, PaymentMethod, PaymentStatus } from './payment.state';
 import type { RefundService } from './refund.service';
+import { GENERAL_PATH, payByBalance } from './balance-payment';
 
 export interface PaymentRow {
   id: string;
@@ -106,16 +107,28 @@ export class PaymentService {
     key: string,
     returnUrl: string | null = null,
   ): Promise<PaymentOutcome> {
-    const outcome = await inTransaction<PaymentOutcome, PaymentOutcome>(em, async (tx) => {
-      const claim = await claimKey(
-        tx,
-        buyerId,
-        'payment',
-        key,
-        // Without a returnUrl the request digests as it always did (keys stored before it existed).
-        digest(returnUrl ? { checkoutId, method, returnUrl } : { checkoutId, method }),
-        'next_order_id($1)::text',
+    // Without a returnUrl the request digests as it always did (keys stored before it existed).
+    const requestHash = digest(returnUrl ? { checkoutId, method, returnUrl } : { checkoutId, method });
+    if (method === PaymentMethod.BALANCE) {
+      // The common case in few statements (balance-payment.ts); anything else takes the path below.
+      const fast = await inTransaction<PaymentOutcome, PaymentOutcome | typeof GENERAL_PATH>(em, (tx) =>
+        payByBalance(tx, this.ledger, {
+          buyerId,
+          checkoutId,
+          key,
+          requestHash,
+          returnUrl,
+          feeBps: this.settings.feeBps,
+        }).catch((e) => {
+          if (e instanceof InsufficientFunds)
+            throw new Rollback(InsufficientFundsError.of(e.balance, this.settings.currency));
+          throw e;
+        }),
       );
+      if (fast !== GENERAL_PATH) return fast;
+    }
+    const outcome = await inTransaction<PaymentOutcome, PaymentOutcome>(em, async (tx) => {
+      const claim = await claimKey(tx, buyerId, 'payment', key, requestHash, 'next_order_id($1)::text');
       if (!claim.claimed) {
         if (!claim.sameRequest)
           throw new Rollback(

@@ -1,0 +1,104 @@
+import { adminToken, createMerchant, createProduct, signUpCustomer } from '../factories/catalog';
+import { completeOnProviderPage, eventually, PAYMENT_START } from '../factories/payments';
+import { ADDRESS, CHECKOUT } from '../factories/shop';
+import { startTestApp, type TestApp } from '../support/app';
+
+/*
+ * The money path (cart → checkout → pay by balance) in few SQL statements: the server reports each
+ * request's count in `extensions.sqlStatements` (BEGIN and COMMIT included). The figures are the
+ * ceilings of issue 10; a new round trip on this path fails here.
+ */
+
+const CART_CREATE = `mutation($l: [CartLineInput!]) { cartCreate(lines: $l) {
+  __typename ... on Cart { id itemCount total { amount } lines { quantity lineTotal { amount } } }
+  ... on ErrorResult { errorCode message } } }`;
+
+let t: TestApp;
+let admin: string;
+beforeAll(async () => {
+  // Promotions are reused between requests in production (PROMOTION_CACHE_TTL_MS, 5 s by default);
+  // the test support turns that off, which would count their read in every request here.
+  t = await startTestApp({ SHIPPING_FEE: '0', PLATFORM_FEE_BPS: '1000', PROMOTION_CACHE_TTL_MS: '600000' });
+  admin = await adminToken(t.gql);
+});
+afterAll(() => t?.stop());
+
+async function buyerWithBalance(amount: string) {
+  const buyer = await signUpCustomer(t.gql);
+  const topUp = await t.gql(
+    `mutation($a: String!) { accountTopUp(amount: $a, idempotencyKey: "top") { ... on Payment { redirectUrl } } }`,
+    { a: amount },
+    buyer.token,
+  );
+  await completeOnProviderPage(topUp.data.accountTopUp.redirectUrl);
+  await eventually(
+    async () =>
+      (await t.gql(`{ viewer { account { balance { amount } } } }`, {}, buyer.token)).data.viewer.account
+        .balance.amount === amount,
+  );
+  return buyer;
+}
+
+/** One flow; the statements of each step. */
+async function flow(variantId: string, buyer: { token: string }, signedIn: boolean, n: number) {
+  const cart = await t.gql(
+    CART_CREATE,
+    { l: [{ variantId, quantity: 2 }] },
+    signedIn ? buyer.token : undefined,
+  );
+  expect(cart.data.cartCreate).toMatchObject({
+    __typename: 'Cart',
+    itemCount: 2,
+    total: { amount: '25.00' },
+    lines: [{ quantity: 2, lineTotal: { amount: '25.00' } }],
+  });
+  const checkout = await t.gql(
+    CHECKOUT,
+    { i: { cartId: cart.data.cartCreate.id, idempotencyKey: `k${n}`, shippingAddress: ADDRESS } },
+    buyer.token,
+  );
+  expect(checkout.data.checkoutCreate).toMatchObject({ __typename: 'Checkout', total: { amount: '25.00' } });
+  const pay = await t.gql(
+    PAYMENT_START,
+    { c: checkout.data.checkoutCreate.id, m: 'BALANCE', k: `pay${n}` },
+    buyer.token,
+  );
+  expect(pay.data.paymentStart).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
+  return {
+    cart: cart.extensions?.sqlStatements,
+    checkout: checkout.extensions?.sqlStatements,
+    pay: pay.extensions?.sqlStatements,
+  };
+}
+
+test.each([
+  ['an anonymous', false],
+  ['a signed-in', true],
+])('cart → checkout → balance payment by %s buyer: at most 4 + 9 + 8 statements', async (_, signedIn) => {
+  const m = await createMerchant(t.gql, admin);
+  const p = await createProduct(t.gql, m.token, { variants: [{ price: '12.50', onHand: 10 }] });
+  const buyer = await buyerWithBalance('100.00');
+
+  // The merchant's first sale also makes its escrow accounts (two statements, once).
+  const first = await flow(p.variantIds[0], buyer, signedIn, 1);
+  expect(first.cart).toBeLessThanOrEqual(4);
+  expect(first.checkout).toBeLessThanOrEqual(9);
+  expect(first.pay).toBeLessThanOrEqual(8);
+  // From then on: BEGIN, key + checkout, payment + orders + stock, ledger, COMMIT, NOTIFY.
+  const next = await flow(p.variantIds[0], buyer, signedIn, 2);
+  expect(next.cart).toBeLessThanOrEqual(4);
+  expect(next.checkout).toBeLessThanOrEqual(9);
+  expect(next.pay).toBeLessThanOrEqual(6);
+
+  // What the statements did: the orders are paid, the stock sold, the merchant credited net of fee.
+  const seen = await t.gql(`{ viewer { escrow { balance { amount } } } }`, {}, m.token);
+  expect(seen.data.viewer.escrow.balance.amount).toBe('45.00');
+  const [v] = (await t.app.orm.em
+    .fork()
+    .getConnection()
+    .execute('select reserved, sold from variant where id = ?', [p.variantIds[0]])) as any[];
+  expect(v).toEqual({ reserved: 0, sold: 4 });
+  const balance = await t.gql(`{ viewer { account { balance { amount } } } }`, {}, buyer.token);
+  expect(balance.data.viewer.account.balance.amount).toBe('50.00');
+  expect(await t.app.services.ledger.checkInvariants(t.app.orm.em.fork() as any)).toEqual([]);
+});
