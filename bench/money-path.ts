@@ -266,6 +266,9 @@ export async function moneyPathBench(serverUrl: string): Promise<void> {
     const port = await freePort();
     const app = startChild(relative(ROOT, join(serverRoot, 'dist/src/main.js')), {
       DATABASE_URL: url,
+      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
+      CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
+      CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
       PORT: String(port),
       DEMO_DATA: 'false',
       EXPOSE_SQL_STATS: 'true',

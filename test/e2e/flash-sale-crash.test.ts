@@ -28,6 +28,7 @@ test('a worker killed mid-batch loses no entry and doubles no order', async () =
   const db = await createTestDatabase();
   const env = {
     DATABASE_URL: db.url,
+    PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
     DEMO_DATA: 'false',
     LOG_LEVEL: 'warn',
     ADMIN_EMAIL: ADMIN.email,
