@@ -23,7 +23,8 @@ import type { Principal } from '../shared/auth';
 import { operationMetricsPlugin, type OperationNote, type RequestContext } from './apollo-plugins';
 import { createContext } from './context';
 import { corsOptions } from './cors';
-import { makeFormatError } from './errors';
+import { makeFormatError, SERVICE_UNAVAILABLE } from './errors';
+import { unavailableReason } from '../db/pg-errors';
 import { limitRules } from './limits';
 import { finishPublicAnswer, httpCachePlugin } from './http-cache';
 import { createPersistedDocuments, persistedErrorBody } from './persisted-documents';
@@ -225,6 +226,24 @@ export async function startHttp(
   });
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    // An outage met before Apollo runs (the caller's token state, a partner key): the same 503 as
+    // inside an operation (src/server/errors.ts), so clients retry instead of reporting a defect.
+    const outage = status >= 500 ? unavailableReason(error) : null;
+    if (outage) {
+      return reply
+        .code(503)
+        .header('retry-after', String(config.readiness.retryAfterSeconds))
+        .header('cache-control', 'no-store')
+        .send({
+          errors: [
+            {
+              message:
+                'The service is temporarily unavailable. Retry the same request (with the same idempotency key) shortly.',
+              extensions: { code: SERVICE_UNAVAILABLE, retryable: true, reason: outage },
+            },
+          ],
+        });
+    }
     if (status >= 500) {
       request.log.error({ err: error }, 'unhandled HTTP error');
       return reply.code(500).send(errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));

@@ -29,7 +29,9 @@ test('three processes started at once on an empty database migrate once and serv
   // An empty database, not the migrated template.
   const admin = new Client({ connectionString: db.url });
   await admin.connect();
-  await admin.query('drop schema public cascade; create schema public; drop schema if exists pgboss cascade');
+  await admin.query(
+    'drop schema public cascade; create schema public; drop schema if exists pgboss cascade; drop schema if exists archive cascade',
+  );
   await admin.end();
 
   const servers = await Promise.all(

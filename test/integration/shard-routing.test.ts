@@ -82,7 +82,9 @@ const EXCEPTIONS: { name: string; match: RegExp; why: string }[] = [
   },
   {
     name: 'checkout reads the cart with the buyer’s points',
-    match: /^select c\.id as cart_id, c\.customer_id,.*\sfrom cart c\s.*for update of c$/s,
+    // With the idempotency key claimed first in the same statement (docs/money-path.md).
+    match:
+      /^(with claim as \(\s*insert into idempotency_key .*\)\s*)?select (\(select result_ref from claim\) as claimed_ref, )?c\.id as cart_id, c\.customer_id,.*\sfrom cart c\s.*for update of c$/s,
     why: 'cart (its own shard) joined with app_user (the buyer’s shard): two statements under Citus, or cart ids that carry the buyer’s shard once a customer owns the cart',
   },
   {
