@@ -278,7 +278,10 @@ describe('development server on DATABASE_URL', () => {
     const { ws, closes } = wsClient(srv.wsUrl, { token });
     sockets.push(ws);
     const r = await withTimeout(execute(ws, `{ viewer { email roles } }`), 15_000, 'viewer over WebSocket');
-    expect(r).toEqual({ data: { viewer: { email: ADMIN.email, roles: ['ADMIN'] } } });
+    expect(r).toEqual({
+      data: { viewer: { email: ADMIN.email, roles: ['ADMIN'] } },
+      extensions: { cost: { requested: expect.any(Number), limit: expect.any(Number) } },
+    });
     expect(closes).toEqual([]);
 
     // Without a token the same socket protocol is anonymous.
@@ -450,7 +453,10 @@ describe('NODE_ENV=production', () => {
           15_000,
           'query over WebSocket',
         );
-        expect(ok).toEqual({ data: { products: { totalCount: 0 } } });
+        expect(ok).toEqual({
+          data: { products: { totalCount: 0 } },
+          extensions: { cost: { requested: expect.any(Number), limit: expect.any(Number) } },
+        });
         const outcome = await withTimeout(
           execute(ws, `{ __schema { types { name } } }`).then(
             (r) => r,
