@@ -289,6 +289,7 @@ describe('development server on DATABASE_URL', () => {
     sockets.push(anon.ws);
     expect(await withTimeout(execute(anon.ws, `{ viewer { id } }`), 15_000, 'anonymous viewer')).toEqual({
       data: { viewer: null },
+      extensions: { cost: { requested: expect.any(Number), limit: expect.any(Number) } },
     });
   });
 

@@ -76,11 +76,6 @@ export const PLACEMENT: Record<string, Group> = {
 /** Statements that stay multi-shard (or write a reference table), and why. */
 const EXCEPTIONS: { name: string; match: RegExp; why: string }[] = [
   {
-    name: 'active cart of a customer',
-    match: /^select id from cart where customer_id = '\d+' and status = 'ACTIVE'$/,
-    why: 'carts are placed by cart id (anonymous carts have no buyer); the lookup by customer becomes a buyer-keyed table customer_cart(customer_id → cart_id)',
-  },
-  {
     name: 'checkout reads the cart with the buyer’s points',
     // With the idempotency key claimed first in the same statement (docs/money-path.md).
     match:
