@@ -24,6 +24,15 @@ const CLIENT_CODES = new Set([
 /** extensions.code of an error that says "not now" rather than "never": retry the same request later. */
 export const SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE';
 
+/** The error an outage answers, inside an operation or before one runs (the HTTP edge). */
+export function unavailableError(reason: string): GraphQLFormattedError {
+  return {
+    message:
+      'The service is temporarily unavailable. Retry the same request (with the same idempotency key) shortly.',
+    extensions: { code: SERVICE_UNAVAILABLE, retryable: true, reason },
+  };
+}
+
 /**
  * Client errors pass through with their code; input validation becomes BAD_USER_INPUT with the
  * failing fields; an outage of the database (unreachable, frozen, shutting down, read-only, out of
@@ -38,11 +47,9 @@ export function makeFormatError(log: Logger) {
     if (outage || formatted.extensions?.code === SERVICE_UNAVAILABLE) {
       log.warn({ err: original, reason: outage }, 'database unavailable; the client may retry');
       return {
-        message:
-          'The service is temporarily unavailable. Retry the same request (with the same idempotency key) shortly.',
+        ...unavailableError(outage ?? 'unavailable'),
         locations: formatted.locations,
         path: formatted.path,
-        extensions: { code: SERVICE_UNAVAILABLE, retryable: true, reason: outage ?? 'unavailable' },
       };
     }
     if (original instanceof ArgumentValidationError) {

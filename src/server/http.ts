@@ -23,7 +23,7 @@ import type { Principal } from '../shared/auth';
 import { operationMetricsPlugin, type OperationNote, type RequestContext } from './apollo-plugins';
 import { createContext } from './context';
 import { corsOptions } from './cors';
-import { makeFormatError, SERVICE_UNAVAILABLE } from './errors';
+import { makeFormatError, unavailableError } from './errors';
 import { unavailableReason } from '../db/pg-errors';
 import { limitRules } from './limits';
 import { finishPublicAnswer, httpCachePlugin } from './http-cache';
@@ -234,15 +234,7 @@ export async function startHttp(
         .code(503)
         .header('retry-after', String(config.readiness.retryAfterSeconds))
         .header('cache-control', 'no-store')
-        .send({
-          errors: [
-            {
-              message:
-                'The service is temporarily unavailable. Retry the same request (with the same idempotency key) shortly.',
-              extensions: { code: SERVICE_UNAVAILABLE, retryable: true, reason: outage },
-            },
-          ],
-        });
+        .send({ errors: [unavailableError(outage)] });
     }
     if (status >= 500) {
       request.log.error({ err: error }, 'unhandled HTTP error');
