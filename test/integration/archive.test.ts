@@ -13,7 +13,7 @@ import { ARCHIVED_TABLES } from '../../src/modules/archive/archive.tables';
 /*
  * Hot and cold orders (issue 14, docs/archive.md) through the GraphQL API of the real server:
  * only finished, settled orders move, with every row that hangs off them; `order(id)` reads an
- * archived order exactly as it read it hot; `orders` lists hot orders unless includeArchived;
+ * archived order exactly as it read it hot; `orders` lists archived orders too unless includeArchived is false;
  * changes of an archived order are refused with ORDER_ARCHIVED; payments and the ledger stay hot
  * and their invariants hold; the schema guard refuses to move when a table would be left behind.
  * The crash test (kill -9 mid-batch) is test/e2e/archive-crash.test.ts.
@@ -310,15 +310,16 @@ describe('finished orders move to the archive with everything that hangs off the
     expect(co.data.checkout.orders).toEqual([{ id: o.cancelled.orderId, status: 'CANCELLED' }]);
   });
 
-  test('orders lists hot orders unless includeArchived; pages run across both', async () => {
-    const hot = (await gql(LIST, { n: 100 }, buyer.token)).data.orders;
+  test('orders lists hot and archived orders unless includeArchived is false; pages run across both', async () => {
+    // The contract's default is `includeArchived: true`: no filter lists all six.
+    expect((await gql(LIST, { n: 100 }, buyer.token)).data.orders.totalCount).toBe(6);
+    expect((await gql(LIST, { n: 100, f: { status: null } }, buyer.token)).data.orders.totalCount).toBe(6);
+    const hot = (await gql(LIST, { n: 100, f: { includeArchived: false } }, buyer.token)).data.orders;
     const all = [o.completed, o.refunded, o.cancelled, o.paid, o.delivered, o.open].map((v) => v.orderId);
     const hotIds = [o.paid, o.delivered, o.open].map((v) => v.orderId);
     const desc = (ids: string[]) => [...ids].sort((a, b) => (BigInt(b) > BigInt(a) ? 1 : -1));
     expect(hot.edges.map((e: any) => e.node.id)).toEqual(desc(hotIds));
     expect(hot.totalCount).toBe(3);
-    const explicitHot = (await gql(LIST, { n: 100, f: { includeArchived: false } }, buyer.token)).data.orders;
-    expect(explicitHot.totalCount).toBe(3);
 
     const seen: string[] = [];
     let after: string | null = null;

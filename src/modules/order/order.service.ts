@@ -345,7 +345,7 @@ export class OrderService {
     const pageConds = [...conds];
     if (beforeId) pageConds.push(`id < ${add(beforeId)}::bigint`);
     const pageWhere = pageConds.length ? `where ${pageConds.join(' and ')}` : '';
-    const from = filter.includeArchived ? ANY_ORDER : 'shop_order';
+    const from = filter.includeArchived === false ? 'shop_order' : ANY_ORDER;
     const [rows, [{ n }]] = await Promise.all([
       sqlAll<OrderRow>(
         em.fork() as EntityManager,

@@ -128,9 +128,9 @@ export class OrderFilter {
   @Field(() => GraphQLDateTime, { nullable: true }) createdBefore?: Date | null;
   @Field(() => Boolean, {
     nullable: true,
-    defaultValue: false,
+    defaultValue: true,
     description:
-      'Include archived (cold) orders: finished orders moved to the archive after ARCHIVE_AFTER_DAYS (docs/archive.md). Without it only hot orders are listed.',
+      'Include archived (cold) orders: finished orders moved to the archive after ARCHIVE_AFTER_DAYS (docs/archive.md). `false` lists only hot (recent) orders, which is cheaper.',
   })
   includeArchived?: boolean | null;
 }

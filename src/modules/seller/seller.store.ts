@@ -65,8 +65,8 @@ export class SellerStore implements MerchantOrderLists {
     const u = add(who.userId);
     const conds = orderFilterConditions(filter, add);
     const sold = [`merchant_id = ${m}`, ...conds];
-    // Hot orders only unless asked, like the source lists (docs/archive.md).
-    if (!filter.includeArchived) sold.push('not archived');
+    // Archived orders too unless asked not to, like the source lists (docs/archive.md).
+    if (filter.includeArchived === false) sold.push('not archived');
     // Bought from other shops: one buyer's rows of the buyer-keyed table (its own shard, distributed).
     const bought = [`buyer_id = ${u}`, `merchant_id <> ${m}`, ...conds];
     const count = `select ((select count(*) from seller_order where ${sold.join(' and ')})
