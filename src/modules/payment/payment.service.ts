@@ -8,8 +8,7 @@ import { claimKey, digest } from '../../shared/idempotency';
 import type { Jobs } from '../../shared/jobs';
 import { ProviderUnavailableError, type CardProvider } from './provider/card-provider';
 import type { PaymentEvent } from './provider/card-provider';
-import { StockPolicy } from '../catalog/product.entity';
-import { takeStock } from '../inventory/stock';
+import { convertReservations, takeStockOnPayment } from '../inventory/inventory.store';
 import { InsufficientFunds, partsWithFee, type LedgerService } from '../ledger/ledger.service';
 import { OrderStateError } from '../order/order.errors';
 import type { OrderService } from '../order/order.service';
@@ -407,7 +406,7 @@ export class PaymentService {
         unpaid.push(o);
         continue;
       }
-      if (!(await this.takePaymentStock(tx, o.order_id))) {
+      if (!(await takeStockOnPayment(tx, o.order_id))) {
         await this.orders.cancelInTransaction(tx, o.order_id, 'stock ran out before payment');
         unpaid.push(o);
         continue;
@@ -416,7 +415,7 @@ export class PaymentService {
       (moved instanceof OrderStateError ? unpaid : paid).push(o);
     }
     if (paid.length)
-      await this.convertReservations(
+      await convertReservations(
         tx,
         paid.map((o) => o.order_id),
       );
@@ -447,45 +446,6 @@ export class PaymentService {
     }
     const [row] = await sqlAll<PaymentRow>(tx, 'select * from payment where id = $1', [paymentId]);
     return row;
-  }
-
-  /** DEDUCT_ON_PAYMENT lines take their stock now; false (nothing taken) when one cannot. */
-  private async takePaymentStock(tx: EntityManager, orderId: string): Promise<boolean> {
-    const lines = await sqlAll<{ variant_id: string; quantity: number }>(
-      tx,
-      `select variant_id, quantity from order_line where order_id = $1 and stock_policy = 'DEDUCT_ON_PAYMENT' order by variant_id`,
-      [orderId],
-    );
-    for (const l of lines) {
-      if (
-        !(await takeStock(tx, {
-          variantId: String(l.variant_id),
-          quantity: l.quantity,
-          policy: StockPolicy.DEDUCT_ON_ORDER,
-        }))
-      ) {
-        // Undo the takes of this order's earlier lines: its other lines stay available to others.
-        await sqlAll(
-          tx,
-          `update variant v set sold = v.sold - ol.quantity from order_line ol
-            where ol.order_id = $1 and ol.stock_policy = 'DEDUCT_ON_PAYMENT' and ol.variant_id < $2 and v.id = ol.variant_id`,
-          [orderId, l.variant_id],
-        );
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /** Paid orders' reservations become sold stock. */
-  private async convertReservations(tx: EntityManager, orderIds: string[]): Promise<void> {
-    await sqlAll(
-      tx,
-      `with released as (delete from stock_reservation where order_id = any($1::bigint[]) returning variant_id, quantity),
-            per_variant as (select variant_id, sum(quantity)::int as q from released group by variant_id)
-       update variant v set reserved = v.reserved - p.q, sold = v.sold + p.q from per_variant p where v.id = p.variant_id`,
-      [orderIds],
-    );
   }
 
   // ------------------------------------------------------------------ reconciliation
