@@ -23,11 +23,15 @@ import { closedLoop, percentile, table, type Measured } from './lib';
  * gate decides; the GraphQL/HTTP layer in front of it scales out with server processes. With
  * Redis, an acceptance is answered once the entry is in PostgreSQL (the line persister's group
  * commit), so the acceptance rows include that wait; refusals need nothing but the Lua decision.
- * Env: BENCH_DURATION (seconds per closed-loop run, 10), BENCH_SHOPPERS (10000).
+ * Env: BENCH_DURATION (seconds per closed-loop run, 10), BENCH_SHOPPERS (10000), BENCH_ARRIVALS
+ * (shoppers per second of the open-loop run, 2500), BENCH_CONNECTIONS_FLASH (its bounded run, 64).
  */
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const SHOPPERS = Number(process.env.BENCH_SHOPPERS ?? 10_000);
+/** BENCH_ARRIVALS: shoppers per second of the open-loop run; BENCH_CONNECTIONS_FLASH: its bounded run. */
+const ARRIVALS = Number(process.env.BENCH_ARRIVALS ?? 2500);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS_FLASH ?? 64);
 const PGBENCH = ['pgbench', '/usr/lib/postgresql/15/bin/pgbench'].find(
   (p) => spawnSync(p, ['--version']).status === 0,
 );
@@ -145,6 +149,47 @@ async function burst(app: App, saleId: string, shoppers: string[], tag: string) 
   return { rps: shoppers.length / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), errors };
 }
 
+/**
+ * Each shopper once, arriving at `perSecond` on a fixed schedule (open loop): a shopper's latency
+ * counts from its scheduled arrival, so time spent waiting behind a slow server is counted too.
+ */
+async function arrivals(app: App, saleId: string, shoppers: string[], perSecond: number, tag: string) {
+  const lat: number[] = [];
+  let errors = 0;
+  const t0 = performance.now();
+  const all: Promise<void>[] = [];
+  for (let i = 0; i < shoppers.length;) {
+    const now = performance.now();
+    for (; i < shoppers.length && t0 + (i * 1000) / perSecond <= now; i++) {
+      const at = t0 + (i * 1000) / perSecond;
+      const k = i;
+      all.push(
+        app.services.flashSales
+          .enter(app.orm.em.fork() as any, shoppers[k], saleId, 1, `${tag}-${k}`)
+          .catch(() => void errors++)
+          .then(() => void lat.push(performance.now() - at)),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(all);
+  const seconds = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  return { rps: shoppers.length / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), errors };
+}
+
+/** Each shopper once, through `connections` clients (a client sends its next shopper when answered). */
+async function bounded(app: App, saleId: string, shoppers: string[], connections: number, tag: string) {
+  let next = 0;
+  const r = await closedLoop(connections, 600_000, async () => {
+    const k = next++;
+    if (k >= shoppers.length) return false;
+    await app.services.flashSales.enter(app.orm.em.fork() as any, shoppers[k], saleId, 1, `${tag}-${k}`);
+    return next < shoppers.length;
+  });
+  return r;
+}
+
 const loadavg = () =>
   existsSync('/proc/loadavg')
     ? spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.trim()
@@ -186,6 +231,19 @@ export async function flashSaleBench(serverUrl: string): Promise<void> {
         measure(
           `${SHOPPERS.toLocaleString('en')} shoppers at once on 100 units (burst)`,
           await burst(app, crowdSale, shoppers, 'b'),
+        );
+
+        // 1b. 10,000 distinct shoppers arriving over the sale's first seconds, each on a new sale of
+        // 100 units: at a fixed rate (open loop), and through a bounded number of connections.
+        const rateSale = await sale(app, variants[v++], 100, 1);
+        measure(
+          `${SHOPPERS.toLocaleString('en')} shoppers arriving at ${ARRIVALS}/s on 100 units (open loop)`,
+          await arrivals(app, rateSale, shoppers, ARRIVALS, 'r'),
+        );
+        const connSale = await sale(app, variants[v++], 100, 1);
+        measure(
+          `${SHOPPERS.toLocaleString('en')} shoppers through ${CONNECTIONS} connections on 100 units`,
+          await bounded(app, connSale, shoppers, CONNECTIONS, 'n'),
         );
 
         // 2. The same crowd entering again and again (closed loop, 256 in flight): mostly refusals.
