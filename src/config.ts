@@ -138,6 +138,8 @@ export interface Config {
   replicas: { maxLagMs: number; waitMs: number; probeMs: number; memoryClients: number };
   /** Accounts, tokens, checkout caps and the payment provider's kind (docs/security.md). */
   security: SecurityConfig;
+  /** Sign-up verification by mail and the mail it sends (docs/accounts.md). */
+  signup: SignupConfig;
   /**
    * Flash sales: the payment window of a flash-sale order (FLASH_SALE_PAYMENT_WINDOW_SECONDS), the
    * waiting list beyond the sale's units in percent of them (FLASH_SALE_WAITLIST_PERCENT: entries
@@ -394,6 +396,39 @@ export function requirePaymentProvider(config: Config): 'http' | 'sandbox' {
   );
 }
 // ---- end security ----
+
+// ---- sign-up verification (issue 12, g-signup): the variables of docs/accounts.md ----
+export interface SignupConfig {
+  /**
+   * SIGNUP_VERIFICATION: `email` (signUp answers SignUpPending alike for new and taken addresses and
+   * mails a confirmation) or `off` (signUp signs in at once, and tells whether an address has an
+   * account). Default: `email` when NODE_ENV=production, `off` otherwise; `off` is never implied in
+   * production, only chosen.
+   */
+  verification: 'email' | 'off';
+  /** How long a confirmation token works (SIGNUP_TOKEN_TTL_HOURS, 24). */
+  tokenTtlSeconds: number;
+  /** The storefront page a confirmation mail links to, with `token` added (SIGNUP_CONFIRM_URL); unset: the mail carries the code only. */
+  confirmUrl?: string;
+  /** Mails to one address per hour, above which sign-ups for it send nothing (MAIL_MAX_PER_ADDRESS_PER_HOUR, 5). */
+  mailsPerAddressPerHour: number;
+  /** Sender address (MAIL_FROM). */
+  mailFrom: string;
+}
+
+function signupConfig(env: Env, production: boolean): SignupConfig {
+  const mode = str(env, 'SIGNUP_VERIFICATION')?.toLowerCase() ?? (production ? 'email' : 'off');
+  if (mode !== 'email' && mode !== 'off')
+    throw new ConfigError('SIGNUP_VERIFICATION', `must be "email" or "off", got "${mode}"`);
+  return {
+    verification: mode,
+    tokenTtlSeconds: int(env, 'SIGNUP_TOKEN_TTL_HOURS', 24, 1, 24 * 30) * 3600,
+    confirmUrl: url(env, 'SIGNUP_CONFIRM_URL', production ? ['https:'] : ['http:', 'https:']),
+    mailsPerAddressPerHour: int(env, 'MAIL_MAX_PER_ADDRESS_PER_HOUR', 5, 1, 1000),
+    mailFrom: str(env, 'MAIL_FROM') ?? 'no-reply@localhost',
+  };
+}
+// ---- end sign-up verification ----
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -759,6 +794,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     // security (issue 12): checked after the secrets, so a missing secret is named first
     security: securityConfig(env, production, databaseUrl, paymentProviderUrl),
+    // sign-up verification (issue 12, docs/accounts.md)
+    signup: signupConfig(env, production),
     flashSale: {
       paymentWindowSeconds: int(env, 'FLASH_SALE_PAYMENT_WINDOW_SECONDS', 300, 1, 24 * 3600),
       waitlistPercent: int(env, 'FLASH_SALE_WAITLIST_PERCENT', 100, 0, 10_000),
