@@ -34,6 +34,7 @@ import { readYourWritesPlugin } from './server/read-your-writes';
 import { registerSellerStoreMetrics } from './modules/seller/seller.metrics';
 import { registerReplicaMetrics } from './server/replica-metrics';
 import { createFlashSaleRuntime, type FlashSaleRuntime } from './modules/flashsale/flashsale.runtime';
+import { MAIL_JOB } from './modules/mail/mail.outbox';
 
 /**
  * Background work. Every process runs every worker; pg-boss hands each job to exactly one.
@@ -91,6 +92,13 @@ async function startWorkers(orm: MikroORM, services: Services, config: Config): 
       await services.archive.archiveDue(em(), { budgetMs: 50_000 });
     });
   }
+  // Sign-up verification (docs/accounts.md): mail delivery, and old pending sign-ups and mail purged.
+  services.mail.attach(em);
+  await services.jobs.work<{ id: string | null }>(MAIL_JOB, (d) => services.mail.deliver(em(), d.id));
+  await services.jobs.every('signup.purge', '29 * * * *', async () => {
+    await services.signups.purge(em());
+    await services.mail.purge(em());
+  });
   // A delivered replacement completes its exchange, in the carrier event's transaction.
   services.fulfillment.onShipmentDelivered(async (tx, shipment) => {
     if (shipment.kind === 'EXCHANGE') await services.afterSales.onShipmentDelivered(tx, String(shipment.id));

@@ -9,13 +9,25 @@ import {
 } from './edge';
 import { type ArchiveConfig, archiveConfig, flashSalePrefix, type WebhookConfig } from './orders';
 import { amount, bool, ConfigError, decimal, type Env, int, redisUrl, secret, str, url } from './parse';
-import { type ProtectionConfig, protectionConfig, type SecurityConfig, securityConfig } from './security';
+import {
+  type ProtectionConfig,
+  protectionConfig,
+  type SecurityConfig,
+  securityConfig,
+  type SignupConfig,
+  signupConfig,
+} from './security';
 
 export { type DbTimeouts, dbTimeouts } from './db';
 export type { EdgeConfig, TrustedDocumentsConfig } from './edge';
 export type { ArchiveConfig, WebhookConfig } from './orders';
 export { ConfigError } from './parse';
-export { type ProtectionConfig, requirePaymentProvider, type SecurityConfig } from './security';
+export {
+  type ProtectionConfig,
+  requirePaymentProvider,
+  type SecurityConfig,
+  type SignupConfig,
+} from './security';
 
 /**
  * Every environment variable the server reads, parsed and validated in one place.
@@ -148,6 +160,8 @@ export interface Config {
   replicas: { maxLagMs: number; waitMs: number; probeMs: number; memoryClients: number };
   /** Accounts, tokens, checkout caps and the payment provider's kind (docs/security.md). */
   security: SecurityConfig;
+  /** Sign-up verification by mail and the mail it sends (docs/accounts.md). */
+  signup: SignupConfig;
   /**
    * Flash sales: the payment window of a flash-sale order (FLASH_SALE_PAYMENT_WINDOW_SECONDS), the
    * waiting list beyond the sale's units in percent of them (FLASH_SALE_WAITLIST_PERCENT: entries
@@ -315,6 +329,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     // Checked after the secrets, so a missing secret is named first
     security: securityConfig(env, production, databaseUrl, paymentProviderUrl),
+    signup: signupConfig(env, production),
     flashSale: {
       paymentWindowSeconds: int(env, 'FLASH_SALE_PAYMENT_WINDOW_SECONDS', 300, 1, 24 * 3600),
       waitlistPercent: int(env, 'FLASH_SALE_WAITLIST_PERCENT', 100, 0, 10_000),

@@ -1,4 +1,4 @@
-import { ConfigError, type Env, int, str } from './parse';
+import { ConfigError, type Env, int, str, url } from './parse';
 
 /** Traffic protection: the variables of docs/security.md. */
 export interface ProtectionConfig {
@@ -101,4 +101,36 @@ export function requirePaymentProvider(config: { security: SecurityConfig }): 'h
     'PAYMENT_PROVIDER',
     'must be chosen with DATABASE_URL: set PAYMENT_PROVIDER_URL (the real provider), or PAYMENT_PROVIDER=sandbox for development (it pays without a card)',
   );
+}
+
+/** Sign-up verification by mail and the mail it sends: the variables of docs/accounts.md. */
+export interface SignupConfig {
+  /**
+   * SIGNUP_VERIFICATION: `email` (signUp answers SignUpPending alike for new and taken addresses and
+   * mails a confirmation) or `off` (signUp signs in at once, and tells whether an address has an
+   * account). Default: `email` when NODE_ENV=production, `off` otherwise; `off` is never implied in
+   * production, only chosen.
+   */
+  verification: 'email' | 'off';
+  /** How long a confirmation token works (SIGNUP_TOKEN_TTL_HOURS, 24). */
+  tokenTtlSeconds: number;
+  /** The storefront page a confirmation mail links to, with `token` added (SIGNUP_CONFIRM_URL); unset: the mail carries the code only. */
+  confirmUrl?: string;
+  /** Mails to one address per hour, above which sign-ups for it send nothing (MAIL_MAX_PER_ADDRESS_PER_HOUR, 5). */
+  mailsPerAddressPerHour: number;
+  /** Sender address (MAIL_FROM). */
+  mailFrom: string;
+}
+
+export function signupConfig(env: Env, production: boolean): SignupConfig {
+  const mode = str(env, 'SIGNUP_VERIFICATION')?.toLowerCase() ?? (production ? 'email' : 'off');
+  if (mode !== 'email' && mode !== 'off')
+    throw new ConfigError('SIGNUP_VERIFICATION', `must be "email" or "off", got "${mode}"`);
+  return {
+    verification: mode,
+    tokenTtlSeconds: int(env, 'SIGNUP_TOKEN_TTL_HOURS', 24, 1, 24 * 30) * 3600,
+    confirmUrl: url(env, 'SIGNUP_CONFIRM_URL', production ? ['https:'] : ['http:', 'https:']),
+    mailsPerAddressPerHour: int(env, 'MAIL_MAX_PER_ADDRESS_PER_HOUR', 5, 1, 1000),
+    mailFrom: str(env, 'MAIL_FROM') ?? 'no-reply@localhost',
+  };
 }

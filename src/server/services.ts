@@ -22,6 +22,9 @@ import { SwitchService } from '../modules/switches/switches.service';
 import { WebhookService } from '../modules/webhook/webhook.service';
 import { PartnerService } from '../modules/partner/partner.service';
 import { Protection } from './protection';
+import { MailOutbox } from '../modules/mail/mail.outbox';
+import { LogMailer } from '../modules/mail/mailer';
+import { SignUpService } from '../modules/identity/signup.service';
 
 import type { SharedCache } from '../shared/cache/shared-cache';
 import { CatalogCache } from '../modules/catalog/catalog.cache';
@@ -80,10 +83,20 @@ export function createServices(
   const orders = new OrderService(pricing, config.limits.maxPageSize, log, sellerStore);
   const switches = new SwitchService(config.ops.switchRefreshSeconds, log);
   const refunds = new RefundService(config.platformFeeBps, ledger, orders, provider, jobs, log);
+  // Sign-up verification (docs/accounts.md): mail leaves through the outbox; the log mailer by default.
+  const identity = new IdentityService(tokens, config.security.passwordMinLength);
+  const mail = new MailOutbox(
+    new LogMailer(log.child({ module: 'mail' }), !config.production),
+    jobs,
+    config.signup.mailFrom,
+    log,
+  );
   return {
     afterSales: new AfterSaleService(config.afterSale, refunds, jobs, log),
     tokens,
-    identity: new IdentityService(tokens, config.security.passwordMinLength),
+    identity,
+    mail,
+    signups: new SignUpService(identity, mail, config.signup),
     catalog: new CatalogService((change) => catalogCache.catalogChanged(change), catalogCache),
     catalogCache,
     search,

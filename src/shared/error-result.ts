@@ -40,6 +40,11 @@ export enum ErrorCode {
   // flash sales (h7)
   FLASH_SALE_NOT_ACTIVE = 'FLASH_SALE_NOT_ACTIVE',
   FLASH_SALE_LIMIT_REACHED = 'FLASH_SALE_LIMIT_REACHED',
+  // sign-up verification (issue 12, g-signup): docs/accounts.md
+  /** signUpConfirm: the code is unknown, used already, or replaced by a newer sign-up of the address. */
+  SIGNUP_TOKEN_INVALID = 'SIGNUP_TOKEN_INVALID',
+  /** signUpConfirm: the code is older than SIGNUP_TOKEN_TTL_HOURS. */
+  SIGNUP_TOKEN_EXPIRED = 'SIGNUP_TOKEN_EXPIRED',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode', description: 'Why an expected business failure happened.' });
 

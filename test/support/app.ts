@@ -47,6 +47,9 @@ export async function startTestApp(env: Record<string, string> = {}, log?: Logge
     // Tests place many checkouts per customer; the tests of the caps set low ones.
     CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
     CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
+    // Tests sign customers up and use the token at once, also those that run as production; the
+    // tests of verification by mail (test/integration/signup-verification.test.ts) set `email`.
+    SIGNUP_VERIFICATION: 'off',
     ...env,
   });
   const app = await startApp(config, log);

@@ -6,8 +6,17 @@ import { MerchantType } from '../catalog/catalog.types';
 import { toCart } from '../cart/cart.types';
 import type { Merchant } from '../catalog/merchant.entity';
 import { MerchantCreateInput, SignUpInput } from './identity.inputs';
-import { AuthPayload, PasswordChangeResult, SignInResult, SignUpResult, Viewer } from './identity.types';
+import {
+  AuthPayload,
+  PasswordChangeResult,
+  SignInResult,
+  SignUpConfirmResult,
+  SignUpPending,
+  SignUpResult,
+  Viewer,
+} from './identity.types';
 import { Role, type User } from './user.entity';
+import { isGuess } from './signup.service';
 import { badInput } from '../../shared/errors';
 import { ErrorCode } from '../../shared/error-result';
 
@@ -18,15 +27,42 @@ export class IdentityResolver {
     return ctx.principal ? ctx.services.identity.viewer(ctx.em, ctx.principal) : null;
   }
 
-  @Mutation(() => SignUpResult, { description: 'Creates a CUSTOMER account and signs it in.' })
+  @Mutation(() => SignUpResult, {
+    description:
+      'Creates a CUSTOMER account. With SIGNUP_VERIFICATION=email (the production default) it answers SignUpPending, whatever the address, and the account is created by signUpConfirm with the mailed code; with `off` it signs in at once (AuthPayload, or EMAIL_TAKEN).',
+  })
   async signUp(
     @Arg('input', () => SignUpInput) input: SignUpInput,
     @Ctx() ctx: Context,
   ): Promise<typeof SignUpResult> {
     const r = await ctx.services.protection.signin.withSlot(ctx.clientIp, () =>
-      ctx.services.identity.signUp(ctx.em, input.email, input.password, input.name),
+      ctx.services.signups.signUp(ctx.em, input.email, input.password, input.name),
     );
+    if ('pending' in r) return SignUpPending.of(r.email);
     return 'token' in r ? AuthPayload.of(r.token, r.user) : r;
+  }
+
+  @Mutation(() => SignUpConfirmResult, {
+    description:
+      "Creates the account of a sign-up from the code its mail carried, once, and signs it in. Passing an anonymous cart id merges it into the new customer's cart, as signIn does.",
+  })
+  async signUpConfirm(
+    @Arg('token', () => String, { description: 'The code (or the link parameter `token`) of the mail.' })
+    token: string,
+    @Arg('cartId', () => ID, { nullable: true }) cartId: string | null,
+    @Ctx() ctx: Context,
+  ): Promise<typeof SignUpConfirmResult> {
+    // A guessed code counts like a failed sign-in (per IP: a code names no account beforehand); a
+    // used, replaced or expired one is a real mail's, not a guess.
+    const guard = ctx.services.protection.signin;
+    const key = `signup-confirm:${ctx.clientIp ?? 'unknown'}`;
+    await guard.check(key, ctx.clientIp);
+    const r = await ctx.services.signups.confirm(ctx.em, token.slice(0, 200));
+    if (!('token' in r)) {
+      if (isGuess(r)) await guard.failed(key, ctx.clientIp);
+      return r;
+    }
+    return this.signedIn(ctx, r.user, r.token, cartId);
   }
 
   @Mutation(() => SignInResult)
@@ -51,10 +87,20 @@ export class IdentityResolver {
       return r;
     }
     await guard.succeeded(email.slice(0, 254), ctx.clientIp);
-    const payload = AuthPayload.of(r.token, r.user);
-    if (cartId && r.user.roles.includes(Role.CUSTOMER)) {
-      const merged = await ctx.services.cart.mergeIntoCustomer(ctx.em, String(r.user.id), cartId);
-      const principal = { userId: String(r.user.id), roles: r.user.roles, merchantId: null };
+    return this.signedIn(ctx, r.user, r.token, cartId);
+  }
+
+  /** The answer of signIn and signUpConfirm: the token, and the anonymous cart merged in when given. */
+  private async signedIn(
+    ctx: Context,
+    user: User,
+    token: string,
+    cartId: string | null,
+  ): Promise<AuthPayload> {
+    const payload = AuthPayload.of(token, user);
+    if (cartId && user.roles.includes(Role.CUSTOMER)) {
+      const merged = await ctx.services.cart.mergeIntoCustomer(ctx.em, String(user.id), cartId);
+      const principal = { userId: String(user.id), roles: user.roles, merchantId: null };
       const view = merged ? await ctx.services.cart.find(ctx.em, principal, merged) : null;
       payload.cart = view ? toCart(view, ctx.config.currency) : null;
     }

@@ -59,6 +59,12 @@ export class IdentityService {
     return { user, token: await this.tokenFor(user) };
   }
 
+  /** The user, signed in: a token at its current version (sign-up confirmation). */
+  async signedIn(em: EntityManager, userId: string): Promise<{ user: User; token: string }> {
+    const user = await em.findOneOrFail(User, { id: userId });
+    return { user, token: await this.tokenFor(user) };
+  }
+
   /** Unknown email and wrong password answer alike, in about the same time. */
   async signIn(
     em: EntityManager,

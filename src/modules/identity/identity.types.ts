@@ -36,8 +36,28 @@ export class Customer {
   @Field(() => String) name!: string;
 }
 
+@ObjectType({
+  description:
+    'signUp with verification by mail (SIGNUP_VERIFICATION=email): a mail was sent to the address. It is the same answer whether the address has an account or not; the account is created by signUpConfirm with the mailed code.',
+})
+export class SignUpPending {
+  @Field(() => String, { description: 'The address the mail went to (trimmed, lower case).' }) email!: string;
+  @Field(() => String, { description: 'What to tell the person signing up.' }) message!: string;
+
+  static of(email: string): SignUpPending {
+    return Object.assign(new SignUpPending(), {
+      email,
+      message: 'Check your inbox: we sent a mail to this address to finish signing up.',
+    });
+  }
+}
+
 export const SignUpResult = createUnionType({
   name: 'SignUpResult',
+  types: () => [AuthPayload, UserError, SignUpPending] as const,
+});
+export const SignUpConfirmResult = createUnionType({
+  name: 'SignUpConfirmResult',
   types: () => [AuthPayload, UserError] as const,
 });
 export const SignInResult = createUnionType({

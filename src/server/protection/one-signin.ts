@@ -1,6 +1,6 @@
 import { GraphQLError, Kind, type SelectionSetNode, type ValidationContext, type ASTVisitor } from 'graphql';
 
-const GUARDED = new Set(['signIn', 'signUp', 'passwordChange']);
+const GUARDED = new Set(['signIn', 'signUp', 'passwordChange', 'signUpConfirm']);
 
 /**
  * One operation may hold at most one signIn, signUp or passwordChange (aliases would otherwise turn one request into
