@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Pool } from 'pg';
-import { freePort } from '../src/db/embedded';
 import { insertOldOrders, insertOwners, type Owners } from './archive-data';
 import { ADDRESS, CHECKOUT, freshDatabase, makeCarts, seedVariants } from './checkout';
-import { closedLoop, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
+import { closedLoop, post, ROOT, table, type Measured, startBenchServer } from './lib';
 
 const TOTAL = Number(process.env.BENCH_ARCHIVE_ORDERS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ARCHIVE_ROUNDS ?? 5);
@@ -115,23 +114,11 @@ export async function archiveBench(serverUrl: string): Promise<void> {
 
     // 2. Checkout latency with and without the job running.
     const variants = await seedVariants(pool);
-    const port = await freePort();
-    const app = startChild('dist/src/main.js', {
+    const { child: app, gqlUrl } = await startBenchServer({
       DATABASE_URL: url,
-      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
-      PORT: String(port),
-      DEMO_DATA: 'false',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'development',
-      ADMIN_PASSWORD: 'bench-admin-password',
-      DB_POOL_SIZE: '20',
-      PAYMENT_WINDOW_SECONDS: '3600',
       ARCHIVE_AFTER_DAYS: '0', // the bench runs the job itself
-      DATA_DIR: join(ROOT, '.data', 'bench'),
     });
     children.push(app);
-    const gqlUrl = `http://127.0.0.1:${port}/graphql`;
-    await waitFor(gqlUrl, JSON.stringify({ query: '{ __typename }' }));
     const customers: string[] = [];
     for (let i = 0; i < CUSTOMERS; i++) {
       const r = await post(

@@ -4,10 +4,9 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Pool } from 'pg';
-import { freePort } from '../src/db/embedded';
 import { CART_READ_SQL } from '../src/modules/checkout/checkout.sql';
 import { WRITE_CHECKOUT_SQL, writeCheckoutParams } from '../src/modules/order/order.store';
-import { closedLoop, peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
+import { closedLoop, peakRssMb, post, ROOT, table, type Measured, startBenchServer } from './lib';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CHECKOUT_CONCURRENCY ?? 50);
@@ -200,25 +199,8 @@ export async function checkoutBench(serverUrl: string): Promise<void> {
     );
     const variants = await seedVariants(pool);
 
-    const port = await freePort();
-    const app = startChild('dist/src/main.js', {
-      DATABASE_URL: url,
-      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
-      CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
-      CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
-      PORT: String(port),
-      DEMO_DATA: 'false',
-      EXPOSE_SQL_STATS: 'true',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'development',
-      ADMIN_PASSWORD: 'bench-admin-password',
-      DB_POOL_SIZE: '20',
-      PAYMENT_WINDOW_SECONDS: '3600',
-      DATA_DIR: join(ROOT, '.data', 'bench'),
-    });
+    const { child: app, gqlUrl } = await startBenchServer({ DATABASE_URL: url });
     children.push(app);
-    const gqlUrl = `http://127.0.0.1:${port}/graphql`;
-    await waitFor(gqlUrl, JSON.stringify({ query: '{ __typename }' }));
 
     const customers: { id: string; token: string }[] = [];
     for (let i = 0; i < CUSTOMERS; i++) {

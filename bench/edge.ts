@@ -1,7 +1,5 @@
-import { join } from 'node:path';
-import { Client } from 'pg';
 import { freePort } from '../src/db/embedded';
-import { peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
+import { peakRssMb, post, table, waitFor, type Measured, startBenchServer, ensureDatabase } from './lib';
 
 // autocannon ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -48,44 +46,28 @@ async function load(
   };
 }
 
-/** A database of its own with the demo catalog (1,200 products, loaded by the server at its first start). */
-async function ensureDatabase(url: string): Promise<string> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  const exists = await c.query('select 1 from pg_database where datname = $1', [DATABASE]);
-  if (!exists.rowCount) await c.query(`create database ${DATABASE}`);
-  await c.end();
-  const u = new URL(url);
-  u.pathname = `/${DATABASE}`;
-  return u.toString();
-}
-
 /**
  * The cost of the HTTP edge: the same catalog query through the Fastify edge (CORS, compression
  * plugin, request ids, access log at info) and through the old hand-written node:http router, both
  * in one server process over the same ORM and services, measured one after the other.
  */
 export async function edgeBench(url: string): Promise<void> {
-  const databaseUrl = await ensureDatabase(url);
-  const [port, legacyPort] = [await freePort(), await freePort()];
-  const server = startChild('dist/bench/edge-server.js', {
-    DATABASE_URL: databaseUrl,
-    PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
-    PORT: String(port),
-    LEGACY_PORT: String(legacyPort),
-    DEMO_DATA: 'true',
-    EXPOSE_SQL_STATS: 'true',
-    // Production's level: the edge writes its access-log line for every request (drained below).
-    LOG_LEVEL: 'info',
-    NODE_ENV: 'development',
-    DATA_DIR: join(ROOT, '.data', 'bench'),
-    CORS_ORIGINS: 'https://shop.example.com',
-  });
+  const databaseUrl = await ensureDatabase(url, DATABASE);
+  const legacyPort = await freePort();
+  const { child: server, gqlUrl: fastifyUrl } = await startBenchServer(
+    {
+      DATABASE_URL: databaseUrl,
+      LEGACY_PORT: String(legacyPort),
+      DEMO_DATA: 'true', // the first start loads the demo catalog: up to 5 minutes
+      // Production's level: the edge writes its access-log line for every request (drained below).
+      LOG_LEVEL: 'info',
+      CORS_ORIGINS: 'https://shop.example.com',
+    },
+    { script: 'dist/bench/edge-server.js', readyBody: CATALOG_PAGE, readyTimeoutMs: 300_000 },
+  );
   server.stdout!.resume();
   try {
-    const fastifyUrl = `http://127.0.0.1:${port}/graphql`;
     const legacyUrl = `http://127.0.0.1:${legacyPort}/graphql`;
-    await waitFor(fastifyUrl, CATALOG_PAGE, 300_000);
     await waitFor(legacyUrl, CATALOG_PAGE);
     const [a, b] = await Promise.all([post(fastifyUrl, CATALOG_PAGE), post(legacyUrl, CATALOG_PAGE)]);
     if (JSON.stringify(a.data) !== JSON.stringify(b.data))

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from 'pg';
+import { freePort } from '../src/db/embedded';
 
 /** Shared pieces of the benchmarks: child servers, load loops, percentiles and the result table. */
 export const ROOT = join(__dirname, '..', '..');
@@ -49,6 +51,94 @@ export async function waitFor(url: string, body: string, timeoutMs = 60_000): Pr
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${url} did not come up`);
+}
+
+/**
+ * What every benchmarked server shares, so a figure measures the server and not a limit meant for
+ * real shoppers: the sandbox card provider (a DATABASE_URL server has to name one), checkout caps
+ * raised (one bench customer places thousands of checkouts), per-IP and per-user rate limits and the
+ * sign-in guards and the WebSocket connections per IP raised (all load comes from one address, 127.0.0.1), SQL counts in the answers, no
+ * demo catalog, and the bench's data folder. A bench passes only what differs (pool size, fee, log
+ * level, …); its values win.
+ */
+export const BENCH_SERVER_ENV: Readonly<Record<string, string>> = {
+  PAYMENT_PROVIDER: 'sandbox',
+  CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
+  CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
+  RATE_LIMIT_IP_PER_MINUTE: '10000000',
+  RATE_LIMIT_USER_PER_MINUTE: '10000000',
+  PASSWORD_HASH_QUEUE: '10000',
+  SIGNIN_CONCURRENT_PER_IP: '10000',
+  SIGNIN_MAX_FAILURES: '1000',
+  WS_MAX_CONNECTIONS_PER_IP: '1000000',
+  DEMO_DATA: 'false',
+  EXPOSE_SQL_STATS: 'true',
+  LOG_LEVEL: 'warn',
+  NODE_ENV: 'development',
+  ADMIN_PASSWORD: 'bench-admin-password',
+  DB_POOL_SIZE: '20',
+  PAYMENT_WINDOW_SECONDS: '3600',
+  DATA_DIR: join(ROOT, '.data', 'bench'),
+};
+
+export interface BenchServer {
+  child: ChildProcess;
+  port: number;
+  /** The GraphQL endpoint, http://127.0.0.1:<port>/graphql. */
+  gqlUrl: string;
+}
+
+/**
+ * Starts a server (the application as `npm start` runs it unless `script` names another entry, a
+ * path relative to ROOT) on a free port with BENCH_SERVER_ENV plus `env`, and resolves once it
+ * answers `readyBody` (default `{ __typename }`). `env` must name DATABASE_URL. Extra ports a script
+ * needs (LEGACY_PORT) are the caller's.
+ */
+export async function startBenchServer(
+  env: Record<string, string> & { DATABASE_URL: string },
+  options: { script?: string; readyBody?: string; readyTimeoutMs?: number } = {},
+): Promise<BenchServer> {
+  const port = await freePort();
+  const child = startChild(options.script ?? 'dist/src/main.js', {
+    ...BENCH_SERVER_ENV,
+    ...env,
+    PORT: String(port),
+  });
+  const gqlUrl = `http://127.0.0.1:${port}/graphql`;
+  try {
+    await waitFor(
+      gqlUrl,
+      options.readyBody ?? JSON.stringify({ query: '{ __typename }' }),
+      options.readyTimeoutMs,
+    );
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return { child, port, gqlUrl };
+}
+
+/** Stops a bench server and waits until it has exited. */
+export async function stopBenchServer(server: BenchServer): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+/** A database of its own named `name` on the server of `url` (created when missing); its URL. */
+export async function ensureDatabase(url: string, name: string): Promise<string> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    const exists = await c.query('select 1 from pg_database where datname = $1', [name]);
+    if (!exists.rowCount) await c.query(`create database ${name}`);
+  } finally {
+    await c.end();
+  }
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
 }
 
 /** Peak resident memory of a process, from the kernel. */

@@ -2,7 +2,6 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { Client, Pool, type PoolClient } from 'pg';
-import { freePort } from '../src/db/embedded';
 import { ADD_LINES_SQL, CUSTOMER_CART_SQL } from '../src/modules/cart/cart.add.sql';
 import { CLAIM_AND_READ_CART_SQL } from '../src/modules/checkout/checkout.sql';
 import { WRITE_CHECKOUT_SQL, writeCheckoutParams } from '../src/modules/order/order.store';
@@ -11,7 +10,7 @@ import { POST_SQL, postParams } from '../src/modules/ledger/posting';
 import { allocateStripes, purchaseWithBalancePosting } from '../src/modules/ledger/postings';
 import { CLAIM_AND_READ_SQL, SETTLE_SQL } from '../src/modules/payment/balance-payment';
 import { ADDRESS } from './checkout';
-import { peakRssMb, percentile, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
+import { peakRssMb, percentile, post, ROOT, table, type Measured, startBenchServer } from './lib';
 import { fund } from './payment';
 
 /**
@@ -275,32 +274,11 @@ export async function moneyPathBench(serverUrl: string): Promise<void> {
       'create table bench_job (id bigserial primary key, name text, data jsonb, start_after timestamptz default now())',
     );
     const variants = await seed(pool, BUYERS);
-    const port = await freePort();
-    const app = startChild(relative(ROOT, join(serverRoot, 'dist/src/main.js')), {
-      DATABASE_URL: url,
-      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
-      CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
-      CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
-      PORT: String(port),
-      DEMO_DATA: 'false',
-      EXPOSE_SQL_STATS: 'true',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'development',
-      ADMIN_PASSWORD: 'bench-admin-password',
-      DB_POOL_SIZE: String(POOL),
-      PAYMENT_WINDOW_SECONDS: '3600',
-      PLATFORM_FEE_BPS: String(FEE_BPS),
-      SHIPPING_FEE: '0',
-      RATE_LIMIT_IP_PER_MINUTE: '10000000',
-      RATE_LIMIT_USER_PER_MINUTE: '10000000',
-      PASSWORD_HASH_QUEUE: '10000',
-      SIGNIN_CONCURRENT_PER_IP: '10000',
-      SIGNIN_MAX_FAILURES: '1000',
-      DATA_DIR: join(ROOT, '.data', 'bench'),
-    });
+    const { child: app, gqlUrl } = await startBenchServer(
+      { DATABASE_URL: url, DB_POOL_SIZE: String(POOL), PLATFORM_FEE_BPS: String(FEE_BPS), SHIPPING_FEE: '0' },
+      { script: relative(ROOT, join(serverRoot, 'dist/src/main.js')) },
+    );
     children.push(app);
-    const gqlUrl = `http://127.0.0.1:${port}/graphql`;
-    await waitFor(gqlUrl, JSON.stringify({ query: '{ __typename }' }));
 
     // Sign-ups hash passwords: a few at a time.
     const buyers: Buyer[] = new Array(BUYERS);

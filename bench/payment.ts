@@ -1,10 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Pool, type PoolClient } from 'pg';
-import { freePort } from '../src/db/embedded';
 import { freshDatabase, makeCarts, rawCheckout, seedVariants, ADDRESS, CHECKOUT } from './checkout';
-import { closedLoop, peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
+import { closedLoop, peakRssMb, post, table, type Measured, startBenchServer } from './lib';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONCURRENCY = 50;
@@ -186,26 +184,11 @@ export async function paymentBench(serverUrl: string): Promise<void> {
       'create table bench_job (id bigserial primary key, name text, data jsonb, start_after timestamptz default now())',
     );
     const variants = await seedVariants(pool);
-    const port = await freePort();
-    const app = startChild('dist/src/main.js', {
+    const { child: app, gqlUrl } = await startBenchServer({
       DATABASE_URL: url,
-      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
-      CHECKOUT_MAX_UNPAID_PER_CUSTOMER: '10000',
-      CHECKOUT_MAX_HELD_UNITS_PER_CUSTOMER: '1000000',
-      PORT: String(port),
-      DEMO_DATA: 'false',
-      EXPOSE_SQL_STATS: 'true',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'development',
-      ADMIN_PASSWORD: 'bench-admin-password',
-      DB_POOL_SIZE: '20',
-      PAYMENT_WINDOW_SECONDS: '3600',
       PLATFORM_FEE_BPS: String(FEE_BPS),
-      DATA_DIR: join(ROOT, '.data', 'bench'),
     });
     children.push(app);
-    const gqlUrl = `http://127.0.0.1:${port}/graphql`;
-    await waitFor(gqlUrl, JSON.stringify({ query: '{ __typename }' }));
 
     const customers: { id: string; token: string }[] = [];
     for (let i = 0; i < CUSTOMERS; i++) {

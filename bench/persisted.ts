@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { freePort } from '../src/db/embedded';
-import { peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
+import { peakRssMb, post, ROOT, table, type Measured, startBenchServer, ensureDatabase } from './lib';
 
 // autocannon ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -52,17 +51,6 @@ async function load(run: Run, base: string, pid: number, duration = DURATION): P
   };
 }
 
-async function ensureDatabase(url: string): Promise<string> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  const exists = await c.query('select 1 from pg_database where datname = $1', [DATABASE]);
-  if (!exists.rowCount) await c.query(`create database ${DATABASE}`);
-  await c.end();
-  const u = new URL(url);
-  u.pathname = `/${DATABASE}`;
-  return u.toString();
-}
-
 /**
  * Persisted GET vs POST for the catalog page (issue 11, item 3): the same document sent as text by
  * POST (an ad-hoc client), by id by POST, by id by GET (what the storefront sends; the answer is
@@ -71,31 +59,26 @@ async function ensureDatabase(url: string): Promise<string> {
  * `npm start` runs it, with the document in its manifest (TRUSTED_DOCUMENTS_MANIFEST, not enforced).
  */
 export async function persistedBench(url: string): Promise<void> {
-  const databaseUrl = await ensureDatabase(url);
+  const databaseUrl = await ensureDatabase(url, DATABASE);
   const dir = join(ROOT, '.data', 'bench');
   mkdirSync(dir, { recursive: true });
   const manifest = join(dir, 'persisted-bench-manifest.json');
   writeFileSync(manifest, JSON.stringify({ [ID]: CATALOG_PAGE }));
-  const [port, legacyPort] = [await freePort(), await freePort()];
-  const server = startChild('dist/bench/edge-server.js', {
-    DATABASE_URL: databaseUrl,
-    PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
-    PORT: String(port),
-    LEGACY_PORT: String(legacyPort),
-    DEMO_DATA: 'true',
-    EXPOSE_SQL_STATS: 'true',
-    LOG_LEVEL: 'info',
-    NODE_ENV: 'development',
-    DATA_DIR: dir,
-    TRUSTED_DOCUMENTS_MANIFEST: manifest,
-    // One client address sends everything: the per-IP rate limit (300/min) would answer 429.
-    RATE_LIMIT_IP_PER_MINUTE: '10000000',
-  });
+  const byText = JSON.stringify({ query: CATALOG_PAGE, variables: VARIABLES });
+  const { child: server, port } = await startBenchServer(
+    {
+      DATABASE_URL: databaseUrl,
+      LEGACY_PORT: String(await freePort()),
+      DEMO_DATA: 'true', // the first start loads the demo catalog: up to 5 minutes
+      LOG_LEVEL: 'info',
+      DATA_DIR: dir,
+      TRUSTED_DOCUMENTS_MANIFEST: manifest,
+    },
+    { script: 'dist/bench/edge-server.js', readyBody: byText, readyTimeoutMs: 300_000 },
+  );
   server.stdout!.resume();
   try {
     const base = `http://127.0.0.1:${port}`;
-    const byText = JSON.stringify({ query: CATALOG_PAGE, variables: VARIABLES });
-    await waitFor(`${base}/graphql`, byText, 300_000);
     const search = new URLSearchParams({ documentId: ID, variables: JSON.stringify(VARIABLES) });
     const getHeaders = { 'apollo-require-preflight': 'true' };
     const first = await fetch(`${base}/graphql?${search}`, { headers: getHeaders });

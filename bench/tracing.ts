@@ -1,9 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
-import { freePort } from '../src/db/embedded';
 import { freshDatabase } from './checkout';
-import { closedLoop, peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
+import { closedLoop, peakRssMb, post, table, type Measured, startBenchServer, stopBenchServer } from './lib';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -33,22 +31,9 @@ export async function tracingBench(serverUrl: string): Promise<void> {
         { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as { port: number }).port}` },
       ],
     ] as const) {
-      const port = await freePort();
-      const app = startChild('dist/src/main.js', {
-        DATABASE_URL: url,
-        PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
-        PORT: String(port),
-        DEMO_DATA: 'false',
-        LOG_LEVEL: 'warn',
-        NODE_ENV: 'development',
-        ADMIN_PASSWORD: 'bench-admin-password',
-        DB_POOL_SIZE: '20',
-        DATA_DIR: join(ROOT, '.data', 'bench'),
-        ...extra,
-      });
+      const server = await startBenchServer({ DATABASE_URL: url, ...extra });
+      const { child: app, gqlUrl } = server;
       children.push(app);
-      const gqlUrl = `http://127.0.0.1:${port}/graphql`;
-      await waitFor(gqlUrl, JSON.stringify({ query: '{ __typename }' }));
       const task = async () => {
         const r = await post(gqlUrl, QUERY);
         if (!r.data) throw new Error(JSON.stringify(r).slice(0, 200));
@@ -57,8 +42,7 @@ export async function tracingBench(serverUrl: string): Promise<void> {
       await closedLoop(CONCURRENCY, 3_000, task); // warm-up
       const m = await closedLoop(CONCURRENCY, DURATION * 1000, task);
       rows.push({ name, ...m, sqlPerRequest: 1, peakRssMb: peakRssMb(app.pid!) });
-      app.kill('SIGTERM');
-      await new Promise((r) => app.once('exit', r));
+      await stopBenchServer(server);
     }
     table(
       `Tracing overhead: { categories } with ${CONCURRENCY} concurrent clients, ${DURATION} s each`,
