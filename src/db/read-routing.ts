@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Connection, MikroORM } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import type { Principal } from '../shared/auth';
+import { executeDirect } from './direct-sql';
 import { sqlStateOf, unavailableReason } from './pg-errors';
 import {
   lagMs,
@@ -292,12 +293,12 @@ export async function routedRead<T>(primary: Connection, text: string, bindings:
   const replica = target?.replica;
   if (replica?.up) {
     try {
-      return (await replica.conn.execute<T[]>(text, bindings as any[], 'all')) as T[];
+      return await executeDirect<T>(replica.conn, text, bindings);
     } catch (e) {
       if (!isReplicaFault(e)) throw e;
       target!.router.markDown(replica, e);
       target!.router.counts.failedOver++;
     }
   }
-  return (await primary.execute<T[]>(text, bindings as any[], 'all')) as T[];
+  return await executeDirect<T>(primary, text, bindings);
 }

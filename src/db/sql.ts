@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { executeDirect } from './direct-sql';
 import { routedRead } from './read-routing';
 
 /** A PostgreSQL array literal, so an array travels as one bound value (knex would expand it). */
@@ -37,7 +38,7 @@ export async function sqlAll<T>(
   const rows = (
     !trx && readOnly
       ? await routedRead<T>(conn, text, bindings)
-      : await conn.execute<T[]>(text, bindings, 'all', trx)
+      : await executeDirect<T>(conn, text, bindings, trx)
   ) as Record<string, unknown>[];
   return rows.map(withDates) as T[];
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { SqlCounter } from '../db/sql-stats';
 import { ErrorResult } from '../shared/error-result';
 import type { Context } from './context';
+import { fieldHooksOf, installFieldHooks } from './field-hooks';
 import type { Metrics } from './metrics';
 import type { OperationLabels } from './operation-labels';
 
@@ -30,19 +31,15 @@ export function operationMetricsPlugin(
   labels: OperationLabels,
 ): ApolloServerPlugin<RequestContext> {
   return {
-    async requestDidStart() {
+    async requestDidStart({ schema, contextValue }) {
       let business = false;
+      // Root fields are watched by the schema's field hooks, not by a per-field plugin hook.
+      installFieldHooks(schema);
+      if (contextValue)
+        fieldHooksOf(contextValue).onRootValue = (value) => {
+          if (value instanceof ErrorResult) business = true;
+        };
       return {
-        async executionDidStart() {
-          return {
-            willResolveField({ info }) {
-              if (info.path.prev !== undefined) return;
-              return (_error, result) => {
-                if (result instanceof ErrorResult) business = true;
-              };
-            },
-          };
-        },
         async willSendResponse({ contextValue, response, operationName, errors }) {
           const outcome: Outcome = errors?.length ? 'error' : business ? 'business_error' : 'ok';
           // Apollo answers some failures (bad JSON, CSRF) before the context exists.

@@ -1,4 +1,4 @@
-import type { GraphQLResolveInfo } from 'graphql';
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../server/context';
 import { authorize, authorizeMerchant } from '../../shared/auth';
@@ -28,15 +28,52 @@ import { VariantType } from './catalog.types';
 import { assertSort } from './search.sql';
 import { oneOf } from './catalog.service';
 import { isCached } from './catalog.cache';
+import { rememberedValidation } from './remembered-validation';
+import type { VariantLevels } from './catalog.loaders';
 
 /** A product's variants: from its cached page (prices, no counts), or from PostgreSQL. */
 const variantsOf = (p: Product, ctx: Context): Promise<Variant[]> | Variant[] =>
   isCached(p) ? p.cached.variants : ctx.loaders.catalog.variantsByProduct.load(String(p.id));
 
+/** Operations (parsed once, reused by Apollo's document cache) that show variants themselves. */
+const showsVariants = new WeakMap<object, boolean>();
+
+/** Whether the operation selects a `variants` field anywhere (its fragments included). */
+function operationShowsVariants(info: GraphQLResolveInfo): boolean {
+  let shows = showsVariants.get(info.operation);
+  if (shows === undefined) {
+    shows = false;
+    const visitSet = (set: SelectionSetNode | undefined): boolean =>
+      !!set?.selections.some((s) =>
+        s.kind === Kind.FIELD
+          ? s.name.value === 'variants' || visitSet(s.selectionSet)
+          : s.kind === Kind.INLINE_FRAGMENT && visitSet(s.selectionSet),
+      );
+    shows =
+      visitSet(info.operation.selectionSet) ||
+      Object.values(info.fragments).some((f) => visitSet(f.selectionSet));
+    showsVariants.set(info.operation, shows);
+  }
+  return shows;
+}
+
+/**
+ * What price range and availability read: the variants themselves when the operation loads them
+ * anyway (one statement for both), else only their prices and counts (a narrower statement).
+ */
+const levelsOf = (
+  p: Product,
+  ctx: Context,
+  info: GraphQLResolveInfo,
+): Promise<(VariantLevels | Variant)[]> | (VariantLevels | Variant)[] =>
+  isCached(p) || operationShowsVariants(info)
+    ? variantsOf(p, ctx)
+    : ctx.loaders.catalog.variantLevelsByProduct.load(String(p.id));
+
 /** From the variant's counts when it has them, else from the cached levels. */
-export async function variantAvailability(v: Variant, ctx: Context): Promise<Availability> {
+export async function variantAvailability(v: Variant | VariantLevels, ctx: Context): Promise<Availability> {
   if (v.onHand !== undefined) return availabilityOf(v, ctx.config.lowStockThreshold);
-  return (await ctx.loaders.catalog.cachedLevel.load(String(v.id))) ?? Availability.OUT_OF_STOCK;
+  return (await ctx.loaders.catalog.cachedLevel.load(String((v as Variant).id))) ?? Availability.OUT_OF_STOCK;
 }
 
 /** A meta description from a product description: whitespace collapsed, cut at a word near 160 characters. */
@@ -47,6 +84,9 @@ export function seoDescriptionOf(description: string): string | null {
   const space = cut.lastIndexOf(' ');
   return `${(space > 100 ? cut.slice(0, space) : cut).replace(/[\s,.;:]+$/, '')}…`;
 }
+
+/** Storefronts send the same few filters over and over: each distinct one is validated once. */
+const filterValidation = rememberedValidation();
 
 @Resolver(() => ProductType)
 export class ProductResolver {
@@ -73,7 +113,8 @@ export class ProductResolver {
     description: 'Catalog search with filters, sorts, keyset pagination and facets.',
   })
   async products(
-    @Arg('filter', () => ProductFilter, { nullable: true }) filter: ProductFilter | null,
+    @Arg('filter', () => ProductFilter, { nullable: true, validateFn: filterValidation })
+    filter: ProductFilter | null,
     @Arg('sort', () => ProductSort, { nullable: true, defaultValue: ProductSort.RELEVANCE })
     sort: ProductSort | null,
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
@@ -157,8 +198,12 @@ export class ProductResolver {
   }
 
   @FieldResolver(() => PriceRange)
-  async priceRange(@Root() p: Product, @Ctx() ctx: Context): Promise<PriceRange> {
-    const prices = (await variantsOf(p, ctx)).map((v) => v.price);
+  async priceRange(
+    @Root() p: Product,
+    @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<PriceRange> {
+    const prices = (await levelsOf(p, ctx, info)).map((v) => v.price);
     const c = ctx.config.currency;
     return {
       min: Money.of(prices.length ? Math.min(...prices) : 0, c),
@@ -167,8 +212,12 @@ export class ProductResolver {
   }
 
   @FieldResolver(() => Availability, { description: 'The best availability among the variants.' })
-  async availability(@Root() p: Product, @Ctx() ctx: Context): Promise<Availability> {
-    const variants = await variantsOf(p, ctx);
+  async availability(
+    @Root() p: Product,
+    @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<Availability> {
+    const variants = await levelsOf(p, ctx, info);
     return bestAvailability(await Promise.all(variants.map((v) => variantAvailability(v, ctx))));
   }
 

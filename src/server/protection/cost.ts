@@ -1,5 +1,6 @@
 import {
   getNamedType,
+  visit,
   getNullableType,
   isCompositeType,
   isListType,
@@ -133,4 +134,67 @@ export function operationCost(
     operationName: operationName ?? undefined,
     estimators: [estimator],
   });
+}
+
+/** Per document: the variables its cost can depend on, and the costs already worked out. */
+interface DocumentCosts {
+  /** Variables used as a `first` argument or in a directive (@include/@skip): all the estimator reads. */
+  relevant: string[];
+  /** Cost by operation name and the relevant variables' values. */
+  byKey: Map<string, number>;
+}
+
+/** Distinct (operation, relevant variables) costs kept per document; more are computed each time. */
+const KEYS_PER_DOCUMENT = 64;
+
+/**
+ * `operationCost`, remembered per parsed document (Apollo and graphql-ws reuse the parsed
+ * document of a query they saw before) and per value of the variables the cost can depend on.
+ * The estimator reads only `first` and the fields selected, and `@include`/`@skip` decide the
+ * fields selected, so two requests of one document that agree on those variables cost the same.
+ * Costs that failed to compute (variables that do not fit) are never remembered.
+ */
+export class CostCache {
+  private readonly documents = new WeakMap<DocumentNode, DocumentCosts>();
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly estimator: ComplexityEstimator,
+  ) {}
+
+  cost(
+    document: DocumentNode,
+    variables: Record<string, unknown> | undefined | null,
+    operationName?: string | null,
+  ): number {
+    let entry = this.documents.get(document);
+    if (!entry)
+      this.documents.set(document, (entry = { relevant: relevantVariables(document), byKey: new Map() }));
+    const key = JSON.stringify([operationName ?? null, ...entry.relevant.map((v) => variables?.[v] ?? null)]);
+    const known = entry.byKey.get(key);
+    if (known !== undefined) return known;
+    const cost = operationCost(this.schema, this.estimator, document, variables, operationName);
+    if (entry.byKey.size < KEYS_PER_DOCUMENT) entry.byKey.set(key, cost);
+    return cost;
+  }
+}
+
+/** The variables a document passes to `first` arguments or to directives. */
+function relevantVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  const collect = (node: { kind: Kind }) =>
+    visit(node as DocumentNode, {
+      Variable(v) {
+        names.add(v.name.value);
+      },
+    });
+  visit(document, {
+    Argument(arg) {
+      if (arg.name.value === 'first') collect(arg.value);
+    },
+    Directive(d) {
+      for (const arg of d.arguments ?? []) collect(arg.value);
+    },
+  });
+  return [...names].sort();
 }

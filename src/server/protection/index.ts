@@ -5,13 +5,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import type { Principal } from '../../shared/auth';
 import { connectRedis, type RedisClient } from '../../shared/redis';
-import { costEstimator, operationCost } from './cost';
+import { CostCache, costEstimator } from './cost';
 import { deadlineExceeded, queryTooCostly, rateLimited } from './errors';
 import { hashPool } from './hash-pool';
 import { oneSignInPerOperation } from './one-signin';
 import { callerOf, RateLimits, rateLimitHeaders, type Verdict } from './rate-limits';
 import { SigninGuard } from './signin-guard';
 import { inputError } from './inputs';
+import { fieldHooksOf, installFieldHooks } from '../field-hooks';
 
 /** What the protection plugin reads from a request's context. */
 interface ProtectedContext {
@@ -38,6 +39,8 @@ export class Protection {
   /** The longest list any argument accepts: a cart's lines, a product's variants, a page. */
   readonly maxList: number;
   private readonly estimator: ComplexityEstimator;
+  /** Costs remembered per schema and document (see CostCache). */
+  private readonly costs = new WeakMap<GraphQLSchema, CostCache>();
   private readonly redis?: RedisClient;
 
   constructor(
@@ -74,13 +77,9 @@ export class Protection {
   /** The cost of what will run; an operation whose variables do not fit costs 0 (it will not run). */
   cost(schema: GraphQLSchema, document: DocumentNode, variables: unknown, operationName?: string | null) {
     try {
-      return operationCost(
-        schema,
-        this.estimator,
-        document,
-        variables as Record<string, unknown>,
-        operationName,
-      );
+      let costs = this.costs.get(schema);
+      if (!costs) this.costs.set(schema, (costs = new CostCache(schema, this.estimator)));
+      return costs.cost(document, variables as Record<string, unknown>, operationName);
     } catch (e) {
       // Too many nodes to even count is too costly; bad variables are reported by the executor.
       if (e instanceof GraphQLError && /maximum allowed number of nodes/.test(e.message)) {
@@ -143,13 +142,12 @@ export class Protection {
               if (!verdict.allowed) throw rateLimited(verdict);
             }
           },
-          executionDidStart: async () => {
-            const deadline = Date.now() + timeoutMs;
-            return {
-              willResolveField: () => {
-                if (Date.now() > deadline) throw deadlineExceeded(timeoutMs);
-              },
-            };
+          executionDidStart: async ({ schema, contextValue }) => {
+            // Checked as each field starts, by the schema's field hooks (src/server/field-hooks.ts).
+            installFieldHooks(schema);
+            const hooks = fieldHooksOf(contextValue);
+            hooks.deadline = Date.now() + timeoutMs;
+            hooks.deadlineError = () => deadlineExceeded(timeoutMs);
           },
           willSendResponse: async ({ response }) => {
             verdict ??= admitted ? await admitted.catch(() => undefined) : undefined;

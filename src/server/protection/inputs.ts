@@ -33,6 +33,9 @@ function inValue(value: unknown, path: string, maxList: number, depth = 0): Prob
   return null;
 }
 
+/** The problem of a document's own text (literals), found once per parsed document and limit. */
+const literalProblems = new WeakMap<DocumentNode, Map<number, Problem | null>>();
+
 function find(document: DocumentNode, variables: unknown, maxList: number): Problem | null {
   if (variables && typeof variables === 'object') {
     for (const [k, v] of Object.entries(variables)) {
@@ -40,6 +43,14 @@ function find(document: DocumentNode, variables: unknown, maxList: number): Prob
       if (hit) return hit;
     }
   }
+  let byLimit = literalProblems.get(document);
+  if (!byLimit) literalProblems.set(document, (byLimit = new Map()));
+  let problem = byLimit.get(maxList);
+  if (problem === undefined) byLimit.set(maxList, (problem = inLiterals(document, maxList)));
+  return problem;
+}
+
+function inLiterals(document: DocumentNode, maxList: number): Problem | null {
   let found: Problem | null = null;
   visit(document, {
     StringValue(node) {

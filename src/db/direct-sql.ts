@@ -1,0 +1,76 @@
+import type { Connection } from '@mikro-orm/core';
+
+/**
+ * Raw statements without the ORM's and knex's per-query machinery (docs/performance.md).
+ *
+ * `connection.execute(text, bindings)` formats the statement (the values inlined, as MikroORM
+ * always does), then builds a knex raw query, a runner, a query object and three events, logs,
+ * and only then writes to the socket: about 0.3–0.8 ms of CPU per statement on a loaded 2-core
+ * machine, as much as the `pg` driver's own work. Here the very same text goes to the very same
+ * pooled `pg` connection (or the transaction's), so PostgreSQL sees exactly what it saw before:
+ *
+ * - the text is MikroORM's `formatQuery` of the statement, with knex's `?` positioning applied,
+ *   sent with the simple protocol, as `knex.raw(formatted)` sends it;
+ * - the knex client still emits `query` (per-request statement counts, tests that watch the
+ *   statements) with the same `sql`;
+ * - a failed statement's message is prefixed with its text, as knex does;
+ * - connections come from and go back to knex's pool (its acquire timeout, its disposal of
+ *   connections that timed out: src/db/pg-settings.ts).
+ */
+
+interface PgResult {
+  rows: Record<string, unknown>[];
+}
+
+interface PgConnection {
+  query(text: string): Promise<PgResult | PgResult[]>;
+  __knexUid?: string;
+  __knexTxId?: string;
+}
+
+interface KnexClientLike {
+  acquireConnection(): Promise<PgConnection>;
+  releaseConnection(conn: PgConnection): Promise<unknown>;
+  positionBindings(sql: string): string;
+  emit(event: 'query', data: object): boolean;
+}
+
+/** A knex instance or transaction: what MikroORM's `getKnex()` and `getTransactionContext()` return. */
+interface KnexLike {
+  client: KnexClientLike;
+  isCompleted?: () => boolean;
+}
+
+/** The knex instance behind a MikroORM connection. */
+export const knexOf = (conn: Connection): KnexLike => (conn as unknown as { getKnex(): KnexLike }).getKnex();
+
+/**
+ * Runs `text` with `bindings` (knex `?` style) on `knex` (a knex instance, or the transaction
+ * `trx` when given) and returns its rows, exactly as `conn.execute(text, bindings, 'all', trx)`.
+ */
+export async function executeDirect<T>(
+  conn: Connection,
+  text: string,
+  bindings: unknown[],
+  trx?: unknown,
+): Promise<T[]> {
+  const knex = (trx as KnexLike | undefined) ?? knexOf(conn);
+  const client = knex.client;
+  if (trx && knex.isCompleted?.()) throw new Error('Transaction query already complete');
+  const sql = client.positionBindings(conn.getPlatform().formatQuery(text, bindings as any[]));
+  const pg = await client.acquireConnection();
+  try {
+    client.emit('query', { __knexUid: pg.__knexUid, __knexTxId: pg.__knexTxId, sql, bindings: [] });
+    let res: PgResult | PgResult[];
+    try {
+      res = await pg.query(sql);
+    } catch (err) {
+      if (err instanceof Error) err.message = `${sql} - ${err.message}`;
+      throw err;
+    }
+    // Several statements in one text answer one result each (MikroORM's transformRawResult).
+    return (Array.isArray(res) ? res.map((r) => r.rows) : res.rows) as T[];
+  } finally {
+    await client.releaseConnection(pg);
+  }
+}
