@@ -43,6 +43,7 @@ import { SwitchResolver } from '../modules/switches/switches.resolver';
 import { SalesResolver } from '../modules/sales/sales.resolver';
 import { OperationsResolver } from '../modules/ops/ops.resolver';
 import { FlashSaleEntryResolver, FlashSaleResolver } from '../modules/flashsale/flashsale.resolver';
+import { LoyaltyViewerResolver } from '../modules/loyalty/loyalty.resolver';
 
 export const resolvers = [
   OrderEventsResolver,
@@ -79,6 +80,7 @@ export const resolvers = [
   OperationsResolver,
   FlashSaleResolver,
   FlashSaleEntryResolver,
+  LoyaltyViewerResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

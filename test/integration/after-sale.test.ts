@@ -5,6 +5,7 @@ import { checkout, createCart } from '../factories/shop';
 import { startTestApp, type TestApp } from '../support/app';
 import { codeOf, type GqlResponse } from '../support/client';
 import { LEDGER_CHECKS, moneyProblems, PAYMENT_CHECKS, STOCK_CHECKS } from '../support/money-invariants';
+import { grantPoints } from '../factories/loyalty';
 import { sign } from '../../src/shared/signature';
 import { REVIEW_JOB } from '../../src/modules/aftersale/aftersale.service';
 
@@ -525,7 +526,7 @@ describe('refund amounts', () => {
     );
     expect(c.errors).toBeUndefined();
     const shopper = await w.richCustomer('500.00');
-    await w.sql('update app_user set points = 1000 where id = ?', [shopper.id]);
+    await grantPoints(w.em(), shopper.id, 1000);
     const v1 = await product(merchant, '19.99');
     const v2 = await product(merchant, '7.77');
     const o = await w.paidOrder(
@@ -568,6 +569,8 @@ describe('refund amounts', () => {
     expect(order.status).toBe('REFUNDED');
     expect(order.payment).toMatchObject({ status: 'REFUNDED' });
     expect(await w.balance(shopper)).toBe(before + o.total);
+    // Refunded in full: the 333 points it was paid with came back (docs/loyalty.md).
+    expect((await w.gql(`{ viewer { points } }`, {}, shopper.token)).data.viewer.points).toBe(1000);
     await w.expectInvariants();
   });
 

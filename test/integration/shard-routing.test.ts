@@ -37,6 +37,7 @@ export const PLACEMENT: Record<string, Group> = {
   tracking_event: 'buyer',
   after_sale: 'buyer',
   after_sale_line: 'buyer',
+  loyalty_entry: 'buyer',
   // Cold storage (docs/archive.md): placed like the hot tables they come from.
   'archive.shop_order': 'buyer',
   'archive.order_line': 'buyer',

@@ -129,10 +129,49 @@ export const STOCK_CHECKS: Record<string, string> = {
      where v.sold <> coalesce(x.units, 0)`,
 };
 
+/**
+ * Loyalty points (docs/loyalty.md): the guarded balance and debt are the sums of the append-only
+ * entries, and every order's points follow its money.
+ */
+const ORDER_POINTS = `(select order_id,
+        coalesce(sum(amount) filter (where kind = 'EARN'), 0)::bigint as earned,
+        coalesce(-sum(amount) filter (where kind = 'REVERSE'), 0)::bigint as reversed,
+        coalesce(sum(amount) filter (where kind = 'RETURN'), 0)::bigint as returned
+   from loyalty_entry where order_id is not null group by user_id, order_id)`;
+export const LOYALTY_CHECKS: Record<string, string> = {
+  "a user's points or points owed are not the sum of their loyalty entries": `
+    select u.id, u.points, u.points_owed, coalesce(sum(e.points), 0)::bigint as points_sum,
+           coalesce(sum(e.owed), 0)::bigint as owed_sum
+      from app_user u left join loyalty_entry e on e.user_id = u.id
+     group by u.id having u.points <> coalesce(sum(e.points), 0) or u.points_owed <> coalesce(sum(e.owed), 0)`,
+  'a user holds points and owes points at once': `
+    select id, points, points_owed from app_user where points < 0 or points_owed < 0 or (points > 0 and points_owed > 0)`,
+  'an order took back more points than it earned, or gave back more than it was paid with': `
+    select o.id, o.status, o.points_used, x.earned, x.reversed, x.returned
+      from ${ORDERS} o join ${ORDER_POINTS} x on x.order_id = o.id
+     where x.reversed > x.earned or x.returned > o.points_used`,
+  'a cancelled or fully refunded order kept earned points, or did not give spent points back': `
+    select o.id, o.status, o.points_used, x.earned, x.reversed, x.returned
+      from ${ORDERS} o left join ${ORDER_POINTS} x on x.order_id = o.id
+     where o.status in ('CANCELLED', 'REFUNDED')
+       and (coalesce(x.earned, 0) <> coalesce(x.reversed, 0) or coalesce(x.returned, 0) <> o.points_used)`,
+  "a checkout's orders were paid with other points than its SPEND entry took": `
+    select o.checkout_id, sum(o.points_used)::bigint as used,
+           coalesce((select -sum(e.amount) from loyalty_entry e where e.checkout_id = o.checkout_id and e.kind = 'SPEND'), 0)::bigint as spent
+      from ${ORDERS} o group by o.checkout_id
+    having sum(o.points_used) <> coalesce((select -sum(e.amount) from loyalty_entry e
+                                            where e.checkout_id = o.checkout_id and e.kind = 'SPEND'), 0)`,
+};
+
 /** Every check that fails, with its offending rows (at most 5 each). */
 export async function moneyProblems(
   query: Query,
-  checks: Record<string, string> = { ...LEDGER_CHECKS, ...PAYMENT_CHECKS, ...STOCK_CHECKS },
+  checks: Record<string, string> = {
+    ...LEDGER_CHECKS,
+    ...PAYMENT_CHECKS,
+    ...STOCK_CHECKS,
+    ...LOYALTY_CHECKS,
+  },
 ): Promise<{ check: string; rows: any[] }[]> {
   const out: { check: string; rows: any[] }[] = [];
   for (const [check, sql] of Object.entries(checks)) {

@@ -9,6 +9,7 @@ import type { Jobs } from '../../shared/jobs';
 import { StockPolicy } from '../catalog/product.entity';
 import { OutOfStockError } from '../inventory/inventory.errors';
 import { availableOf, reserveFromHold, takeStock } from '../inventory/inventory.store';
+import { spendPoints } from '../loyalty/loyalty';
 import type { OrderRow, OrderService } from '../order/order.service';
 import { price } from '../pricing/pricing';
 import { writeCheckout, writeFlashSaleOrders } from '../order/order.store';
@@ -237,15 +238,8 @@ export class CheckoutService {
       const exhausted = await this.pricing.checkUsage(tx, coupon, buyerId);
       if (exhausted) throw fail(exhausted);
     }
-    if (priced.pointsUsed > 0) {
-      const taken = await sqlAll(
-        tx,
-        'update app_user set points = points - $1 where id = $2 and points >= $1 returning id',
-        [priced.pointsUsed, buyerId],
-      );
-      if (taken.length === 0)
-        throw fail(UserError.of(ErrorCode.POINTS_INSUFFICIENT, 'Not enough points', 'pointsToRedeem'));
-    }
+    if (!(await spendPoints(tx, buyerId, priced.pointsUsed, checkoutId)))
+      throw fail(UserError.of(ErrorCode.POINTS_INSUFFICIENT, 'Not enough points', 'pointsToRedeem'));
     const deadline = new Date(now.getTime() + this.config.paymentWindowSeconds * 1000);
     const byVariant = new Map(lines.map((l) => [String(l.variant_id), l]));
     const snapshots = new Map<string, { digest: string; title: string; data: object }>();

@@ -5,13 +5,13 @@ import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import { isAdmin, type Principal } from '../../shared/auth';
 import { forbidden, notFound } from '../../shared/errors';
-import { MINOR_PER_UNIT } from '../../shared/money';
 import type { Jobs } from '../../shared/jobs';
 import type { LedgerService } from '../ledger/ledger.service';
 import type { RefundService } from '../payment/refund.service';
 import { OrderStateError } from '../order/order.errors';
 import type { OrderRow, OrderService } from '../order/order.service';
 import { OrderStatus } from '../order/order.state';
+import { earnPointsForOrder } from '../loyalty/loyalty';
 import { escrowHeldForOrder } from './escrow';
 import type { FulfillmentSettings } from './fulfillment.service';
 
@@ -128,13 +128,12 @@ export class OrderCompletion {
 
     // Points for what the buyer paid and kept (the part of the payment not refunded).
     const kept = await this.refunds.refundableInTransaction(tx, orderId);
-    const points = Math.floor(kept / MINOR_PER_UNIT) * this.settings.pointsPerCurrencyUnit;
-    // Capped at the column's range: a huge order must not make its completion fail.
-    if (points > 0)
-      await sqlAll(tx, 'update app_user set points = least(points::bigint + $1, 2147483647) where id = $2', [
-        points,
-        order.buyer_id,
-      ]);
+    await earnPointsForOrder(tx, {
+      buyerId: String(order.buyer_id),
+      orderId,
+      keptMinor: kept,
+      rate: this.settings.pointsPerCurrencyUnit,
+    });
     return order;
   }
 }

@@ -7,6 +7,7 @@ import { isId } from '../../shared/ids';
 import { badInput } from '../../shared/errors';
 import { checkPageSize, decodeCursor, encodeCursor } from '../../shared/pagination';
 import { releaseOrderStock } from '../inventory/inventory.store';
+import { returnPointsOfCancelledOrder } from '../loyalty/loyalty';
 import type { PricingService } from '../pricing/pricing.service';
 import { orderArchived, OrderStateError } from './order.errors';
 import type { UserError } from '../../shared/error-result';
@@ -155,11 +156,11 @@ export class OrderService {
       [order.checkout_id],
     );
     if (!open) await this.pricing.release(tx, String(order.checkout_id));
-    if (moved.points_used > 0)
-      await sqlAll(tx, 'update app_user set points = points + $1 where id = $2', [
-        moved.points_used,
-        moved.buyer_id,
-      ]);
+    await returnPointsOfCancelledOrder(tx, {
+      buyerId: String(moved.buyer_id),
+      orderId,
+      pointsUsed: moved.points_used,
+    });
     await releaseOrderStock(tx, orderId);
     return moved;
   }

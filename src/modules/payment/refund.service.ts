@@ -13,6 +13,7 @@ import { orderArchived } from '../order/order.errors';
 import type { PaymentRow } from './payment.service';
 import { PaymentMethod } from './payment.state';
 import { addRefundToSales } from '../sales/sales.rollup';
+import { adjustPointsForRefund } from '../loyalty/loyalty';
 
 export interface RefundRow {
   id: string;
@@ -105,10 +106,16 @@ export class RefundService {
     if (!hot && (await sqlAll(tx, 'select 1 from archive.shop_order where id = $1', [orderId])).length)
       return orderArchived(orderId);
     const [p] = await sqlAll<
-      PaymentRow & { order_amount: string; merchant_id: string; order_status: OrderStatus }
+      PaymentRow & {
+        order_amount: string;
+        merchant_id: string;
+        order_status: OrderStatus;
+        buyer_id: string;
+        points_used: number;
+      }
     >(
       tx,
-      `select p.*, po.amount as order_amount, o.merchant_id, o.status as order_status
+      `select p.*, po.amount as order_amount, o.merchant_id, o.status as order_status, o.buyer_id, o.points_used
          from payment p join payment_order po on po.payment_id = p.id join shop_order o on o.id = po.order_id
         where po.order_id = $1 and p.status in ('SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED')
         order by p.settled_at limit 1
@@ -143,6 +150,16 @@ export class RefundService {
     if (p.method === PaymentMethod.BALANCE) await this.ledger.refundToBalance(tx, input);
     else await this.ledger.refundToCard(tx, input);
     await addRefundToSales(tx, String(p.merchant_id), orderId, amount);
+    // Points follow the money: earned ones taken back, spent ones given back (docs/loyalty.md).
+    await adjustPointsForRefund(tx, {
+      buyerId: String(p.buyer_id),
+      orderId,
+      refundId: String(refund.id),
+      paid,
+      refundedBefore: Number(before),
+      amount,
+      pointsUsed: p.points_used,
+    });
     if (Number(before) + amount === paid) await this.orders.transition(tx, orderId, OrderStatus.REFUNDED);
     return refund;
   }
