@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import { requirePaymentProvider, type Config } from './config';
+import { requireMailTransport, requirePaymentProvider, type Config } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { connectOrm, migrate } from './db/orm';
 import { entities } from './modules/entities';
@@ -135,6 +135,7 @@ export const DEMO_PRODUCTS = 1200;
  */
 export async function startApp(config: Config, log: Logger = createLogger(config.logLevel)): Promise<App> {
   requirePaymentProvider(config); // before anything starts: a clear message, nothing to undo
+  requireMailTransport(config); // sign-up verification (docs/accounts.md)
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
   if (!url) {

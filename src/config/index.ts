@@ -24,6 +24,7 @@ export type { ArchiveConfig, WebhookConfig } from './orders';
 export { ConfigError } from './parse';
 export {
   type ProtectionConfig,
+  requireMailTransport,
   requirePaymentProvider,
   type SecurityConfig,
   type SignupConfig,

@@ -120,6 +120,8 @@ export interface SignupConfig {
   mailsPerAddressPerHour: number;
   /** Sender address (MAIL_FROM). */
   mailFrom: string;
+  /** Mail goes out through this SMTP server (SMTP_URL, smtp:// or smtps://); unset: it is written to the log. */
+  smtpUrl?: string;
 }
 
 export function signupConfig(env: Env, production: boolean): SignupConfig {
@@ -132,5 +134,19 @@ export function signupConfig(env: Env, production: boolean): SignupConfig {
     confirmUrl: url(env, 'SIGNUP_CONFIRM_URL', production ? ['https:'] : ['http:', 'https:']),
     mailsPerAddressPerHour: int(env, 'MAIL_MAX_PER_ADDRESS_PER_HOUR', 5, 1, 1000),
     mailFrom: str(env, 'MAIL_FROM') ?? 'no-reply@localhost',
+    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
   };
+}
+
+/**
+ * Verification by mail needs mail that reaches people: in production the log mailer would write
+ * each mail without its code, and nobody could finish signing up. Checked when the server starts
+ * (scripts such as migrate send no mail).
+ */
+export function requireMailTransport(config: { production: boolean; signup: SignupConfig }): void {
+  if (config.production && config.signup.verification === 'email' && !config.signup.smtpUrl)
+    throw new ConfigError(
+      'SMTP_URL',
+      'is required when NODE_ENV=production and SIGNUP_VERIFICATION=email (the default): sign-up mails must reach people. SIGNUP_VERIFICATION=off signs up without mail, but tells anyone which emails have accounts',
+    );
 }

@@ -24,6 +24,7 @@ import { PartnerService } from '../modules/partner/partner.service';
 import { Protection } from './protection';
 import { MailOutbox } from '../modules/mail/mail.outbox';
 import { LogMailer } from '../modules/mail/mailer';
+import { SmtpMailer } from '../modules/mail/smtp-mailer';
 import { SignUpService } from '../modules/identity/signup.service';
 
 import type { SharedCache } from '../shared/cache/shared-cache';
@@ -86,7 +87,9 @@ export function createServices(
   // Sign-up verification (docs/accounts.md): mail leaves through the outbox; the log mailer by default.
   const identity = new IdentityService(tokens, config.security.passwordMinLength);
   const mail = new MailOutbox(
-    new LogMailer(log.child({ module: 'mail' }), !config.production),
+    config.signup.smtpUrl
+      ? new SmtpMailer(config.signup.smtpUrl)
+      : new LogMailer(log.child({ module: 'mail' }), !config.production),
     jobs,
     config.signup.mailFrom,
     log,

@@ -4,6 +4,7 @@ import { createCart } from '../factories/shop';
 import { startTestApp, type TestApp } from '../support/app';
 import { createLogger } from '../../src/server/protection/log';
 import { CODE_PREFIX } from '../../src/modules/identity/signup.mails';
+import type { Mail, Mailer } from '../../src/modules/mail/mailer';
 
 /**
  * Issue 12, "signUp tells whether an email exists" (docs/accounts.md): with SIGNUP_VERIFICATION=email
@@ -340,5 +341,46 @@ describe('signUpConfirm', () => {
       {},
     );
     expect(r.status).toBe(400);
+  });
+});
+
+describe('mail outbox', () => {
+  test('a mail the mailer refused at once is delivered by its job', async () => {
+    const outbox = t.app.services.mail;
+    const real = outbox.mailer;
+    let refused = 0;
+    const flaky: Mailer = {
+      async send(mail: Mail, from: string) {
+        if (refused++ === 0) throw new Error('mail server away');
+        return real.send(mail, from);
+      },
+    };
+    outbox.mailer = flaky;
+    try {
+      const email = fresh('flaky');
+      await signUp('10.0.2.1', email);
+      const [mail] = await mailsTo(email);
+      expect(refused).toBeGreaterThanOrEqual(2);
+      expect(mail.kind).toBe('signup.confirm');
+      expect(await confirm('10.0.2.1', codeOf(mail))).toMatchObject({ __typename: 'AuthPayload' });
+    } finally {
+      outbox.mailer = real;
+    }
+  });
+
+  test('old mail and spent or expired sign-ups are purged', async () => {
+    const email = fresh('purge');
+    await signUp('10.0.2.2', email);
+    await mailsTo(email);
+    const live = fresh('live');
+    await signUp('10.0.2.2', live);
+    await sql(`update mail_outbox set created_at = now() - interval '8 days' where recipient = ?`, [email]);
+    await sql(`update signup_pending set expires_at = now() - interval '2 days' where email = ?`, [email]);
+    await t.app.services.signups.purge(t.app.orm.em.fork() as any);
+    await t.app.services.mail.purge(t.app.orm.em.fork() as any);
+    expect(await sql(`select id from mail_outbox where recipient = ?`, [email])).toHaveLength(0);
+    expect(await sql(`select id from signup_pending where email = ?`, [email])).toHaveLength(0);
+    expect(await sql(`select id from mail_outbox where recipient = ?`, [live])).toHaveLength(1);
+    expect(await sql(`select id from signup_pending where email = ?`, [live])).toHaveLength(1);
   });
 });

@@ -4,7 +4,7 @@ import type { SignupConfig } from '../../config';
 import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import { ErrorCode, UserError } from '../../shared/error-result';
-import type { MailOutbox } from '../mail/mail.outbox';
+import { insertMailFrom, type MailOutbox } from '../mail/mail.outbox';
 import type { IdentityService } from './identity.service';
 import { hashPassword } from './password';
 import { CONFIRM_KIND, EXISTING_KIND, renderSignupMails } from './signup.mails';
@@ -70,10 +70,9 @@ export class SignUpService {
                   from taken, room where room.yes
                 returning id),
               mail as (
-                insert into mail_outbox (recipient, kind, subject, body)
-                select $1, case when taken.yes then $9 else $7 end,
+                ${insertMailFrom(`select $1, case when taken.yes then $9 else $7 end,
                        case when taken.yes then $10 else $8 end, case when taken.yes then $11 else $12 end
-                  from taken, room where room.yes
+                  from taken, room where room.yes`)}
                 returning id)
          select (select id from mail)::text as mail_id`,
         [

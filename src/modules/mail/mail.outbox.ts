@@ -6,6 +6,13 @@ import type { Jobs } from '../../shared/jobs';
 import type { Mail, Mailer } from './mailer';
 
 export const MAIL_JOB = 'mail.deliver';
+
+/**
+ * Part of a caller's statement that writes mail rows from `select` (recipient, kind, subject, body),
+ * for changes that decide in SQL whether and which mail to send (sign-up); then `queued`.
+ */
+export const insertMailFrom = (select: string): string =>
+  `insert into mail_outbox (recipient, kind, subject, body) ${select}`;
 /** Sent mail is kept (without its body) this long: the per-address cap counts it, and support can see it. */
 const KEEP_SENT_DAYS = 7;
 
