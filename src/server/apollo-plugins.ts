@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Config } from '../config';
 import type { SqlCounter } from '../db/sql-stats';
-import { ErrorResult } from '../shared/error-result';
+import { isErrorResult } from '../shared/error-result';
 import type { Context } from './context';
 import type { Metrics } from './metrics';
 import type { OperationLabels } from './operation-labels';
@@ -38,7 +38,7 @@ export function operationMetricsPlugin(
             willResolveField({ info }) {
               if (info.path.prev !== undefined) return;
               return (_error, result) => {
-                if (result instanceof ErrorResult) business = true;
+                if (isErrorResult(result)) business = true;
               };
             },
           };

@@ -10,7 +10,7 @@ import { releaseOrderStock } from '../inventory/stock';
 import type { PricingService } from '../pricing/pricing.service';
 import { orderArchived, OrderStateError } from './order.errors';
 import type { UserError } from '../../shared/error-result';
-import { orderLifecycle, OrderStatus } from './order.state';
+import { orderLifecycle, OrderStatus } from './order.lifecycle';
 import { OrderEventKind } from './order.types';
 import { insertEvent } from '../events/order-events';
 

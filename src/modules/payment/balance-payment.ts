@@ -3,7 +3,7 @@ import { sqlAll } from '../../db/sql';
 import { Rollback } from '../../db/transaction';
 import { markEventsWritten } from '../events/outbox-signal';
 import { partsWithFee, type LedgerService } from '../ledger/ledger.service';
-import type { PaymentRow } from './payment.service';
+import type { PaymentRow } from './payment.store';
 
 /**
  * paymentStart(BALANCE) in the common case, in three statements inside one transaction:
