@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Pool } from 'pg';
 import { freePort } from '../src/db/embedded';
-import { CART_READ_SQL, WRITE_CHECKOUT_SQL } from '../src/modules/checkout/checkout.sql';
+import { CART_READ_SQL } from '../src/modules/checkout/checkout.sql';
+import { WRITE_CHECKOUT_SQL, writeCheckoutParams } from '../src/modules/order/order.store';
 import { closedLoop, peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
@@ -93,41 +94,52 @@ export async function rawCheckout(pool: Pool, buyerId: string, cartId: string): 
     const deadline = new Date(Date.now() + 3600_000);
     const price = Number(l.price);
     const fee = price >= 5000 ? 0 : 499;
-    await c.query(WRITE_CHECKOUT_SQL, [
-      checkoutId,
-      buyerId,
-      cartId,
-      price,
-      0,
-      0,
-      0,
-      fee,
-      price + fee,
-      null,
-      JSON.stringify(ADDRESS),
-      deadline,
-      `{${l.merchant_id}}`,
-      `{${price}}`,
-      '{0}',
-      '{0}',
-      '{0}',
-      `{${fee}}`,
-      `{${price + fee}}`,
-      `{${l.merchant_id}}`,
-      `{${l.variant_id}}`,
-      `{${l.product_id}}`,
-      `{"${l.sku}"}`,
-      `{"${l.product_title} (${l.variant_title})"}`,
-      [JSON.stringify(l.attributes)],
-      `{${l.stock_policy}}`,
-      `{${l.quantity}}`,
-      `{${price}}`,
-      `{${price}}`,
-      '{0}',
-      '{0}',
-      `{${price}}`,
-      '{digest}',
-    ]);
+    await c.query(
+      WRITE_CHECKOUT_SQL,
+      writeCheckoutParams({
+        checkoutId,
+        buyerId,
+        cartId,
+        subtotal: price,
+        discount: 0,
+        pointsDiscount: 0,
+        pointsUsed: 0,
+        shippingFee: fee,
+        total: price + fee,
+        couponCode: null,
+        shippingAddress: ADDRESS,
+        paymentDeadline: deadline,
+        orders: [
+          {
+            merchantId: l.merchant_id,
+            subtotal: price,
+            discount: 0,
+            pointsDiscount: 0,
+            pointsUsed: 0,
+            shippingFee: fee,
+            total: price + fee,
+          },
+        ],
+        lines: [
+          {
+            merchantId: l.merchant_id,
+            variantId: l.variant_id,
+            productId: l.product_id,
+            sku: l.sku,
+            title: `${l.product_title} (${l.variant_title})`,
+            attributes: l.attributes,
+            stockPolicy: l.stock_policy,
+            quantity: l.quantity,
+            unitPrice: price,
+            subtotal: price,
+            discount: 0,
+            pointsDiscount: 0,
+            total: price,
+            snapshotDigest: 'digest',
+          },
+        ],
+      }),
+    );
     await c.query(
       `insert into bench_job (name, data, start_after) values ('snapshot.write', $1, now()), ('order.expire', $2, $3)`,
       [JSON.stringify(l), JSON.stringify({ checkoutId }), deadline],

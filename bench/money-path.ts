@@ -4,7 +4,8 @@ import { join, relative } from 'node:path';
 import { Client, Pool, type PoolClient } from 'pg';
 import { freePort } from '../src/db/embedded';
 import { ADD_LINES_SQL, CUSTOMER_CART_SQL } from '../src/modules/cart/cart.add.sql';
-import { CLAIM_AND_READ_CART_SQL, WRITE_CHECKOUT_SQL } from '../src/modules/checkout/checkout.sql';
+import { CLAIM_AND_READ_CART_SQL } from '../src/modules/checkout/checkout.sql';
+import { WRITE_CHECKOUT_SQL, writeCheckoutParams } from '../src/modules/order/order.store';
 import { LEDGER_STRIPES, partsWithFee } from '../src/modules/ledger/ledger';
 import { POST_SQL, postParams } from '../src/modules/ledger/posting';
 import { allocateStripes, purchaseWithBalancePosting } from '../src/modules/ledger/postings';
@@ -107,41 +108,52 @@ async function rawFlow(pool: Pool, b: Buyer, n: number): Promise<void> {
     const id = l.claimed_ref as string;
     const deadline = new Date(Date.now() + 3600_000);
     const total = Number(l.price) * l.quantity;
-    await c.query(WRITE_CHECKOUT_SQL, [
-      id,
-      b.id,
-      cartId,
-      total,
-      0,
-      0,
-      0,
-      0,
-      total,
-      null,
-      JSON.stringify(ADDRESS),
-      deadline,
-      [l.merchant_id],
-      [total],
-      [0],
-      [0],
-      [0],
-      [0],
-      [total],
-      [l.merchant_id],
-      [l.variant_id],
-      [l.product_id],
-      [l.sku],
-      [`${l.product_title} (${l.variant_title})`],
-      [JSON.stringify(l.attributes)],
-      [l.stock_policy],
-      [l.quantity],
-      [Number(l.price)],
-      [total],
-      [0],
-      [0],
-      [total],
-      ['digest'],
-    ]);
+    await c.query(
+      WRITE_CHECKOUT_SQL,
+      writeCheckoutParams({
+        checkoutId: id,
+        buyerId: b.id,
+        cartId,
+        subtotal: total,
+        discount: 0,
+        pointsDiscount: 0,
+        pointsUsed: 0,
+        shippingFee: 0,
+        total,
+        couponCode: null,
+        shippingAddress: ADDRESS,
+        paymentDeadline: deadline,
+        orders: [
+          {
+            merchantId: l.merchant_id,
+            subtotal: total,
+            discount: 0,
+            pointsDiscount: 0,
+            pointsUsed: 0,
+            shippingFee: 0,
+            total,
+          },
+        ],
+        lines: [
+          {
+            merchantId: l.merchant_id,
+            variantId: l.variant_id,
+            productId: l.product_id,
+            sku: l.sku,
+            title: `${l.product_title} (${l.variant_title})`,
+            attributes: l.attributes,
+            stockPolicy: l.stock_policy,
+            quantity: l.quantity,
+            unitPrice: Number(l.price),
+            subtotal: total,
+            discount: 0,
+            pointsDiscount: 0,
+            total,
+            snapshotDigest: 'digest',
+          },
+        ],
+      }),
+    );
     await c.query(
       `insert into bench_job (name, data, start_after) values ('snapshot.write', $1, now()), ('order.expire', $2, $3)`,
       [JSON.stringify(l), JSON.stringify({ checkoutId: id }), deadline],

@@ -127,6 +127,22 @@ export async function withIdempotency<T, S = never>(
   return work.replay(claim.resultRef, claim.stored);
 }
 
+/**
+ * `claimKey`'s insert as a CTE body, for a statement that claims the key and reads what it guards
+ * in one round trip (the checkout, the balance payment). Returns `result_ref` when this call
+ * claimed the key, no row when the key was used before. The arguments are SQL expressions.
+ */
+export const claimKeyFrom = (k: {
+  callerId: string;
+  scope: string;
+  key: string;
+  requestHash: string;
+  resultRefSql: string;
+}): string =>
+  `insert into idempotency_key (caller_id, scope, key, request_hash, result_ref)
+   values (${k.callerId}, '${k.scope}', ${k.key}, ${k.requestHash}, ${k.resultRefSql})
+   on conflict do nothing returning result_ref`;
+
 /** Keys are kept at least `hours` hours. */
 export async function purgeKeys(em: EntityManager, hours: number): Promise<void> {
   await sqlAll(em, 'delete from idempotency_key where created_at < now() - make_interval(hours => $1)', [

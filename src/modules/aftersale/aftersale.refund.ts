@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import { ErrorCode, UserError, isErrorResult } from '../../shared/error-result';
-import { returnSoldStock } from '../inventory/stock';
+import { returnSoldStock } from '../inventory/inventory.store';
 import { InsufficientFunds } from '../ledger/ledger.errors';
 import type { AfterSaleDeps } from './aftersale.deps';
 import { AfterSaleStatus, prorate } from './aftersale.lifecycle';

@@ -8,15 +8,11 @@ import { digest, withIdempotency } from '../../shared/idempotency';
 import type { Jobs } from '../../shared/jobs';
 import { StockPolicy } from '../catalog/product.entity';
 import { OutOfStockError } from '../inventory/inventory.errors';
-import { availableOf, reserveFromHold, takeStock } from '../inventory/stock';
+import { availableOf, reserveFromHold, takeStock } from '../inventory/inventory.store';
 import type { OrderRow, OrderService } from '../order/order.service';
 import { price } from '../pricing/pricing';
-import {
-  CLAIM_AND_READ_CART_SQL,
-  FLASH_SALE_VARIANT_SQL,
-  WRITE_CHECKOUT_SQL,
-  WRITE_FLASH_SALE_CHECKOUTS_SQL,
-} from './checkout.sql';
+import { writeCheckout, writeFlashSaleOrders } from '../order/order.store';
+import { CLAIM_AND_READ_CART_SQL, FLASH_SALE_VARIANT_SQL } from './checkout.sql';
 import { checkoutCapProblem, holdsStock } from './checkout.caps';
 import { markEventsWritten } from '../events/outbox-signal';
 import type { PricingService } from '../pricing/pricing.service';
@@ -271,41 +267,45 @@ export class CheckoutService {
     );
     const groups = priced.groups;
     markEventsWritten(); // the orders' first events
-    const orders = await sqlAll<OrderRow>(tx, WRITE_CHECKOUT_SQL, [
+    const orders = await writeCheckout(tx, {
       checkoutId,
       buyerId,
-      cart.cart_id,
-      priced.subtotal,
-      priced.discount,
-      priced.pointsDiscount,
-      priced.pointsUsed,
-      priced.shippingFee,
-      priced.total,
-      coupon?.code ?? null,
-      JSON.stringify(address),
-      deadline,
-      groups.map((g) => g.merchantId),
-      groups.map((g) => g.subtotal),
-      groups.map((g) => g.discount),
-      groups.map((g) => g.pointsDiscount),
-      groups.map((g) => g.pointsUsed),
-      groups.map((g) => g.shippingFee),
-      groups.map((g) => g.total),
-      orderLines.map((r) => r.l.merchant_id),
-      orderLines.map((r) => r.l.variant_id),
-      orderLines.map((r) => r.l.product_id),
-      orderLines.map((r) => r.l.sku),
-      orderLines.map((r) => `${r.l.product_title} (${r.l.variant_title})`),
-      orderLines.map((r) => JSON.stringify(r.l.attributes)),
-      orderLines.map((r) => r.l.stock_policy),
-      orderLines.map((r) => r.l.quantity),
-      orderLines.map((r) => Number(r.l.price)),
-      orderLines.map((r) => r.pl.subtotal),
-      orderLines.map((r) => r.pl.discount),
-      orderLines.map((r) => r.pl.pointsDiscount),
-      orderLines.map((r) => r.pl.total),
-      orderLines.map((r) => r.digest),
-    ]);
+      cartId: cart.cart_id,
+      subtotal: priced.subtotal,
+      discount: priced.discount,
+      pointsDiscount: priced.pointsDiscount,
+      pointsUsed: priced.pointsUsed,
+      shippingFee: priced.shippingFee,
+      total: priced.total,
+      couponCode: coupon?.code ?? null,
+      shippingAddress: address,
+      paymentDeadline: deadline,
+      orders: groups.map((g) => ({
+        merchantId: g.merchantId,
+        subtotal: g.subtotal,
+        discount: g.discount,
+        pointsDiscount: g.pointsDiscount,
+        pointsUsed: g.pointsUsed,
+        shippingFee: g.shippingFee,
+        total: g.total,
+      })),
+      lines: orderLines.map((r) => ({
+        merchantId: String(r.l.merchant_id),
+        variantId: String(r.l.variant_id),
+        productId: String(r.l.product_id),
+        sku: r.l.sku,
+        title: `${r.l.product_title} (${r.l.variant_title})`,
+        attributes: r.l.attributes,
+        stockPolicy: r.l.stock_policy,
+        quantity: r.l.quantity,
+        unitPrice: Number(r.l.price),
+        subtotal: r.pl.subtotal,
+        discount: r.pl.discount,
+        pointsDiscount: r.pl.pointsDiscount,
+        total: r.pl.total,
+        snapshotDigest: r.digest,
+      })),
+    });
     // The coupon use refers to the checkout row, so it is taken after it exists.
     if (coupon && !(await this.pricing.redeem(tx, coupon.code, checkoutId, buyerId))) {
       throw fail(UserError.of(ErrorCode.COUPON_EXHAUSTED, `Coupon ${coupon.code} has been used up`, 'code'));
@@ -382,39 +382,41 @@ export class CheckoutService {
       return g;
     });
     markEventsWritten();
-    const ids = await sqlAll<{ checkout_id: string; order_id: string }>(tx, WRITE_FLASH_SALE_CHECKOUTS_SQL, [
-      batch.buyers.map((b) => b.buyerId),
-      batch.buyers.map((b) => b.quantity),
-      priced.map((g) => g.subtotal),
-      priced.map((g) => g.discount),
-      priced.map((g) => g.shippingFee),
-      priced.map((g) => g.total),
-      deadline,
-      v.merchant_id,
-      v.variant_id,
-      v.product_id,
-      v.sku,
-      `${v.product_title} (${v.variant_title})`,
-      JSON.stringify(v.attributes),
-      JSON.stringify(FLASH_SALE_ADDRESS_PLACEHOLDER),
-      batch.unitPrice,
-      snapshot.digest,
-    ]);
+    const ids = await writeFlashSaleOrders(tx, {
+      buyers: batch.buyers.map((b, i) => ({
+        buyerId: b.buyerId,
+        quantity: b.quantity,
+        subtotal: priced[i].subtotal,
+        discount: priced[i].discount,
+        shippingFee: priced[i].shippingFee,
+        total: priced[i].total,
+      })),
+      paymentDeadline: deadline,
+      merchantId: String(v.merchant_id),
+      variantId: String(v.variant_id),
+      productId: String(v.product_id),
+      sku: v.sku,
+      title: `${v.product_title} (${v.variant_title})`,
+      attributes: v.attributes,
+      placeholderAddress: FLASH_SALE_ADDRESS_PLACEHOLDER,
+      unitPrice: batch.unitPrice,
+      snapshotDigest: snapshot.digest,
+    });
     const moved = await reserveFromHold(tx, {
       flashSaleId: batch.flashSaleId,
       variantId: batch.variantId,
       until: deadline,
-      items: ids.map((r, i) => ({ orderId: r.order_id, quantity: batch.buyers[i].quantity })),
+      items: ids.map((r, i) => ({ orderId: r.orderId, quantity: batch.buyers[i].quantity })),
     });
     if (!moved) throw new Error(`flash sale ${batch.flashSaleId} holds fewer units than its batch needs`);
     await this.jobs.sendMany(
       [
         { name: SNAPSHOT_JOB, data: { snapshots: [snapshot] } },
-        ...ids.map((r) => ({ name: EXPIRE_JOB, data: { checkoutId: r.checkout_id }, startAfter: deadline })),
+        ...ids.map((r) => ({ name: EXPIRE_JOB, data: { checkoutId: r.checkoutId }, startAfter: deadline })),
       ],
       { em: tx },
     );
-    return ids.map((r) => ({ checkoutId: String(r.checkout_id), orderId: String(r.order_id), deadline }));
+    return ids.map((r) => ({ ...r, deadline }));
   }
 
   /** What was sold, as stored in the shared snapshot, and its SHA-256 digest. */

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
+import { takeNextEventSeq } from '../order/order.store';
 import { OrderEventKind } from '../order/order.types';
 import { markEventsWritten } from './outbox-signal';
 
@@ -40,25 +41,15 @@ export interface OrderEventInput {
 }
 
 /**
- * Writes an event of an order in the caller's transaction (the outbox). The UPDATE takes the
+ * Writes an event of an order in the caller's transaction (the outbox). The order store takes the
  * order row's lock and the order's next event number, so the events of one order are numbered
  * in commit order whatever runs concurrently; the relay publishes them after the commit.
  * Order status changes go through OrderService.transition, which numbers its event the same way.
  */
 export async function recordOrderEvent(tx: EntityManager, input: OrderEventInput): Promise<OrderEventRow> {
-  const [order] = await sqlAll<{ buyer_id: string; merchant_id: string; status: string; event_seq: number }>(
-    tx,
-    'update shop_order set event_seq = event_seq + 1 where id = $1 returning buyer_id, merchant_id, status, event_seq',
-    [input.orderId],
-  );
+  const order = await takeNextEventSeq(tx, input.orderId);
   if (!order) throw new Error(`order ${input.orderId} does not exist`);
-  return insertEvent(tx, {
-    ...input,
-    buyerId: order.buyer_id,
-    merchantId: order.merchant_id,
-    status: order.status,
-    seq: order.event_seq,
-  });
+  return insertEvent(tx, { ...input, ...order });
 }
 
 /** Inserts an event whose number the caller took with `event_seq = event_seq + 1` on the order row. */

@@ -10,7 +10,7 @@ import { badInput, notFound } from '../../shared/errors';
 import { isId } from '../../shared/ids';
 import { parseMoney } from '../../shared/money';
 import { OutOfStockError } from '../inventory/inventory.errors';
-import { heldUnits, holdForSale } from '../inventory/stock';
+import { heldUnits, holdForSale } from '../inventory/inventory.store';
 import type { RedisGate } from './flashsale.redis';
 import * as store from './flashsale.store';
 import { DurableWaiters } from './flashsale.durable';

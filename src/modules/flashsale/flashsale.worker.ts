@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { inTransaction } from '../../db/transaction';
 import type { CheckoutService } from '../checkout/checkout.service';
-import { heldUnits, releaseHold } from '../inventory/stock';
+import { heldUnits, releaseHold } from '../inventory/inventory.store';
 import type { OrderService } from '../order/order.service';
 import { OrderStatus } from '../order/order.lifecycle';
 import type { FlashSaleService } from './flashsale.service';

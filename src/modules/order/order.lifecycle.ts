@@ -63,12 +63,12 @@ export const orderEntry: EntryEffects<OrderStatus> = {
     effects: [
       {
         does: 'orders, lines, reservations, first event, cart CONVERTED: one statement',
-        by: 'checkout/checkout.sql.ts#WRITE_CHECKOUT_SQL',
+        by: 'order/order.store.ts#writeCheckout',
       },
       { does: 'coupon use and points taken', by: 'pricing/pricing.service.ts#redeem' },
       {
         does: 'stock reserved (RESERVE_ON_ORDER) or taken (DEDUCT_ON_ORDER)',
-        by: 'inventory/stock.ts#takeStock',
+        by: 'inventory/inventory.store.ts#takeStock',
       },
       {
         does: 'expiry job at the payment deadline (cancels what is still unpaid)',
@@ -87,9 +87,9 @@ export const orderEntry: EntryEffects<OrderStatus> = {
     effects: [
       {
         does: 'DEDUCT_ON_PAYMENT lines take their stock (or the order is cancelled and its share refunded)',
-        by: 'payment/settlement.ts#takePaymentStock',
+        by: 'inventory/inventory.store.ts#takeStockOnPayment',
       },
-      { does: 'reservations become sold stock', by: 'payment/settlement.ts#convertReservations' },
+      { does: 'reservations become sold stock', by: 'inventory/inventory.store.ts#convertReservations' },
       {
         does: 'ledger: the buyer pays, the merchant escrow and the platform fee receive',
         by: 'payment/settlement.ts#postPurchase',
@@ -159,7 +159,7 @@ export const orderEntry: EntryEffects<OrderStatus> = {
         by: 'pricing/pricing.service.ts#release',
       },
       { does: 'points given back', by: 'order/order.service.ts#cancelInTransaction' },
-      { does: 'reserved or taken stock given back', by: 'inventory/stock.ts#releaseOrderStock' },
+      { does: 'reserved or taken stock given back', by: 'inventory/inventory.store.ts#releaseOrderStock' },
     ],
   },
   [OrderStatus.REFUNDED]: {

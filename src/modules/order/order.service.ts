@@ -6,37 +6,16 @@ import { canManage, isAdmin, type Principal } from '../../shared/auth';
 import { isId } from '../../shared/ids';
 import { badInput } from '../../shared/errors';
 import { checkPageSize, decodeCursor, encodeCursor } from '../../shared/pagination';
-import { releaseOrderStock } from '../inventory/stock';
+import { releaseOrderStock } from '../inventory/inventory.store';
 import type { PricingService } from '../pricing/pricing.service';
 import { orderArchived, OrderStateError } from './order.errors';
 import type { UserError } from '../../shared/error-result';
 import { orderLifecycle, OrderStatus } from './order.lifecycle';
 import { OrderEventKind } from './order.types';
 import { insertEvent } from '../events/order-events';
+import type { OrderRow } from './order.store';
 
-/** An order row as stored (amounts in minor units). */
-export interface OrderRow {
-  id: string;
-  checkout_id: string;
-  buyer_id: string;
-  merchant_id: string;
-  status: OrderStatus;
-  subtotal: string;
-  discount: string;
-  points_discount: string;
-  points_used: number;
-  shipping_fee: string;
-  total: string;
-  shipping_address: Record<string, string | null>;
-  payment_deadline: Date | null;
-  cancel_reason: string | null;
-  version: number;
-  event_seq: number;
-  delivered_at: Date | null;
-  completed_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
+export type { OrderRow } from './order.store';
 
 export interface OrderListFilter {
   status?: OrderStatus[] | null;

@@ -1,7 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import { Rollback } from '../../db/transaction';
+import { claimKeyFrom } from '../../shared/idempotency';
+import { insertOrderEventsFrom } from '../events/order-events.sql';
 import { markEventsWritten } from '../events/outbox-signal';
+import { convertReservationsCtes } from '../inventory/inventory.store';
+import { payOrdersFrom } from '../order/order.store';
 import { partsWithFee, type LedgerService } from '../ledger/ledger.service';
 import type { PaymentRow } from './payment.store';
 
@@ -25,9 +29,7 @@ export const GENERAL_PATH = 'general' as const;
 
 /** $1 buyer, $2 key, $3 request hash, $4 checkout. One row when the checkout exists (locked). */
 export const CLAIM_AND_READ_SQL = `with claim as (
-   insert into idempotency_key (caller_id, scope, key, request_hash, result_ref)
-   values ($1, 'payment', $2, $3, next_order_id($1)::text)
-   on conflict do nothing returning result_ref
+   ${claimKeyFrom({ callerId: '$1', scope: 'payment', key: '$2', requestHash: '$3', resultRefSql: 'next_order_id($1)::text' })}
  )
  select (select result_ref from claim) as payment_id, c.buyer_id, c.payment_deadline,
         coalesce((select json_agg(json_build_object(
@@ -41,7 +43,8 @@ export const CLAIM_AND_READ_SQL = `with claim as (
 /**
  * $1 payment id, $2 buyer, $3 checkout, $4 amount, $5 return url, $6 order ids, $7 their totals.
  * Each order moves to PAID only from PENDING_PAYMENT (a cancellation that won leaves it), so
- * `paid` says whether every order was paid; the caller rolls back when not.
+ * `paid` says whether every order was paid; the caller rolls back when not. The payment's rows are
+ * written here; the orders', the events' and the stock's parts come from their owners' stores.
  */
 export const SETTLE_SQL = `with pay as (
    insert into payment (id, user_id, checkout_id, purpose, method, amount, return_url, status, settled_at)
@@ -51,19 +54,10 @@ export const SETTLE_SQL = `with pay as (
    insert into payment_order (payment_id, order_id, amount)
    select $1, o, a from unnest($6::bigint[], $7::bigint[]) as u(o, a)
  ), paid as (
-   update shop_order set status = 'PAID', version = version + 1, event_seq = event_seq + 1, updated_at = now()
-    where id = any($6::bigint[]) and status = 'PENDING_PAYMENT'
-   returning id, buyer_id, merchant_id, event_seq
+   ${payOrdersFrom('$6::bigint[]')}
  ), events as (
-   insert into order_event (order_id, buyer_id, merchant_id, seq, type, status)
-   select id, buyer_id, merchant_id, event_seq, 'STATUS_CHANGED', 'PAID' from paid
- ), released as (
-   delete from stock_reservation where order_id in (select id from paid) returning variant_id, quantity
- ), per_variant as (
-   select variant_id, sum(quantity)::int as q from released group by variant_id
- ), stock as (
-   update variant v set reserved = v.reserved - p.q, sold = v.sold + p.q from per_variant p where v.id = p.variant_id
- )
+   ${insertOrderEventsFrom(`select id, buyer_id, merchant_id, event_seq, 'STATUS_CHANGED', 'PAID' from paid`)}
+ ), ${convertReservationsCtes('select id from paid')}
  select pay.*, (select count(*) from paid)::int as paid from pay`;
 
 interface OrderSeen {

@@ -1,7 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
-import { StockPolicy } from '../catalog/product.entity';
-import { takeStock } from '../inventory/stock';
+import { convertReservations, takeStockOnPayment } from '../inventory/inventory.store';
 import { partsWithFee, type LedgerService } from '../ledger/ledger.service';
 import { OrderStateError } from '../order/order.errors';
 import { OrderStatus } from '../order/order.lifecycle';
@@ -67,7 +66,7 @@ export async function settlePayment(
 
   const draft = await readCoveredOrders(tx, payment, paidAt);
   await payOrCancelEach(deps, tx, draft);
-  await convertReservations(tx, draft);
+  await convertPaidReservations(tx, draft);
   await markSucceeded(tx, draft.payment);
   await postPurchase(deps, tx, draft);
   await refundUnpaidShares(deps, tx, draft);
@@ -124,7 +123,7 @@ async function payOrCancelEach(
       draft.unpaid.push(o);
       continue;
     }
-    if (!(await takePaymentStock(tx, o.order_id))) {
+    if (!(await takeStockOnPayment(tx, o.order_id))) {
       await deps.orders.cancelInTransaction(tx, o.order_id, 'stock ran out before payment');
       draft.unpaid.push(o);
       continue;
@@ -134,43 +133,12 @@ async function payOrCancelEach(
   }
 }
 
-/** DEDUCT_ON_PAYMENT lines take their stock now; false (nothing taken) when one cannot. */
-async function takePaymentStock(tx: EntityManager, orderId: string): Promise<boolean> {
-  const lines = await sqlAll<{ variant_id: string; quantity: number }>(
-    tx,
-    `select variant_id, quantity from order_line where order_id = $1 and stock_policy = 'DEDUCT_ON_PAYMENT' order by variant_id`,
-    [orderId],
-  );
-  for (const l of lines) {
-    if (
-      !(await takeStock(tx, {
-        variantId: String(l.variant_id),
-        quantity: l.quantity,
-        policy: StockPolicy.DEDUCT_ON_ORDER,
-      }))
-    ) {
-      // Undo the takes of this order's earlier lines: its other lines stay available to others.
-      await sqlAll(
-        tx,
-        `update variant v set sold = v.sold - ol.quantity from order_line ol
-          where ol.order_id = $1 and ol.stock_policy = 'DEDUCT_ON_PAYMENT' and ol.variant_id < $2 and v.id = ol.variant_id`,
-        [orderId, l.variant_id],
-      );
-      return false;
-    }
-  }
-  return true;
-}
-
 /** Step 3: the paid orders' reservations become sold stock. */
-async function convertReservations(tx: EntityManager, draft: SettlementDraft): Promise<void> {
+async function convertPaidReservations(tx: EntityManager, draft: SettlementDraft): Promise<void> {
   if (draft.paid.length === 0) return;
-  await sqlAll(
+  await convertReservations(
     tx,
-    `with released as (delete from stock_reservation where order_id = any($1::bigint[]) returning variant_id, quantity),
-          per_variant as (select variant_id, sum(quantity)::int as q from released group by variant_id)
-     update variant v set reserved = v.reserved - p.q, sold = v.sold + p.q from per_variant p where v.id = p.variant_id`,
-    [draft.paid.map((o) => o.order_id)],
+    draft.paid.map((o) => o.order_id),
   );
 }
 

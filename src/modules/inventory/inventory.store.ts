@@ -3,9 +3,14 @@ import { sqlAll } from '../../db/sql';
 import { StockPolicy } from '../catalog/product.entity';
 
 /**
- * Stock movements. Each take is one conditional statement (available = on_hand - reserved - sold
- * must stay >= 0), so concurrent checkouts can never oversell; callers run them inside their
- * transaction and roll back everything when one fails.
+ * The inventory store: the only code that writes stock (`stock_reservation`, and the `on_hand`,
+ * `reserved` and `sold` columns of `variant`). Each take is one conditional statement (available =
+ * on_hand - reserved - sold must stay >= 0), so concurrent checkouts can never oversell; callers
+ * run them inside their transaction and roll back everything when one fails.
+ *
+ * Where another module's one-statement write also moves stock (the checkout write, the balance
+ * settlement), this file supplies the statement's stock part as a CTE fragment, so the SQL that
+ * writes stock still lives here and the caller saves a round trip.
  */
 
 export interface StockTake {
@@ -44,6 +49,73 @@ export async function availableOf(em: EntityManager, variantId: string): Promise
   );
   return row?.n ?? 0;
 }
+
+// ------------------------------------------------------------------ fragments for one-statement writes
+
+/**
+ * The reservations of newly placed lines, as a CTE body: `select` yields
+ * (variant_id, order_id, quantity, expires_at) of the RESERVE_ON_ORDER lines.
+ */
+export const insertReservationsFrom = (select: string): string =>
+  `insert into stock_reservation (variant_id, order_id, quantity, expires_at) ${select}`;
+
+/**
+ * Paid orders' reservations become sold stock, as CTEs of a larger statement: `paidOrderIds` is a
+ * query of the paid orders' ids. Names the CTEs `released`, `per_variant` and `stock`.
+ */
+export const convertReservationsCtes = (paidOrderIds: string): string =>
+  `released as (
+   delete from stock_reservation where order_id in (${paidOrderIds}) returning variant_id, quantity
+ ), per_variant as (
+   select variant_id, sum(quantity)::int as q from released group by variant_id
+ ), stock as (
+   update variant v set reserved = v.reserved - p.q, sold = v.sold + p.q from per_variant p where v.id = p.variant_id
+ )`;
+
+// ------------------------------------------------------------------ payment
+
+/** Paid orders' reservations become sold stock (the general settlement path). */
+export async function convertReservations(em: EntityManager, orderIds: string[]): Promise<void> {
+  await sqlAll(
+    em,
+    `with released as (delete from stock_reservation where order_id = any($1::bigint[]) returning variant_id, quantity),
+          per_variant as (select variant_id, sum(quantity)::int as q from released group by variant_id)
+     update variant v set reserved = v.reserved - p.q, sold = v.sold + p.q from per_variant p where v.id = p.variant_id`,
+    [orderIds],
+  );
+}
+
+/**
+ * An order's DEDUCT_ON_PAYMENT lines take their stock when it is paid, in variant id order; false
+ * (nothing taken) when one cannot: the takes of its earlier lines are undone, so its other lines
+ * stay available to others.
+ */
+export async function takeStockOnPayment(em: EntityManager, orderId: string): Promise<boolean> {
+  const lines = await sqlAll<{ variant_id: string; quantity: number }>(
+    em,
+    `select variant_id, quantity from order_line where order_id = $1 and stock_policy = 'DEDUCT_ON_PAYMENT' order by variant_id`,
+    [orderId],
+  );
+  for (const l of lines) {
+    const taken = await takeStock(em, {
+      variantId: String(l.variant_id),
+      quantity: l.quantity,
+      policy: StockPolicy.DEDUCT_ON_ORDER,
+    });
+    if (!taken) {
+      await sqlAll(
+        em,
+        `update variant v set sold = v.sold - ol.quantity from order_line ol
+          where ol.order_id = $1 and ol.stock_policy = 'DEDUCT_ON_PAYMENT' and ol.variant_id < $2 and v.id = ol.variant_id`,
+        [orderId, l.variant_id],
+      );
+      return false;
+    }
+  }
+  return true;
+}
+
+// ------------------------------------------------------------------ orders that end unpaid
 
 /**
  * Gives back everything an unpaid order took: its reservations are deleted and un-reserved, and
