@@ -51,6 +51,22 @@ export async function claimKey<S = never>(
     [callerId, scope, key, requestHash],
   );
   if (inserted.length === 1) return { claimed: true, resultRef: inserted[0].result_ref };
+  return readClaim<S>(em, callerId, scope, key, requestHash, storedSql);
+}
+
+/**
+ * A key known to be used before (its insert found it: `claimKey`, or a statement built with
+ * `claimKeyFrom`): whether it was for the same request, its result reference, and the stored
+ * result when `storedSql` is given, in one statement.
+ */
+export async function readClaim<S = never>(
+  em: EntityManager,
+  callerId: string,
+  scope: string,
+  key: string,
+  requestHash: string,
+  storedSql?: string,
+): Promise<Claim<S>> {
   const stored = storedSql
     ? `, s.* from idempotency_key k left join lateral (select true as idem_found, x.* from (${storedSql}) x) s on true`
     : ' from idempotency_key k';

@@ -4,7 +4,7 @@ import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import { ErrorCode, type Result, UserError } from '../../shared/error-result';
 import { notFound } from '../../shared/errors';
-import { digest, withIdempotency } from '../../shared/idempotency';
+import { digest, readClaim, withIdempotency, type Claim } from '../../shared/idempotency';
 import type { Jobs } from '../../shared/jobs';
 import { StockPolicy } from '../catalog/product.entity';
 import { OutOfStockError } from '../inventory/inventory.errors';
@@ -139,6 +139,7 @@ export class CheckoutService {
       const missing = () => {
         throw notFound('Cart', req.cartId.slice(0, 40));
       };
+      let usedBefore: Claim<StoredCheckout> | undefined;
       if (CART_ID.test(req.cartId)) {
         // The key is claimed (drawing the checkout id, so the key row needs no second write) and the
         // cart locked and read in one statement.
@@ -151,17 +152,32 @@ export class CheckoutService {
         // No cart: whatever the key says, not found (a key reused for another checkout is refused first).
         if (rows.length === 0) return withIdempotency(tx, idempotent, { run: missing, replay: missing });
         if (rows[0].claimed_ref) return this.place(tx, rows[0].claimed_ref, buyerId, req, address, rows);
+        // The statement's insert found the key used before (committed: a concurrent claim that
+        // rolled back would have let it in), so only the key's outcome is left to read.
+        usedBefore = await readClaim<StoredCheckout>(
+          tx,
+          buyerId,
+          'checkout',
+          req.idempotencyKey,
+          requestHash,
+          STORED_CHECKOUT_SQL,
+        );
       }
       // The key was used before (or the cart id is malformed): the key's outcome decides. A repeat
-      // answers the checkout as stored, read with the key in one statement.
-      return withIdempotency<CheckoutOutcome, StoredCheckout>(tx, idempotent, {
-        run: (checkoutId) => this.place(tx, checkoutId, buyerId, req, address, []),
-        replay: (checkoutId, stored) => ({
-          checkoutId,
-          total: Number(stored!.total),
-          paymentDeadline: stored!.payment_deadline,
-        }),
-      });
+      // answers the checkout as stored, read with the key in one statement: no second read.
+      return withIdempotency<CheckoutOutcome, StoredCheckout>(
+        tx,
+        idempotent,
+        {
+          run: (checkoutId) => this.place(tx, checkoutId, buyerId, req, address, []),
+          replay: (checkoutId, stored) => ({
+            checkoutId,
+            total: Number(stored!.total),
+            paymentDeadline: stored!.payment_deadline,
+          }),
+        },
+        usedBefore,
+      );
     });
   }
 
