@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Config } from '../config';
 import type { SqlCounter } from '../db/sql-stats';
-import { ErrorResult } from '../shared/error-result';
+import { isErrorResult } from '../shared/error-result';
 import type { Context } from './context';
 import { fieldHooksOf, installFieldHooks } from './field-hooks';
 import type { Metrics } from './metrics';
@@ -37,7 +37,7 @@ export function operationMetricsPlugin(
       installFieldHooks(schema);
       if (contextValue)
         fieldHooksOf(contextValue).onRootValue = (value) => {
-          if (value instanceof ErrorResult) business = true;
+          if (isErrorResult(value)) business = true;
         };
       return {
         async willSendResponse({ contextValue, response, operationName, errors }) {

@@ -57,6 +57,15 @@ export abstract class ErrorResult {
   message!: string;
 }
 
+/**
+ * What a service answers: its value, or an expected failure (returned as data, never thrown).
+ * `E` narrows the failures to the union members the mutation's GraphQL result declares.
+ */
+export type Result<T, E extends ErrorResult = ErrorResult> = T | E;
+
+/** The one guard for "is this an expected failure?" (UserError, OrderStateError, OutOfStockError, ...). */
+export const isErrorResult = (value: unknown): value is ErrorResult => value instanceof ErrorResult;
+
 @ObjectType({ implements: ErrorResult, description: 'Any expected failure without extra data.' })
 export class UserError extends ErrorResult {
   @Field(() => String, { nullable: true, description: 'The input field at fault, when there is one.' })

@@ -104,3 +104,26 @@ test.each([
   expect(balance.data.viewer.account.balance.amount).toBe('50.00');
   expect(await t.app.services.ledger.checkInvariants(t.app.orm.em.fork() as any)).toEqual([]);
 });
+
+test('a repeated checkoutCreate answers the stored checkout with its key read: no second read', async () => {
+  const m = await createMerchant(t.gql, admin);
+  const p = await createProduct(t.gql, m.token, { variants: [{ price: '12.50', onHand: 10 }] });
+  const buyer = await signUpCustomer(t.gql);
+  const cart = await t.gql(CART_CREATE, { l: [{ variantId: p.variantIds[0], quantity: 1 }] }, buyer.token);
+  const SHORT = `mutation($i: CheckoutInput!) { checkoutCreate(input: $i) {
+    __typename ... on Checkout { id total { amount } paymentDeadline } ... on ErrorResult { errorCode } } }`;
+  const input = { cartId: cart.data.cartCreate.id, idempotencyKey: 'again', shippingAddress: ADDRESS };
+  const first = await t.gql(SHORT, { i: input }, buyer.token);
+  expect(first.data.checkoutCreate).toMatchObject({ __typename: 'Checkout', total: { amount: '12.50' } });
+  const again = await t.gql(SHORT, { i: input }, buyer.token);
+  expect(again.data.checkoutCreate).toEqual(first.data.checkoutCreate);
+  // BEGIN, the cart read that finds the key used, the key with its checkout, COMMIT (it was 6: the
+  // key claimed a second time, read, and the checkout read again for the reply).
+  expect(again.extensions?.sqlStatements).toBeLessThanOrEqual(4);
+  const other = await t.gql(
+    SHORT,
+    { i: { ...input, shippingAddress: { ...ADDRESS, city: 'Elsewhere' } } },
+    buyer.token,
+  );
+  expect(other.data.checkoutCreate).toMatchObject({ errorCode: 'IDEMPOTENCY_KEY_REUSED' });
+});

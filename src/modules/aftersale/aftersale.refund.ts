@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
-import { ErrorCode, UserError } from '../../shared/error-result';
+import { ErrorCode, UserError, isErrorResult } from '../../shared/error-result';
 import { returnSoldStock } from '../inventory/inventory.store';
 import { InsufficientFunds } from '../ledger/ledger.errors';
 import type { AfterSaleDeps } from './aftersale.deps';
-import { AfterSaleStatus, prorate } from './aftersale.state';
+import { AfterSaleStatus, prorate } from './aftersale.lifecycle';
 import { moveAfterSale, type AfterSaleRow } from './aftersale.store';
 
 /**
@@ -67,7 +67,7 @@ export async function refundAfterSale(
         );
       throw e;
     }
-    if (r instanceof UserError) return r;
+    if (isErrorResult(r)) return r;
     refundId = String(r.id);
   }
   await sqlAll(

@@ -4,14 +4,14 @@ import { inTransaction, Rollback } from '../../db/transaction';
 import type { Principal } from '../../shared/auth';
 import { ErrorCode, UserError } from '../../shared/error-result';
 import { badInput, forbidden, notFound } from '../../shared/errors';
-import { claimKey, digest } from '../../shared/idempotency';
+import { digest, withIdempotency } from '../../shared/idempotency';
 import { isId } from '../../shared/ids';
 import { recordOrderEvent } from '../events/order-events';
 import { canSee, refuseArchived } from '../order/order.service';
 import { OrderEventKind } from '../order/order.types';
 import type { AfterSaleDeps } from './aftersale.deps';
-import { AfterSaleKind, isRefundType, prorate, RELEASED_STATES, requestRefusal } from './aftersale.state';
-import { findAfterSale, lockOrder, type AfterSaleRow } from './aftersale.store';
+import { AfterSaleKind, isRefundType, prorate, RELEASED_STATES, requestRefusal } from './aftersale.lifecycle';
+import { lockOrder, type AfterSaleRow } from './aftersale.store';
 
 export const REVIEW_JOB = 'aftersale.review-deadline';
 
@@ -67,113 +67,115 @@ export async function requestAfterSale(
   const req = normalize(input);
   const hash = digest({ orderId: req.orderId, type: req.type, lines: req.lines, reason: req.reason });
   return inTransaction<AfterSaleRow, UserError>(em, async (tx) => {
-    const fail = (message: string, field?: string) =>
-      new Rollback(UserError.of(ErrorCode.AFTER_SALE_NOT_ALLOWED, message, field));
-    const claim = await claimKey(
+    return withIdempotency<AfterSaleRow, AfterSaleRow>(
       tx,
-      principal.userId,
-      'after-sale',
-      req.idempotencyKey,
-      hash,
-      'next_order_id($1)::text',
+      {
+        callerId: principal.userId,
+        scope: 'after-sale',
+        key: req.idempotencyKey,
+        requestHash: hash,
+        subject: 'a different after-sale request',
+        storedSql: 'select * from after_sale where id = k.result_ref::bigint',
+      },
+      { run: (id) => placeRequest(deps, tx, principal, req, id), replay: (_id, stored) => stored! },
     );
-    if (!claim.claimed) {
-      if (!claim.sameRequest) {
-        throw new Rollback(
-          UserError.of(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            'This idempotency key was used for a different after-sale request',
-            'idempotencyKey',
-          ),
-        );
-      }
-      return (await findAfterSale(tx, claim.resultRef))!;
-    }
-    const order = await lockOrder(tx, req.orderId);
-    if (!order) {
-      const archived = await refuseArchived(tx, principal, req.orderId);
-      if (archived) throw new Rollback(archived);
-    }
-    if (!order || !canSee(principal, order)) throw notFound('Order', req.orderId);
-    if (String(order.buyer_id) !== principal.userId)
-      throw forbidden('Only the buyer can ask for an after-sale');
-    const refusal = requestRefusal(
-      req.type,
-      { status: order.status, deliveredAt: order.delivered_at ?? order.completed_at },
-      order.checked_at,
-      deps.settings.windowDays,
-    );
-    if (refusal) throw fail(refusal);
-
-    // What each line sold, what is claimed by the order's live after-sales, and what was refunded.
-    const lines = await sqlAll<{
-      id: string;
-      quantity: number;
-      total: string;
-      claimed: number;
-      refund_claimed: number;
-      refunded: number;
-    }>(
-      tx,
-      `select ol.id, ol.quantity, ol.total,
-              coalesce(sum(asl.quantity) filter (where a.status <> all($2::text[])), 0)::int as claimed,
-              coalesce(sum(asl.quantity) filter (where a.status <> all($2::text[]) and a.type <> 'EXCHANGE'), 0)::int as refund_claimed,
-              coalesce(sum(asl.quantity) filter (where a.status = 'REFUNDED'), 0)::int as refunded
-         from order_line ol
-         left join after_sale_line asl on asl.order_line_id = ol.id
-         left join after_sale a on a.id = asl.after_sale_id
-        where ol.order_id = $1 and ol.id = any($3::bigint[])
-        group by ol.id`,
-      [req.orderId, RELEASED_STATES, req.lines.map((l) => l.orderLineId)],
-    );
-    const byId = new Map(lines.map((l) => [String(l.id), l]));
-    let expected = 0;
-    for (const l of req.lines) {
-      const line = byId.get(l.orderLineId);
-      if (!line) throw badInput(`Order line ${l.orderLineId} is not a line of this order`, 'lines');
-      const left = line.quantity - line.claimed;
-      if (l.quantity > left) {
-        throw fail(
-          `Order line ${l.orderLineId}: ${l.quantity} requested, but only ${left} of ${line.quantity} bought are not claimed already`,
-          'lines',
-        );
-      }
-      // The expected refund, as if the claims before this one are refunded first; fixed when paid.
-      if (isRefundType(req.type))
-        expected += prorate(Number(line.total), line.quantity, line.refund_claimed, l.quantity);
-    }
-
-    const [as] = await sqlAll<AfterSaleRow>(
-      tx,
-      `insert into after_sale (id, order_id, buyer_id, merchant_id, type, reason, review_deadline, refund_amount)
-       values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8) returning *`,
-      [
-        claim.resultRef,
-        req.orderId,
-        order.buyer_id,
-        order.merchant_id,
-        req.type,
-        req.reason,
-        deps.settings.reviewSeconds,
-        isRefundType(req.type) ? expected : null,
-      ],
-    );
-    await sqlAll(
-      tx,
-      `insert into after_sale_line (after_sale_id, order_line_id, buyer_id, quantity)
-       select $1, u.line, $2, u.q from unnest($3::bigint[], $4::int[]) as u(line, q)`,
-      [as.id, order.buyer_id, req.lines.map((l) => l.orderLineId), req.lines.map((l) => l.quantity)],
-    );
-    await recordOrderEvent(tx, {
-      orderId: req.orderId,
-      type: OrderEventKind.AFTER_SALE_UPDATED,
-      afterSaleId: String(as.id),
-    });
-    await deps.jobs.send(
-      REVIEW_JOB,
-      { afterSaleId: String(as.id) },
-      { em: tx, startAfter: as.review_deadline },
-    );
-    return as;
   });
+}
+
+/** The request itself, the first time its key is used (under the order's row lock). */
+async function placeRequest(
+  deps: AfterSaleDeps,
+  tx: EntityManager,
+  principal: Principal,
+  req: ReturnType<typeof normalize>,
+  afterSaleId: string,
+): Promise<AfterSaleRow> {
+  const fail = (message: string, field?: string) =>
+    new Rollback(UserError.of(ErrorCode.AFTER_SALE_NOT_ALLOWED, message, field));
+  const order = await lockOrder(tx, req.orderId);
+  if (!order) {
+    const archived = await refuseArchived(tx, principal, req.orderId);
+    if (archived) throw new Rollback(archived);
+  }
+  if (!order || !canSee(principal, order)) throw notFound('Order', req.orderId);
+  if (String(order.buyer_id) !== principal.userId)
+    throw forbidden('Only the buyer can ask for an after-sale');
+  const refusal = requestRefusal(
+    req.type,
+    { status: order.status, deliveredAt: order.delivered_at ?? order.completed_at },
+    order.checked_at,
+    deps.settings.windowDays,
+  );
+  if (refusal) throw fail(refusal);
+
+  // What each line sold, what is claimed by the order's live after-sales, and what was refunded.
+  const lines = await sqlAll<{
+    id: string;
+    quantity: number;
+    total: string;
+    claimed: number;
+    refund_claimed: number;
+    refunded: number;
+  }>(
+    tx,
+    `select ol.id, ol.quantity, ol.total,
+            coalesce(sum(asl.quantity) filter (where a.status <> all($2::text[])), 0)::int as claimed,
+            coalesce(sum(asl.quantity) filter (where a.status <> all($2::text[]) and a.type <> 'EXCHANGE'), 0)::int as refund_claimed,
+            coalesce(sum(asl.quantity) filter (where a.status = 'REFUNDED'), 0)::int as refunded
+       from order_line ol
+       left join after_sale_line asl on asl.order_line_id = ol.id
+       left join after_sale a on a.id = asl.after_sale_id
+      where ol.order_id = $1 and ol.id = any($3::bigint[])
+      group by ol.id`,
+    [req.orderId, RELEASED_STATES, req.lines.map((l) => l.orderLineId)],
+  );
+  const byId = new Map(lines.map((l) => [String(l.id), l]));
+  let expected = 0;
+  for (const l of req.lines) {
+    const line = byId.get(l.orderLineId);
+    if (!line) throw badInput(`Order line ${l.orderLineId} is not a line of this order`, 'lines');
+    const left = line.quantity - line.claimed;
+    if (l.quantity > left) {
+      throw fail(
+        `Order line ${l.orderLineId}: ${l.quantity} requested, but only ${left} of ${line.quantity} bought are not claimed already`,
+        'lines',
+      );
+    }
+    // The expected refund, as if the claims before this one are refunded first; fixed when paid.
+    if (isRefundType(req.type))
+      expected += prorate(Number(line.total), line.quantity, line.refund_claimed, l.quantity);
+  }
+
+  const [as] = await sqlAll<AfterSaleRow>(
+    tx,
+    `insert into after_sale (id, order_id, buyer_id, merchant_id, type, reason, review_deadline, refund_amount)
+     values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8) returning *`,
+    [
+      afterSaleId,
+      req.orderId,
+      order.buyer_id,
+      order.merchant_id,
+      req.type,
+      req.reason,
+      deps.settings.reviewSeconds,
+      isRefundType(req.type) ? expected : null,
+    ],
+  );
+  await sqlAll(
+    tx,
+    `insert into after_sale_line (after_sale_id, order_line_id, buyer_id, quantity)
+     select $1, u.line, $2, u.q from unnest($3::bigint[], $4::int[]) as u(line, q)`,
+    [as.id, order.buyer_id, req.lines.map((l) => l.orderLineId), req.lines.map((l) => l.quantity)],
+  );
+  await recordOrderEvent(tx, {
+    orderId: req.orderId,
+    type: OrderEventKind.AFTER_SALE_UPDATED,
+    afterSaleId: String(as.id),
+  });
+  await deps.jobs.send(
+    REVIEW_JOB,
+    { afterSaleId: String(as.id) },
+    { em: tx, startAfter: as.review_deadline },
+  );
+  return as;
 }

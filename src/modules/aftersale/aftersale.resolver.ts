@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../server/context';
 import { authorize } from '../../shared/auth';
-import { UserError } from '../../shared/error-result';
+import { UserError, isErrorResult } from '../../shared/error-result';
 import { ShipmentType } from '../fulfillment/fulfillment.types';
 import { toShipment } from '../fulfillment/shipment.store';
 import { Role } from '../identity/user.entity';
@@ -32,7 +32,7 @@ const addressData = (a: AddressInput) => ({
 @Resolver(() => AfterSaleType)
 export class AfterSaleResolver {
   private out(ctx: Context, r: AfterSaleRow | UserError): typeof AfterSaleResult {
-    return r instanceof UserError ? r : toAfterSale(r, ctx.config.currency);
+    return isErrorResult(r) ? r : toAfterSale(r, ctx.config.currency);
   }
 
   @Query(() => AfterSaleType, {

@@ -2,14 +2,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import { canManage, type Principal } from '../../shared/auth';
-import { ErrorCode, UserError } from '../../shared/error-result';
+import { ErrorCode, UserError, isErrorResult } from '../../shared/error-result';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { isId } from '../../shared/ids';
 import { insertShipment } from '../fulfillment/shipment.store';
 import { canSee } from '../order/order.service';
 import type { AfterSaleDeps } from './aftersale.deps';
 import { refundAfterSale, restockAfterSale } from './aftersale.refund';
-import { AfterSaleKind, AfterSaleStatus } from './aftersale.state';
+import { AfterSaleKind, AfterSaleStatus } from './aftersale.lifecycle';
 import { lockAfterSale, moveAfterSale, type AfterSaleRow } from './aftersale.store';
 
 const notAllowed = (message: string) => new Rollback(UserError.of(ErrorCode.AFTER_SALE_NOT_ALLOWED, message));
@@ -134,7 +134,7 @@ export async function receiveReturn(
     if (!exchange) {
       await restockAfterSale(tx, arrived);
       const r = await refundAfterSale(deps, tx, arrived);
-      if (r instanceof UserError) throw new Rollback(r);
+      if (isErrorResult(r)) throw new Rollback(r);
       return r;
     }
     const shipment = await insertShipment(tx, {

@@ -2,14 +2,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import { canManage, type Principal } from '../../shared/auth';
-import { ErrorCode, UserError } from '../../shared/error-result';
+import { ErrorCode, UserError, isErrorResult } from '../../shared/error-result';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { isId } from '../../shared/ids';
 import { canSee, type OrderRow } from '../order/order.service';
-import { OrderStatus } from '../order/order.state';
+import { OrderStatus } from '../order/order.lifecycle';
 import type { AfterSaleDeps } from './aftersale.deps';
 import { refundAfterSale, restockAfterSale } from './aftersale.refund';
-import { AfterSaleKind, AfterSaleStatus, RELEASED_STATES } from './aftersale.state';
+import { AfterSaleKind, AfterSaleStatus, RELEASED_STATES } from './aftersale.lifecycle';
 import { lockAfterSale, moveAfterSale, type AfterSaleRow } from './aftersale.store';
 
 export interface ReviewInput {
@@ -105,7 +105,7 @@ export async function reviewAfterSale(
         reviewNote: note,
       }))!;
     const r = await approveInTransaction(deps, tx, as, order, principal.userId, input.returnAddress, note);
-    if (r instanceof UserError) throw new Rollback(r);
+    if (isErrorResult(r)) throw new Rollback(r);
     return r;
   });
 }
@@ -124,10 +124,10 @@ export async function autoApprove(deps: AfterSaleDeps, em: EntityManager, id: st
     )
       return null;
     const approved = await approveInTransaction(deps, tx, locked.as, locked.order, null, null);
-    if (approved instanceof UserError) throw new Rollback(approved);
+    if (isErrorResult(approved)) throw new Rollback(approved);
     return approved;
   });
-  if (r instanceof UserError) {
+  if (isErrorResult(r)) {
     // e.g. the merchant's balance cannot cover the refund yet: the sweep tries again.
     deps.log.warn({ afterSaleId: id, error: r.message }, 'after-sale could not be approved automatically');
     return false;

@@ -3,7 +3,7 @@ import { sqlAll } from '../../db/sql';
 import { recordOrderEvent } from '../events/order-events';
 import type { OrderRow } from '../order/order.service';
 import { OrderEventKind } from '../order/order.types';
-import { afterSaleLifecycles, AfterSaleKind, AfterSaleStatus } from './aftersale.state';
+import { afterSaleLifecycles, AfterSaleKind, AfterSaleStatus } from './aftersale.lifecycle';
 
 /** An after-sale row as stored (amounts in minor units). */
 export interface AfterSaleRow {

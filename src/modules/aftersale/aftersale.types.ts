@@ -1,12 +1,18 @@
-import { createUnionType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { createUnionType, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ArrayMaxSize, ArrayMinSize, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { UserError } from '../../shared/error-result';
 import { Money } from '../../shared/types';
 import { AddressType } from '../order/order.types';
 import { MAX_LINES, MAX_QUANTITY } from './aftersale.request';
-import { AfterSaleKind, AfterSaleStatus, isRefundType } from './aftersale.state';
+import { AfterSaleKind, AfterSaleStatus, isRefundType } from './aftersale.lifecycle';
 import type { AfterSaleRow } from './aftersale.store';
+
+registerEnumType(AfterSaleKind, { name: 'AfterSaleType', description: 'What the buyer asks for.' });
+registerEnumType(AfterSaleStatus, {
+  name: 'AfterSaleStatus',
+  description: 'Where an after-sale request is in its lifecycle.',
+});
 
 @ObjectType('AfterSaleLine', { description: 'Units of an order line that an after-sale is about.' })
 export class AfterSaleLineType {

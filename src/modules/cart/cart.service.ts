@@ -5,7 +5,7 @@ import { ADD_LINES_SQL, CUSTOMER_CART_SQL, NEW_CART_SQL } from './cart.add.sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import type { Principal } from '../../shared/auth';
 import { Role } from '../identity/user.entity';
-import { ErrorCode, UserError } from '../../shared/error-result';
+import { ErrorCode, UserError, type Result } from '../../shared/error-result';
 import { notFound } from '../../shared/errors';
 import { isId } from '../../shared/ids';
 import { OutOfStockError } from '../inventory/inventory.errors';
@@ -38,7 +38,7 @@ export interface CartView {
   updatedAt: Date;
 }
 
-export type CartOutcome = CartView | UserError | OutOfStockError;
+export type CartOutcome = Result<CartView, UserError | OutOfStockError>;
 
 interface CartRow {
   id: string;

@@ -54,13 +54,11 @@ export class CheckoutResolver {
     if (!('checkoutId' in r)) return r;
     // A new checkout's orders came back from its write: the reply does not read them again.
     if (r.orders) ctx.loaders.order.ordersByCheckout.prime(r.checkoutId, r.orders);
-    // A repeated request returns the first checkout as stored.
-    const c =
-      r.total === undefined ? (await ctx.services.orders.findCheckout(ctx.em, p, r.checkoutId))! : null;
+    // A repeated request carries the first checkout as stored (read with its idempotency key).
     return Object.assign(new CheckoutType(), {
       id: r.checkoutId,
-      total: Money.of(c ? Number(c.total) : r.total!, ctx.config.currency),
-      paymentDeadline: c ? c.payment_deadline : r.paymentDeadline,
+      total: Money.of(r.total, ctx.config.currency),
+      paymentDeadline: r.paymentDeadline,
     });
   }
 }

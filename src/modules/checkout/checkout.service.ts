@@ -2,9 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config';
 import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
-import { ErrorCode, UserError } from '../../shared/error-result';
+import { ErrorCode, type Result, UserError } from '../../shared/error-result';
 import { notFound } from '../../shared/errors';
-import { claimKey, digest } from '../../shared/idempotency';
+import { digest, readClaim, withIdempotency, type Claim } from '../../shared/idempotency';
 import type { Jobs } from '../../shared/jobs';
 import { StockPolicy } from '../catalog/product.entity';
 import { OutOfStockError } from '../inventory/inventory.errors';
@@ -37,13 +37,20 @@ export interface CheckoutRequest {
   pointsToRedeem: number;
 }
 
-/** A new checkout carries its total, deadline and orders; a repeated request carries only the id. */
-export type CheckoutOutcome =
-  | { checkoutId: string; total?: number; paymentDeadline?: Date; orders?: OrderRow[] }
-  | UserError
-  | OutOfStockError;
+/** A checkout carries its total and deadline; a new one also its orders (a repeated request reads them when asked). */
+export type CheckoutOutcome = Result<
+  { checkoutId: string; total: number; paymentDeadline: Date; orders?: OrderRow[] },
+  UserError | OutOfStockError
+>;
 
 const CART_ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** A checkout as stored, read with its idempotency key when a request is repeated. */
+interface StoredCheckout {
+  total: string;
+  payment_deadline: Date;
+}
+const STORED_CHECKOUT_SQL = 'select total, payment_deadline from checkout where id = k.result_ref::bigint';
 
 /** A row of CLAIM_AND_READ_CART_SQL: the cart, one of its lines (null columns: no lines), the buyer's points. */
 type CartRead = CartLineRow & {
@@ -121,17 +128,19 @@ export class CheckoutService {
     }
     const address = normalizeAddress(req.shippingAddress);
     const requestHash = digest({ cartId: req.cartId, address, points: req.pointsToRedeem });
+    const idempotent = {
+      callerId: buyerId,
+      scope: 'checkout',
+      key: req.idempotencyKey,
+      requestHash,
+      subject: 'a different checkout',
+      storedSql: STORED_CHECKOUT_SQL,
+    };
     return inTransaction<CheckoutOutcome, CheckoutOutcome>(em, async (tx) => {
-      const keyReused = () =>
-        new Rollback(
-          UserError.of(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            'This idempotency key was used for a different checkout',
-            'idempotencyKey',
-          ),
-        );
-      const claimAgain = () =>
-        claimKey(tx, buyerId, 'checkout', req.idempotencyKey, requestHash, 'next_order_id($1)::text');
+      const missing = () => {
+        throw notFound('Cart', req.cartId.slice(0, 40));
+      };
+      let usedBefore: Claim<StoredCheckout> | undefined;
       if (CART_ID.test(req.cartId)) {
         // The key is claimed (drawing the checkout id, so the key row needs no second write) and the
         // cart locked and read in one statement.
@@ -141,20 +150,35 @@ export class CheckoutService {
           req.idempotencyKey,
           requestHash,
         ]);
-        if (rows.length === 0) {
-          const claim = await claimAgain();
-          if (!claim.claimed && !claim.sameRequest) throw keyReused();
-          throw notFound('Cart', req.cartId.slice(0, 40));
-        }
+        // No cart: whatever the key says, not found (a key reused for another checkout is refused first).
+        if (rows.length === 0) return withIdempotency(tx, idempotent, { run: missing, replay: missing });
         if (rows[0].claimed_ref) return this.place(tx, rows[0].claimed_ref, buyerId, req, address, rows);
+        // The statement's insert found the key used before (committed: a concurrent claim that
+        // rolled back would have let it in), so only the key's outcome is left to read.
+        usedBefore = await readClaim<StoredCheckout>(
+          tx,
+          buyerId,
+          'checkout',
+          req.idempotencyKey,
+          requestHash,
+          STORED_CHECKOUT_SQL,
+        );
       }
-      // The key was used before (or the cart id is malformed): the key's outcome decides.
-      const claim = await claimAgain();
-      if (!claim.claimed) {
-        if (!claim.sameRequest) throw keyReused();
-        return { checkoutId: claim.resultRef };
-      }
-      return this.place(tx, claim.resultRef, buyerId, req, address, []);
+      // The key was used before (or the cart id is malformed): the key's outcome decides. A repeat
+      // answers the checkout as stored, read with the key in one statement: no second read.
+      return withIdempotency<CheckoutOutcome, StoredCheckout>(
+        tx,
+        idempotent,
+        {
+          run: (checkoutId) => this.place(tx, checkoutId, buyerId, req, address, []),
+          replay: (checkoutId, stored) => ({
+            checkoutId,
+            total: Number(stored!.total),
+            paymentDeadline: stored!.payment_deadline,
+          }),
+        },
+        usedBefore,
+      );
     });
   }
 

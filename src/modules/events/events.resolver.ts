@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
 import { createLoaders, type Context } from '../../server/context';
-import { OrderStatus } from '../order/order.state';
+import { OrderStatus } from '../order/order.lifecycle';
 import { OrderEventKind, OrderEventType } from '../order/order.types';
 import type { PublishedEvent } from './event-bus';
 

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import { canManage, type Principal } from '../../shared/auth';
-import { ErrorCode, UserError } from '../../shared/error-result';
+import { ErrorCode, UserError, type Result } from '../../shared/error-result';
+import { keyReused as keyReusedFor } from '../../shared/idempotency';
 import { badInput, notFound } from '../../shared/errors';
 import { isId } from '../../shared/ids';
 import { parseMoney } from '../../shared/money';
@@ -32,7 +33,7 @@ export interface FlashSaleSettings {
   acceptWaitMs: number;
 }
 
-export type EnterOutcome = EntryView | UserError | OutOfStockError;
+export type EnterOutcome = Result<EntryView, UserError | OutOfStockError>;
 
 interface Entering {
   saleId: string;
@@ -65,12 +66,8 @@ const limitReached = (limit: number) =>
     `At most ${limit} unit(s) per customer in this flash sale`,
     'quantity',
   );
-const keyReused = () =>
-  UserError.of(
-    ErrorCode.IDEMPOTENCY_KEY_REUSED,
-    'This idempotency key was used for a different entry',
-    'idempotencyKey',
-  );
+/** The entry's id is derived from its key, so the entry (or Redis's line) is the key's record (docs/architecture.md). */
+const keyReused = () => keyReusedFor('a different entry');
 const unconfirmed = () =>
   UserError.of(
     ErrorCode.SERVICE_DEGRADED,

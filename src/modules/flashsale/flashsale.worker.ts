@@ -4,7 +4,7 @@ import { inTransaction } from '../../db/transaction';
 import type { CheckoutService } from '../checkout/checkout.service';
 import { heldUnits, releaseHold } from '../inventory/inventory.store';
 import type { OrderService } from '../order/order.service';
-import { OrderStatus } from '../order/order.state';
+import { OrderStatus } from '../order/order.lifecycle';
 import type { FlashSaleService } from './flashsale.service';
 import * as store from './flashsale.store';
 import type { FlashSaleRow } from './flashsale.types';

@@ -10,7 +10,7 @@ import type { LedgerService } from '../ledger/ledger.service';
 import type { RefundService } from '../payment/refund.service';
 import { OrderStateError } from '../order/order.errors';
 import type { OrderRow, OrderService } from '../order/order.service';
-import { OrderStatus } from '../order/order.state';
+import { OrderStatus } from '../order/order.lifecycle';
 import { earnPointsForOrder } from '../loyalty/loyalty';
 import { escrowHeldForOrder } from './escrow';
 import type { FulfillmentSettings } from './fulfillment.service';

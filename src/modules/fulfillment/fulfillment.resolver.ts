@@ -1,12 +1,12 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../server/context';
 import { authorize, authorizeMerchant } from '../../shared/auth';
-import { OrderStateError } from '../order/order.errors';
+
 import { toOrder } from '../order/order.resolver';
 import { OrderEventType, OrderResult, OrderType } from '../order/order.types';
-import { ShipmentResult, ShipmentType, TrackingEventType, VersionConflictError } from './fulfillment.types';
+import { ShipmentResult, ShipmentType, TrackingEventType } from './fulfillment.types';
 import { toShipment, type ShipmentRow, type TrackingEventRow } from './shipment.store';
-import { UserError } from '../../shared/error-result';
+import { isErrorResult } from '../../shared/error-result';
 
 @Resolver()
 export class FulfillmentResolver {
@@ -27,7 +27,7 @@ export class FulfillmentResolver {
       carrier,
       trackingNumber,
     );
-    return r instanceof OrderStateError || r instanceof UserError ? r : toShipment(r);
+    return isErrorResult(r) ? r : toShipment(r);
   }
 
   @Mutation(() => ShipmentResult, {
@@ -47,7 +47,7 @@ export class FulfillmentResolver {
       trackingNumber,
       expectedVersion,
     );
-    return r instanceof VersionConflictError || r instanceof UserError ? r : toShipment(r);
+    return isErrorResult(r) ? r : toShipment(r);
   }
 
   @Mutation(() => OrderResult, {
@@ -59,7 +59,7 @@ export class FulfillmentResolver {
     @Ctx() ctx: Context,
   ): Promise<typeof OrderResult> {
     const r = await ctx.services.fulfillment.confirmReceipt(ctx.em, authorize(ctx.principal), orderId);
-    return r instanceof OrderStateError || r instanceof UserError ? r : toOrder(r, ctx.config.currency);
+    return isErrorResult(r) ? r : toOrder(r, ctx.config.currency);
   }
 }
 

@@ -12,7 +12,7 @@ import type { LedgerService } from '../ledger/ledger.service';
 import type { RefundService } from '../payment/refund.service';
 import { OrderStateError } from '../order/order.errors';
 import type { OrderRow, OrderService } from '../order/order.service';
-import { OrderStatus } from '../order/order.state';
+import { OrderStatus } from '../order/order.lifecycle';
 import { OrderEventKind } from '../order/order.types';
 import { OrderCompletion } from './completion.service';
 import { checkVersion, shippingText } from './fulfillment.inputs';

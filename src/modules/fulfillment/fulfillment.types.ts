@@ -3,13 +3,8 @@ import { GraphQLDateTime } from 'graphql-scalars';
 import { ErrorCode, ErrorResult, UserError } from '../../shared/error-result';
 import { OrderStateError } from '../order/order.errors';
 
-export enum ShipmentStatus {
-  LABEL_CREATED = 'LABEL_CREATED',
-  IN_TRANSIT = 'IN_TRANSIT',
-  OUT_FOR_DELIVERY = 'OUT_FOR_DELIVERY',
-  DELIVERED = 'DELIVERED',
-  EXCEPTION = 'EXCEPTION',
-}
+import { ShipmentStatus } from './shipment.lifecycle';
+
 registerEnumType(ShipmentStatus, {
   name: 'ShipmentStatus',
   description: 'Where a parcel is, as its carrier reports it.',

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { signedWebhook } from '../../server/signed-webhook';
 import type { FulfillmentService } from './fulfillment.service';
-import { ShipmentStatus } from './fulfillment.types';
+import { ShipmentStatus } from './shipment.lifecycle';
 import type { CarrierEvent } from './tracking.service';
 
 const STATUSES = new Set<string>(Object.values(ShipmentStatus));

@@ -4,7 +4,8 @@ import { Rollback } from '../../db/transaction';
 import { ErrorCode, UserError } from '../../shared/error-result';
 import { recordOrderEvent } from '../events/order-events';
 import { OrderEventKind } from '../order/order.types';
-import { ShipmentStatus, ShipmentType } from './fulfillment.types';
+import { ShipmentType } from './fulfillment.types';
+import { ShipmentStatus } from './shipment.lifecycle';
 
 export type ShipmentKind = 'ORDER' | 'RETURN' | 'EXCHANGE';
 

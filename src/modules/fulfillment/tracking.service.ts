@@ -4,11 +4,11 @@ import { inTransaction } from '../../db/transaction';
 import { recordOrderEvent } from '../events/order-events';
 import { OrderStateError } from '../order/order.errors';
 import type { OrderService } from '../order/order.service';
-import { OrderStatus } from '../order/order.state';
+import { OrderStatus } from '../order/order.lifecycle';
 import { OrderEventKind } from '../order/order.types';
 import type { OrderCompletion } from './completion.service';
-import { ShipmentStatus } from './fulfillment.types';
-import { acceptsReport } from './shipment.state';
+import { ShipmentStatus } from './shipment.lifecycle';
+import { acceptsReport } from './shipment.lifecycle';
 import type { ShipmentRow } from './shipment.store';
 
 /** A carrier's report, as the logistics webhook parsed it (DESIGN.md "HTTP surface"). */

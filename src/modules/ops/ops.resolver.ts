@@ -14,7 +14,7 @@ import {
 import { GraphQLDateTime } from 'graphql-scalars';
 import type { Context } from '../../server/context';
 import { authorize } from '../../shared/auth';
-import { UserError } from '../../shared/error-result';
+import { UserError, isErrorResult } from '../../shared/error-result';
 import { notFound } from '../../shared/errors';
 import { Money } from '../../shared/types';
 import { Role } from '../identity/user.entity';
@@ -135,7 +135,7 @@ export class OperationsResolver {
   ): Promise<typeof RefundAttentionResult> {
     authorize(ctx.principal, Role.ADMIN);
     const r = await ctx.services.refundAttention.retry(ctx.em, id);
-    return r instanceof UserError ? r : toRefund(r, ctx.config.currency);
+    return isErrorResult(r) ? r : toRefund(r, ctx.config.currency);
   }
 
   @Mutation(() => RefundAttentionResult, {
@@ -156,6 +156,6 @@ export class OperationsResolver {
       resolution,
       note.slice(0, 500),
     );
-    return r instanceof UserError ? r : toRefund(r, ctx.config.currency);
+    return isErrorResult(r) ? r : toRefund(r, ctx.config.currency);
   }
 }

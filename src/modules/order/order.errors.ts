@@ -1,6 +1,6 @@
 import { Field, ObjectType } from 'type-graphql';
 import { ErrorCode, ErrorResult, UserError } from '../../shared/error-result';
-import { OrderStatus } from './order.state';
+import { OrderStatus } from './order.lifecycle';
 
 @ObjectType({
   implements: ErrorResult,

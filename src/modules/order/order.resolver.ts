@@ -2,16 +2,16 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import type { Context } from '../../server/context';
 import { authorize } from '../../shared/auth';
 import { notFound } from '../../shared/errors';
-import { UserError } from '../../shared/error-result';
+import { isErrorResult } from '../../shared/error-result';
 import { Money } from '../../shared/types';
 import { MerchantType } from '../catalog/catalog.types';
 import type { Merchant } from '../catalog/merchant.entity';
 import { Customer } from '../identity/identity.types';
-import { OrderStateError } from './order.errors';
+
 import type { OrderLineRow } from './order.loaders';
 import type { OrderEventRow } from '../events/order-events';
 import type { OrderRow } from './order.service';
-import { OrderStatus } from './order.state';
+import { OrderStatus } from './order.lifecycle';
 import {
   AddressType,
   CheckoutType,
@@ -103,7 +103,7 @@ export class OrderResolver {
     const p = authorize(ctx.principal);
     const r = await ctx.services.orders.cancel(ctx.em, p, orderId, reason?.slice(0, 500) ?? null);
     if (r === null) throw notFound('Order', orderId.slice(0, 40));
-    return r instanceof OrderStateError || r instanceof UserError ? r : toOrder(r, ctx.config.currency);
+    return isErrorResult(r) ? r : toOrder(r, ctx.config.currency);
   }
 
   @FieldResolver(() => Customer)

@@ -11,7 +11,7 @@ import { returnPointsOfCancelledOrder } from '../loyalty/loyalty';
 import type { PricingService } from '../pricing/pricing.service';
 import { orderArchived, OrderStateError } from './order.errors';
 import type { UserError } from '../../shared/error-result';
-import { orderLifecycle, OrderStatus } from './order.state';
+import { orderLifecycle, OrderStatus } from './order.lifecycle';
 import { OrderEventKind } from './order.types';
 import { insertEvent } from '../events/order-events';
 import type { OrderRow } from './order.store';

@@ -3,7 +3,7 @@ import { sqlAll } from '../../db/sql';
 import { convertCartFrom } from '../cart/cart.store';
 import { insertOrderEventsFrom } from '../events/order-events.sql';
 import { insertReservationsFrom } from '../inventory/inventory.store';
-import type { OrderStatus } from './order.state';
+import type { OrderStatus } from './order.lifecycle';
 
 /**
  * The order store: the only code that writes `checkout`, `shop_order` and `order_line`. Other

@@ -5,7 +5,7 @@ import { UserError } from '../../shared/error-result';
 import { Money, PageInfo } from '../../shared/types';
 import { Attribute } from '../catalog/catalog.types';
 import { OrderStateError } from './order.errors';
-import { OrderStatus } from './order.state';
+import { OrderStatus } from './order.lifecycle';
 
 export enum OrderEventKind {
   STATUS_CHANGED = 'STATUS_CHANGED',
@@ -13,6 +13,7 @@ export enum OrderEventKind {
   AFTER_SALE_UPDATED = 'AFTER_SALE_UPDATED',
 }
 registerEnumType(OrderEventKind, { name: 'OrderEventType', description: 'What an order event records.' });
+registerEnumType(OrderStatus, { name: 'OrderStatus', description: 'Where an order is in its lifecycle.' });
 
 @ObjectType('Address')
 export class AddressType {

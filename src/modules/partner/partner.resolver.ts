@@ -3,7 +3,7 @@ import { Arg, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } fr
 import type { Context } from '../../server/context';
 import { limitRules } from '../../server/limits';
 import { authorize } from '../../shared/auth';
-import { UserError } from '../../shared/error-result';
+import { isErrorResult } from '../../shared/error-result';
 import { MerchantType } from '../catalog/catalog.types';
 import { Role } from '../identity/user.entity';
 import { documentCheck } from './partner.documents';
@@ -72,7 +72,7 @@ export class PartnerResolver {
     const p = authorize(ctx.principal, Role.ADMIN, Role.MERCHANT);
     const check = documentCheck(info.schema, limitRules(ctx.config.limits));
     const r = await ctx.services.partners.register(ctx.em, p, partnerId, documents, check);
-    return r instanceof UserError ? r : Object.assign(new PersistedDocumentsRegistered(), r);
+    return isErrorResult(r) ? r : Object.assign(new PersistedDocumentsRegistered(), r);
   }
 
   @FieldResolver(() => MerchantType)

@@ -7,7 +7,7 @@ import { markEventsWritten } from '../events/outbox-signal';
 import { convertReservationsCtes } from '../inventory/inventory.store';
 import { payOrdersFrom } from '../order/order.store';
 import { partsWithFee, type LedgerService } from '../ledger/ledger.service';
-import type { PaymentRow } from './payment.service';
+import type { PaymentRow } from './payment.store';
 
 /**
  * paymentStart(BALANCE) in the common case, in three statements inside one transaction:

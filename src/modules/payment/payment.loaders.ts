@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
-import type { PaymentRow } from './payment.service';
+import type { PaymentRow } from './payment.store';
 
 /** A payment with one order's share of it and of its refunds. */
 export type OrderPaymentRow = PaymentRow & { order_amount: string; order_refunded: string };

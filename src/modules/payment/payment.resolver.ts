@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Resolver, Root } from 'type
 import type { Context } from '../../server/context';
 import { authorize, isAdmin } from '../../shared/auth';
 import { badInput, notFound } from '../../shared/errors';
-import { UserError } from '../../shared/error-result';
+import { isErrorResult } from '../../shared/error-result';
 import { isId } from '../../shared/ids';
 import { toOrder } from '../order/order.resolver';
 import { OrderResult } from '../order/order.types';
@@ -12,7 +12,7 @@ import { Viewer } from '../identity/identity.types';
 import { Role, type User } from '../identity/user.entity';
 import { merchantAvailable, merchantEscrow, userAvailable, type AccountRef } from '../ledger/ledger';
 import { CheckoutType, OrderType } from '../order/order.types';
-import { PaymentMethod } from './payment.state';
+import { PaymentMethod } from './payment.lifecycle';
 import { checkReturnUrl } from './return-url';
 import {
   AccountType,
@@ -91,7 +91,7 @@ export class RefundResolver {
       reason.slice(0, 500),
       idempotencyKey,
     );
-    if (r instanceof UserError) return r;
+    if (isErrorResult(r)) return r;
     const order = await ctx.services.orders.find(ctx.em.fork() as typeof ctx.em, p, orderId);
     return toOrder(order!, ctx.config.currency);
   }

@@ -4,10 +4,15 @@ import { UserError } from '../../shared/error-result';
 import { Money, PageInfo } from '../../shared/types';
 import { LedgerEntryKind } from '../ledger/ledger';
 import { InsufficientFundsError } from './payment.errors';
-import type { PaymentRow } from './payment.service';
+import type { PaymentRow } from './payment.store';
 import type { OrderPaymentRow } from './payment.loaders';
-import { PaymentMethod, PaymentStatus } from './payment.state';
+import { PaymentMethod, PaymentStatus } from './payment.lifecycle';
 
+registerEnumType(PaymentStatus, { name: 'PaymentStatus', description: 'Where a payment is.' });
+registerEnumType(PaymentMethod, {
+  name: 'PaymentMethod',
+  description: 'CARD goes through the provider; BALANCE settles at once from the account.',
+});
 registerEnumType(LedgerEntryKind, {
   name: 'LedgerEntryKind',
   description: 'What moved money in or out of an account.',

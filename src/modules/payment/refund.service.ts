@@ -2,16 +2,16 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { sqlAll } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
-import { ErrorCode, UserError } from '../../shared/error-result';
-import { claimKey, digest } from '../../shared/idempotency';
+import { ErrorCode, UserError, isErrorResult } from '../../shared/error-result';
+import { digest, withIdempotency } from '../../shared/idempotency';
 import type { Jobs } from '../../shared/jobs';
 import type { CardProvider } from './provider/card-provider';
 import { AccountKind, refundFeeShare, splitFee, type LedgerService } from '../ledger/ledger.service';
 import type { OrderService } from '../order/order.service';
-import { OrderStatus } from '../order/order.state';
+import { OrderStatus } from '../order/order.lifecycle';
 import { orderArchived } from '../order/order.errors';
-import type { PaymentRow } from './payment.service';
-import { PaymentMethod } from './payment.state';
+import type { PaymentRow } from './payment.store';
+import { PaymentMethod } from './payment.lifecycle';
 import { addRefundToSales } from '../sales/sales.rollup';
 import { adjustPointsForRefund } from '../loyalty/loyalty';
 
@@ -62,7 +62,7 @@ export class RefundService {
   ): Promise<RefundRow | UserError> {
     return inTransaction<RefundRow, RefundRow | UserError>(em, async (tx) => {
       const r = await this.refundOrderInTransaction(tx, callerId, orderId, amount, reason, key);
-      if (r instanceof UserError) throw new Rollback(r);
+      if (isErrorResult(r)) throw new Rollback(r);
       return r;
     });
   }
@@ -70,7 +70,8 @@ export class RefundService {
   /**
    * refundOrder inside the caller's transaction (after-sale: the approval or receipt and its refund
    * commit together). A UserError means nothing was refunded, but the caller must roll back: the
-   * idempotency key may already be written.
+   * idempotency key may already be written. A key used before for another refund throws the
+   * Rollback of IDEMPOTENCY_KEY_REUSED itself (withIdempotency).
    */
   async refundOrderInTransaction(
     tx: EntityManager,
@@ -80,23 +81,31 @@ export class RefundService {
     reason: string,
     key: string,
   ): Promise<RefundRow | UserError> {
-    const claim = await claimKey(
+    return withIdempotency<RefundRow | UserError, RefundRow>(
       tx,
-      callerId,
-      'refund',
-      key,
-      digest({ orderId, amount, reason }),
-      'next_order_id($1)::text',
+      {
+        callerId,
+        scope: 'refund',
+        key,
+        requestHash: digest({ orderId, amount, reason }),
+        subject: 'a different refund',
+        storedSql: 'select * from refund where id = k.result_ref::bigint',
+      },
+      {
+        run: (refundId) => this.refundOnce(tx, refundId, orderId, amount, reason),
+        replay: (_id, stored) => stored!,
+      },
     );
-    if (!claim.claimed) {
-      if (!claim.sameRequest)
-        return UserError.of(
-          ErrorCode.IDEMPOTENCY_KEY_REUSED,
-          'This idempotency key was used for a different refund',
-          'idempotencyKey',
-        );
-      return (await sqlAll<RefundRow>(tx, 'select * from refund where id = $1', [claim.resultRef]))[0];
-    }
+  }
+
+  /** The refund itself, the first time its key is used. */
+  private async refundOnce(
+    tx: EntityManager,
+    refundId: string,
+    orderId: string,
+    amount: number,
+    reason: string,
+  ): Promise<RefundRow | UserError> {
     // The order row first (as completion and after-sale do): a completion that released the escrow
     // has committed before the status below is read, so the refund draws from the right account.
     // The payment then with FOR NO KEY UPDATE, as PaymentService locks it (provider events and
@@ -135,7 +144,7 @@ export class RefundService {
         `At most ${((paid - Number(before)) / 100).toFixed(2)} can still be refunded for this order`,
       );
 
-    const refund = await this.insert(tx, p, orderId, amount, reason, claim.resultRef);
+    const refund = await this.insert(tx, p, orderId, amount, reason, refundId);
     const fee = refundFeeShare(paid, splitFee(paid, this.feeBps).fee, Number(before), amount);
     const input = {
       reference: `refund:${refund.id}`,

@@ -4,7 +4,7 @@ import type { Context } from '../../server/context';
 import { authorize } from '../../shared/auth';
 import { Money } from '../../shared/types';
 import { Role } from '../identity/user.entity';
-import { OrderStatus } from '../order/order.state';
+import { OrderStatus } from '../order/order.lifecycle';
 
 @ObjectType('StatusCount')
 export class StatusCountType {

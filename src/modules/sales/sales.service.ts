@@ -6,7 +6,7 @@ import { badInput, forbidden } from '../../shared/errors';
 import { isId } from '../../shared/ids';
 import { Role } from '../identity/user.entity';
 import { ORDER_ID_EPOCH_MS } from '../order/order-id';
-import { OrderStatus } from '../order/order.state';
+import { OrderStatus } from '../order/order.lifecycle';
 import { RECOUNT_SQL, ROLLUP_SQL, ROLLUP_STATUS_SQL, TAIL_SQL } from './sales.sql';
 
 const HOUR_MS = 3_600_000;

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../server/context';
-import { UserError } from '../../shared/error-result';
+import { isErrorResult } from '../../shared/error-result';
 import { checkPageSize, decodeCursor, encodeCursor } from '../../shared/pagination';
 import { deliveryPagesOf } from './webhook.loaders';
 import {
@@ -36,7 +36,7 @@ export class WebhookResolver {
     @Ctx() ctx: Context,
   ): Promise<typeof WebhookEndpointResult> {
     const r = await ctx.services.webhooks.create(ctx.em, ctx.principal, input);
-    if (r instanceof UserError) return r;
+    if (isErrorResult(r)) return r;
     return Object.assign(new WebhookEndpointCreated(), {
       endpoint: toEndpoint(r.endpoint),
       secret: r.secret,

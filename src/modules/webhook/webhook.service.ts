@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { WebhookConfig } from '../../config';
 import { inTransaction, Rollback } from '../../db/transaction';
 import { authorize, type Principal } from '../../shared/auth';
-import { ErrorCode, UserError } from '../../shared/error-result';
+import { ErrorCode, UserError, isErrorResult } from '../../shared/error-result';
 import { badInput, notFound } from '../../shared/errors';
 import { isId } from '../../shared/ids';
 import { canManageWebhooks, webhookMerchant } from './webhook.access';
@@ -66,7 +66,7 @@ export class WebhookService {
     const unknown = topics.find((t) => !isTopic(t));
     if (unknown) throw badInput(`Unknown topic ${unknown.slice(0, 40)}`, 'topics');
     const url = await this.checkUrl(input.url);
-    if (url instanceof UserError) return url;
+    if (isErrorResult(url)) return url;
     const secret = newSecret();
     return inTransaction<EndpointCreated, UserError>(em, async (tx) => {
       if (!(await lockMerchant(tx, merchantId))) throw notFound('Merchant', merchantId);

@@ -5,8 +5,8 @@ import {
   AfterSaleStatus,
   prorate,
   requestRefusal,
-} from '../../src/modules/aftersale/aftersale.state';
-import { OrderStatus } from '../../src/modules/order/order.state';
+} from '../../src/modules/aftersale/aftersale.lifecycle';
+import { OrderStatus } from '../../src/modules/order/order.lifecycle';
 
 const S = AfterSaleStatus;
 const T = AfterSaleKind;

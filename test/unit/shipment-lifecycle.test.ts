@@ -1,6 +1,9 @@
 import 'reflect-metadata';
-import { ShipmentStatus } from '../../src/modules/fulfillment/fulfillment.types';
-import { acceptsReport, shipmentLifecycle } from '../../src/modules/fulfillment/shipment.state';
+import {
+  acceptsReport,
+  shipmentLifecycle,
+  ShipmentStatus,
+} from '../../src/modules/fulfillment/shipment.lifecycle';
 
 const S = ShipmentStatus;
 const ALL: ShipmentStatus[] = [S.LABEL_CREATED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED, S.EXCEPTION];

@@ -1,13 +1,17 @@
-import { registerEnumType } from 'type-graphql';
-import { StateMachine } from '../../shared/state-machine';
-import { OrderStatus } from '../order/order.state';
+import { StateMachine, type EntryEffects } from '../../shared/state-machine';
+import { OrderStatus } from '../order/order.lifecycle';
+
+/*
+ * The after-sale lifecycle in one place: the rules, the moves of each type, who moves a request
+ * into each state and what entering it does. No GraphQL here: the enums are registered in
+ * aftersale.types.ts.
+ */
 
 export enum AfterSaleKind {
   REFUND_ONLY = 'REFUND_ONLY',
   RETURN_AND_REFUND = 'RETURN_AND_REFUND',
   EXCHANGE = 'EXCHANGE',
 }
-registerEnumType(AfterSaleKind, { name: 'AfterSaleType', description: 'What the buyer asks for.' });
 
 export enum AfterSaleStatus {
   REQUESTED = 'REQUESTED',
@@ -20,10 +24,6 @@ export enum AfterSaleStatus {
   COMPLETED = 'COMPLETED',
   CANCELLED = 'CANCELLED',
 }
-registerEnumType(AfterSaleStatus, {
-  name: 'AfterSaleStatus',
-  description: 'Where an after-sale request is in its lifecycle.',
-});
 
 /*
  * After-sale rules.
@@ -108,6 +108,142 @@ export const afterSaleLifecycles: Readonly<Record<AfterSaleKind, StateMachine<Af
     [S.COMPLETED]: [],
     [S.CANCELLED]: [],
   }),
+};
+
+/**
+ * Who moves an after-sale into each state and what entering it does. Every move also writes an
+ * AFTER_SALE_UPDATED order event (aftersale.store.ts#moveAfterSale), under the order's row lock.
+ */
+export const afterSaleEntry: EntryEffects<AfterSaleStatus> = {
+  [S.REQUESTED]: {
+    enteredBy: [
+      {
+        does: 'afterSaleRequest by the buyer (idempotent by key)',
+        by: 'aftersale/aftersale.request.ts#requestAfterSale',
+      },
+    ],
+    effects: [
+      {
+        does: 'the request and its lines claim units of the order (never more than were bought)',
+        by: 'aftersale/aftersale.request.ts#requestAfterSale',
+      },
+      {
+        does: 'the review-deadline job: unreviewed after AFTER_SALE_REVIEW_HOURS, it is approved',
+        by: 'aftersale/aftersale.review.ts#autoApprove',
+      },
+    ],
+  },
+  [S.APPROVED]: {
+    enteredBy: [
+      {
+        does: 'afterSaleReview by the merchant or an admin',
+        by: 'aftersale/aftersale.review.ts#reviewAfterSale',
+      },
+      {
+        does: 'the review deadline (job, and its backstop sweep)',
+        by: 'aftersale/aftersale.review.ts#approveOverdue',
+      },
+    ],
+    effects: [
+      {
+        does: 'REFUND_ONLY: refunded at once (→ REFUNDED); units of a PAID order go back to stock',
+        by: 'aftersale/aftersale.review.ts#approveInTransaction',
+      },
+      {
+        does: "returns and exchanges: the return address (given, or the merchant's last one)",
+        by: 'aftersale/aftersale.review.ts#approveInTransaction',
+      },
+    ],
+  },
+  [S.REJECTED]: {
+    enteredBy: [
+      { does: 'afterSaleReview (a note is required)', by: 'aftersale/aftersale.review.ts#reviewAfterSale' },
+    ],
+    effects: [
+      {
+        does: 'its units are no longer claimed (RELEASED_STATES)',
+        by: 'aftersale/aftersale.request.ts#requestAfterSale',
+      },
+    ],
+  },
+  [S.RETURN_SHIPPED]: {
+    enteredBy: [
+      { does: 'afterSaleReturnShip by the buyer', by: 'aftersale/aftersale.returns.ts#returnShip' },
+    ],
+    effects: [
+      {
+        does: 'the RETURN shipment, tracked like any parcel',
+        by: 'fulfillment/shipment.store.ts#insertShipment',
+      },
+    ],
+  },
+  [S.RECEIVED]: {
+    enteredBy: [
+      { does: 'afterSaleReceive by the merchant', by: 'aftersale/aftersale.returns.ts#receiveReturn' },
+    ],
+    effects: [
+      {
+        does: 'RETURN_AND_REFUND: the units go back to stock, then the refund (→ REFUNDED)',
+        by: 'aftersale/aftersale.refund.ts#restockAfterSale',
+      },
+      {
+        does: 'EXCHANGE: the replacement ships (→ EXCHANGE_SHIPPED)',
+        by: 'aftersale/aftersale.returns.ts#receiveReturn',
+      },
+    ],
+  },
+  [S.REFUNDED]: {
+    enteredBy: [
+      {
+        does: 'approval (REFUND_ONLY) or receipt (RETURN_AND_REFUND), same transaction',
+        by: 'aftersale/aftersale.refund.ts#refundAfterSale',
+      },
+    ],
+    effects: [
+      {
+        does: 'the prorated refund (the last unit also returns shipping); the order may become REFUNDED',
+        by: 'payment/refund.service.ts#refundOrderInTransaction',
+      },
+    ],
+  },
+  [S.EXCHANGE_SHIPPED]: {
+    enteredBy: [
+      { does: 'afterSaleReceive of an exchange', by: 'aftersale/aftersale.returns.ts#receiveReturn' },
+    ],
+    effects: [
+      {
+        does: 'the EXCHANGE shipment of the replacement',
+        by: 'fulfillment/shipment.store.ts#insertShipment',
+      },
+    ],
+  },
+  [S.COMPLETED]: {
+    enteredBy: [
+      {
+        does: 'the carrier reports the replacement DELIVERED',
+        by: 'aftersale/aftersale.returns.ts#completeExchangeInTransaction',
+      },
+      {
+        does: 'the backstop sweep of delivered replacements',
+        by: 'aftersale/aftersale.returns.ts#completeDeliveredExchanges',
+      },
+    ],
+    effects: [],
+  },
+  [S.CANCELLED]: {
+    enteredBy: [
+      {
+        does: 'an approval that finds the order already REFUNDED in full',
+        by: 'aftersale/aftersale.review.ts#approveInTransaction',
+      },
+    ],
+    effects: [
+      {
+        does: 'its units are no longer claimed (RELEASED_STATES)',
+        by: 'aftersale/aftersale.request.ts#requestAfterSale',
+      },
+    ],
+  },
 };
 
 /** After-sales in these states no longer claim their units. */

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { decodeOrderId, ORDER_ID_EPOCH_MS, SHARD_COUNT, shardOf } from '../../src/modules/order/order-id';
-import { orderLifecycle, OrderStatus } from '../../src/modules/order/order.state';
+import { orderLifecycle, OrderStatus } from '../../src/modules/order/order.lifecycle';
 
 const S = OrderStatus;
 const ALL: OrderStatus[] = [
