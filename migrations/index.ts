@@ -19,6 +19,7 @@ import { Migration20261204100000_order_archive } from './Migration20261204100000
 import { Migration20261204110000_seller_store } from './Migration20261204110000_seller_store';
 import { Migration20261204130000_account_security } from './Migration20261204130000_account_security';
 import { Migration20261204150000_ledger_stripes } from './Migration20261204150000_ledger_stripes';
+import { Migration20261204200000_flash_sale_persist_line } from './Migration20261204200000_flash_sale_persist_line';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -45,4 +46,8 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204110000_seller_store', class: Migration20261204110000_seller_store },
   { name: 'Migration20261204130000_account_security', class: Migration20261204130000_account_security },
   { name: 'Migration20261204150000_ledger_stripes', class: Migration20261204150000_ledger_stripes },
+  {
+    name: 'Migration20261204200000_flash_sale_persist_line',
+    class: Migration20261204200000_flash_sale_persist_line,
+  },
 ];
