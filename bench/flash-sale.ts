@@ -281,6 +281,25 @@ export async function flashSaleBench(serverUrl: string): Promise<void> {
           }),
         );
 
+        // 3b. The same with 1,024 in flight: group commit stores what arrives during a batch in the
+        // next one, so acceptances grow with the shoppers in flight (PostgreSQL only: one row).
+        const bigSale2 = await sale(app, variants[v++], 1_000_000, 1000);
+        let k = 0;
+        measure(
+          'acceptances only, 1,024 in flight (closed loop)',
+          await closedLoop(1024, DURATION * 1000, async () => {
+            const n = k++;
+            await app.services.flashSales.enter(
+              app.orm.em.fork() as any,
+              shoppers[n % SHOPPERS],
+              bigSale2,
+              1,
+              `a2-${n}`,
+            );
+            return true;
+          }),
+        );
+
         // 4. The workers: 5,000 accepted entries turned into orders (persisted first with Redis).
         const orderSale = await sale(app, variants[v++], 5000, 1);
         await burst(app, orderSale, shoppers.slice(0, 5000), 'o');

@@ -21,6 +21,7 @@ import { Migration20261204130000_account_security } from './Migration20261204130
 import { Migration20261204150000_ledger_stripes } from './Migration20261204150000_ledger_stripes';
 import { Migration20261204170000_loyalty } from './Migration20261204170000_loyalty';
 import { Migration20261204190000_signup_verification } from './Migration20261204190000_signup_verification';
+import { Migration20261204200000_flash_sale_persist_line } from './Migration20261204200000_flash_sale_persist_line';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -51,5 +52,9 @@ export const migrationsList: MigrationObject[] = [
   {
     name: 'Migration20261204190000_signup_verification',
     class: Migration20261204190000_signup_verification,
+  },
+  {
+    name: 'Migration20261204200000_flash_sale_persist_line',
+    class: Migration20261204200000_flash_sale_persist_line,
   },
 ];

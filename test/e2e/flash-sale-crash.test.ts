@@ -34,8 +34,8 @@ const SALE_LOCK = `select count(*)::int as n from pg_locks where locktype = 'adv
  * rate), so that mode runs a smaller sale: the same steps, in a few seconds.
  */
 describe.each([
-  { mode: 'with Redis', redis: true, units: 600, batch: 25 },
-  { mode: 'without Redis (PostgreSQL decides)', redis: false, units: 240, batch: 10 },
+  { mode: 'with Redis', redis: true, units: 300, batch: 20 },
+  { mode: 'without Redis (PostgreSQL decides)', redis: false, units: 150, batch: 10 },
 ])('flash sale $mode', ({ redis, units, batch }) => {
   test('servers killed mid-crowd and mid-batch lose no entry and double no order', async () => {
     const db = await createTestDatabase();
@@ -147,7 +147,7 @@ describe.each([
           const ordered = await count('ORDERED');
           const [lock] = await sql(SALE_LOCK, [sale.id]);
           inBatch = lock.n > 0;
-          return ordered > 0 && ordered < units - 100 && inBatch;
+          return ordered > 0 && ordered < units / 2 && inBatch;
         },
         60_000,
         'the worker in a batch',
@@ -189,5 +189,5 @@ describe.each([
       await pg.end();
       await db.drop();
     }
-  }, 180_000);
+  }, 300_000);
 });

@@ -14,6 +14,7 @@ import { heldUnits, holdForSale } from '../inventory/inventory.store';
 import type { RedisGate } from './flashsale.redis';
 import * as store from './flashsale.store';
 import { DurableWaiters } from './flashsale.durable';
+import { PrecheckBatcher } from './flashsale.precheck';
 import { FlashSaleEntryStatus, type EntryView, type FlashSaleRow } from './flashsale.types';
 import { EntryStream, UpdateHub, type LinePersisted, type UpdateBus } from './flashsale.updates';
 
@@ -91,6 +92,8 @@ export class FlashSaleService {
     string,
     { ids: Set<string>; startsAt: number; endsAt: number; variantId: string }
   >();
+  /** The read before a decision without Redis, shared by the shoppers of a sale arriving together. */
+  private readonly prechecks = new PrecheckBatcher();
   /** Acceptances without Redis under way in this process, by sale, and those waiting their turn. */
   private readonly turns = new Map<string, { running: number; queue: (() => void)[] }>();
   /** Every open sale's Redis copy must be rebuilt (Redis came back after being unreachable). */
@@ -350,8 +353,9 @@ export class FlashSaleService {
       if (at < full.startsAt || at >= full.endsAt) return notActive();
       return OutOfStockError.of(full.variantId, e.quantity, 0);
     }
-    // Most shoppers of a busy sale are refused: that is answered by one read, without a transaction.
-    const pre = await store.precheck(em, e.saleId, e.entryId, e.customerId);
+    // Most shoppers of a busy sale are refused: that is answered by one read, without a transaction,
+    // shared by every shopper of the sale arriving in the same moment.
+    const pre = await this.prechecks.ask(em, e.saleId, e.entryId, e.customerId);
     if (!pre) throw notFound('FlashSale', e.saleId);
     if (pre.used) {
       const prior = await store.entryById(em, e.entryId);
@@ -371,8 +375,14 @@ export class FlashSaleService {
     const outcome = await this.rowTurns(e.saleId, async (waited) => {
       if (waited) {
         // The line may have filled, or the customer's limit been reached by another key, while this
-        // one waited: a read answers that, not a transaction.
-        const again = await store.precheck(em, e.saleId, e.entryId, e.customerId);
+        // one waited: memory or a read answers that, not a transaction.
+        const full = this.fullLines.get(e.saleId);
+        if (full && !full.ids.has(e.entryId)) {
+          const at = Date.now();
+          if (at < full.startsAt || at >= full.endsAt) return notActive();
+          return OutOfStockError.of(full.variantId, e.quantity, 0);
+        }
+        const again = await this.prechecks.ask(em, e.saleId, e.entryId, e.customerId);
         const now = again?.sale;
         if (now && !again.used && (now.sold_out || now.line_units + e.quantity > now.line_capacity))
           return OutOfStockError.of(String(now.variant_id), e.quantity, 0);
@@ -513,7 +523,11 @@ export class FlashSaleService {
             const read = await gate.read(saleId, cursor, 2000);
             streamId = read.streamId;
             if (read.entries.length === 0) break;
-            const { refused } = await store.persistLine(tx, sale, read.entries, read.cursor);
+            const out = await store.persistLine(tx, saleId, cursor, read.entries, read.cursor);
+            if (out?.outcome === 'CLOSED') break; // nobody can be served any more
+            // Under the line lock since the sale was read: the position is ours (STALE cannot be).
+            if (out?.outcome !== 'STORED') throw new Error(`flash sale ${saleId}: line not persisted`);
+            const { refused } = out;
             persisted.push({
               saleId,
               epoch: read.epoch!,

@@ -137,26 +137,6 @@ export async function entryIds(em: EntityManager, saleId: string): Promise<strin
   return rows.map((r) => r.id);
 }
 
-/**
- * The sale, whether this key was used already (its entry id), and the customer's units in line:
- * one read. Both counts only ever grow, so a refusal read from them is final.
- */
-export async function precheck(
-  em: EntityManager,
-  saleId: string,
-  entryId: string,
-  customerId: string,
-): Promise<{ sale: FlashSaleRow; used: boolean; mine: number } | null> {
-  const [r] = await sqlAll<FlashSaleRow & { used: boolean; mine: number }>(
-    em,
-    `select s.*, exists (select 1 from flash_sale_entry e where e.id = $2) as used,
-            (select coalesce(sum(quantity), 0)::int from flash_sale_entry e where e.flash_sale_id = s.id and e.customer_id = $3) as mine
-       from flash_sale s where s.id = $1`,
-    [saleId, entryId, customerId],
-  );
-  return r ? { sale: r, used: r.used, mine: Number(r.mine) } : null;
-}
-
 /** Place in line of a QUEUED entry: the QUEUED entries before it, plus one. */
 export async function positionOf(em: EntityManager, e: EntryRow): Promise<number> {
   const [r] = await sqlAll<{ n: number }>(
@@ -217,83 +197,70 @@ export async function insertEntryWithinLimit(
 
 // ------------------------------------------------------------------ the worker
 
+/** What became of a batch of the line (`persistLine`). */
+export interface LinePersistOutcome {
+  /** STORED; CLOSED (nothing stored); STALE: the stream position is not the one given (nothing stored). */
+  outcome: 'STORED' | 'CLOSED' | 'STALE';
+  stored: number;
+  /** Entries not stored: their customer over the limit, or the line over its capacity. */
+  refused: string[];
+  /** The sale's stream position now (after the batch, when STORED). */
+  cursor: string;
+  /** flash_sale.pg_decided and sold_out, for the checks of the Redis copy. */
+  pgDecided: number;
+  soldOut: boolean;
+}
+
 /**
- * Persists entries accepted by Redis, in the order of the line. PostgreSQL has the last word: an
- * entry already stored (same id: same customer and key) is skipped, so a batch read twice stores
- * nothing twice; an entry that would take its customer over the limit, or the line over its
- * capacity, is not stored but `refused` (possible only while Redis's counts are behind
- * PostgreSQL's, e.g. just after a rebuild, when a decision taken without Redis commits late); its
- * shopper, not answered yet, is then decided by PostgreSQL. Moves the persisted stream position in
- * the same transaction.
+ * Persists entries accepted by Redis, in the order of the line, and moves the sale's stream
+ * position from `from` (null: wherever it is) to `to`: one statement, the function
+ * flash_sale_persist_line (migrations/Migration20261204200000_flash_sale_persist_line.ts), which
+ * takes the line lock and the sale row and does the rest in one round trip (outside a
+ * transaction: in one commit). PostgreSQL has the last word: an entry already stored (same id:
+ * same customer and key) is skipped, so a batch read twice stores nothing twice; an entry that
+ * would take its customer over the limit, or the line over its capacity, is not stored but
+ * `refused` (possible only while Redis's counts are behind PostgreSQL's, e.g. just after a
+ * rebuild, when a decision taken without Redis commits late); its shopper, not answered yet, is
+ * then decided by PostgreSQL. Null: no such sale.
  */
 export async function persistLine(
-  tx: EntityManager,
-  sale: FlashSaleRow,
+  em: EntityManager,
+  saleId: string,
+  from: string | null,
   entries: LineEntry[],
-  cursor: string,
-): Promise<{ stored: number; refused: string[] }> {
-  // The sale row first: decisions without Redis insert entries under its lock too, so the counts
-  // read below include every entry committed before, and theirs will include these.
-  const [row] = await sqlAll<{ line_units: number; line_capacity: number; per_customer_limit: number }>(
-    tx,
-    'select line_units, line_capacity, per_customer_limit from flash_sale where id = $1 for update',
-    [sale.id],
+  to: string,
+): Promise<LinePersistOutcome | null> {
+  const [r] = await sqlAll<{
+    outcome: LinePersistOutcome['outcome'];
+    stored: number;
+    refused: string[];
+    cursor_now: string;
+    pg_decided: number;
+    sold_out: boolean;
+  }>(
+    em,
+    `select * from flash_sale_persist_line($1, $2, $3, $4::text[], $5::bigint[], $6::text[], $7::int[], $8::int[], $9::timestamptz[])`,
+    [
+      saleId,
+      from,
+      to,
+      entries.map((e) => e.id),
+      entries.map((e) => e.customerId),
+      entries.map((e) => e.key),
+      entries.map((e) => e.quantity),
+      entries.map((e) => e.seq),
+      entries.map((e) => e.acceptedAt.toISOString()),
+    ],
   );
-  const refused: string[] = [];
-  const chosen: LineEntry[] = [];
-  if (entries.length) {
-    const known = await sqlAll<{ id: string | null; customer_id: string | null; units: number | null }>(
-      tx,
-      `select id, null as customer_id, null::int as units from flash_sale_entry where id = any($2::text[])
-       union all
-       select null, customer_id, sum(quantity)::int from flash_sale_entry
-        where flash_sale_id = $1 and customer_id = any($3::bigint[]) group by customer_id`,
-      [sale.id, entries.map((e) => e.id), [...new Set(entries.map((e) => e.customerId))]],
-    );
-    const there = new Set(known.filter((k) => k.id).map((k) => k.id!));
-    const held = new Map(
-      known.filter((k) => k.customer_id).map((k) => [String(k.customer_id), Number(k.units)]),
-    );
-    let units = Number(row.line_units);
-    for (const e of entries) {
-      if (there.has(e.id)) continue;
-      there.add(e.id);
-      const mine = held.get(e.customerId) ?? 0;
-      if (mine + e.quantity > row.per_customer_limit || units + e.quantity > row.line_capacity) {
-        refused.push(e.id);
-        continue;
-      }
-      held.set(e.customerId, mine + e.quantity);
-      units += e.quantity;
-      chosen.push(e);
-    }
-  }
-  const rows = chosen.length
-    ? await sqlAll<{ quantity: number; seq: number }>(
-        tx,
-        `insert into flash_sale_entry (id, flash_sale_id, customer_id, idempotency_key, quantity, seq, status, created_at)
-         select u.id, $1, u.customer, u.key, u.q, u.seq, 'QUEUED', u.at
-           from unnest($2::text[], $3::bigint[], $4::text[], $5::int[], $6::int[], $7::timestamptz[]) as u(id, customer, key, q, seq, at)
-         on conflict do nothing returning quantity, seq`,
-        [
-          sale.id,
-          chosen.map((e) => e.id),
-          chosen.map((e) => e.customerId),
-          chosen.map((e) => e.key),
-          chosen.map((e) => e.quantity),
-          chosen.map((e) => e.seq),
-          chosen.map((e) => e.acceptedAt.toISOString()),
-        ],
-      )
-    : [];
-  const units = rows.reduce((n, r) => n + Number(r.quantity), 0);
-  const seq = rows.reduce((n, r) => Math.max(n, Number(r.seq)), 0);
-  await sqlAll(
-    tx,
-    `update flash_sale set line_units = line_units + $2, line_seq = greatest(line_seq, $3), redis_cursor = $4 where id = $1`,
-    [sale.id, units, seq, cursor],
-  );
-  return { stored: rows.length, refused };
+  if (!r) return null;
+  return {
+    outcome: r.outcome,
+    stored: Number(r.stored),
+    refused: r.refused ?? [],
+    cursor: r.cursor_now,
+    pgDecided: Number(r.pg_decided),
+    soldOut: r.sold_out,
+  };
 }
 
 /** The first QUEUED entries, in line order. */
