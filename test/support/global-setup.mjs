@@ -18,7 +18,15 @@ export default async function globalSetup() {
     const { startEmbeddedPostgres } = require('../../dist/src/db/embedded.js');
     const dir = mkdtempSync(join(tmpdir(), 'commerce-test-pg-'));
     chmodSync(dir, 0o755); // the server runs as the postgres user when we are root
-    const db = await startEmbeddedPostgres(join(dir, 'pg'));
+    // A throw-away server (a fresh directory per run; tests that crash PostgreSQL start their own,
+    // test/support/pg-server.ts, with the same settings): commits do not wait for the disk. On a
+    // loaded machine an fsync can take seconds, which timed out waits that have nothing to do
+    // with durability (a flash-sale commit seen stuck in WalSync), and it costs every test time.
+    const db = await startEmbeddedPostgres(join(dir, 'pg'), undefined, {
+      fsync: 'off',
+      synchronous_commit: 'off',
+      full_page_writes: 'off',
+    });
     globalThis.__EMBEDDED_PG__ = db;
     baseUrl = db.url;
   }
