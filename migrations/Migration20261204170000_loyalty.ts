@@ -39,6 +39,8 @@ create table loyalty_entry (
   -- The money (minor units) the amount was computed from: what an EARN's order kept, what a
   -- refund gave back.
   basis bigint,
+  -- Why, for entries made by a person (ADJUST).
+  note text check (length(note) <= 500),
   created_at timestamptz not null default now(),
   primary key (user_id, id),
   check (amount = points - owed),

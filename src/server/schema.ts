@@ -43,7 +43,7 @@ import { SwitchResolver } from '../modules/switches/switches.resolver';
 import { SalesResolver } from '../modules/sales/sales.resolver';
 import { OperationsResolver } from '../modules/ops/ops.resolver';
 import { FlashSaleEntryResolver, FlashSaleResolver } from '../modules/flashsale/flashsale.resolver';
-import { LoyaltyViewerResolver } from '../modules/loyalty/loyalty.resolver';
+import { LoyaltyAdminResolver, LoyaltyViewerResolver } from '../modules/loyalty/loyalty.resolver';
 
 export const resolvers = [
   OrderEventsResolver,
@@ -81,6 +81,7 @@ export const resolvers = [
   FlashSaleResolver,
   FlashSaleEntryResolver,
   LoyaltyViewerResolver,
+  LoyaltyAdminResolver,
 ] as const;
 
 let cached: GraphQLSchema | undefined;

@@ -7,6 +7,7 @@ import { grantPoints } from '../factories/loyalty';
 import { completeOnProviderPage, eventually, PAYMENT_START } from '../factories/payments';
 import { checkout, createCart } from '../factories/shop';
 import { moneyProblems } from '../support/money-invariants';
+import { codeOf } from '../support/client';
 import { startTestApp, type TestApp } from '../support/app';
 
 /**
@@ -316,6 +317,39 @@ describe('spent points', () => {
       ['SPEND', -40, -40, 0],
       ['EARN', 40, 40, 0],
     ]);
+    await invariants();
+  });
+});
+
+describe('loyaltyPointsAdjust', () => {
+  const ADJUST = `mutation($u: ID!, $p: Int!, $r: String!, $k: String!) { loyaltyPointsAdjust(userId: $u, points: $p, reason: $r, idempotencyKey: $k) {
+    __typename ... on LoyaltyEntry { id kind amount points owed note } ... on ErrorResult { errorCode } } }`;
+
+  test('an admin gives and takes points once per key; what the balance cannot cover is owed; customers may not', async () => {
+    const b = await signUpCustomer(t.gql);
+    const give = (p: number, k: string, r = 'goodwill') => t.gql(ADJUST, { u: b.id, p, r, k }, admin);
+    const [x, y] = await Promise.all([give(70, 'g1'), give(70, 'g1')]);
+    expect(x.data.loyaltyPointsAdjust).toMatchObject({
+      kind: 'ADJUST',
+      amount: 70,
+      points: 70,
+      note: 'goodwill',
+    });
+    expect(y.data.loyaltyPointsAdjust).toEqual(x.data.loyaltyPointsAdjust);
+    expect((await give(71, 'g1')).data.loyaltyPointsAdjust).toEqual({
+      __typename: 'UserError',
+      errorCode: 'IDEMPOTENCY_KEY_REUSED',
+    });
+    expect((await give(-100, 'take', 'fraud')).data.loyaltyPointsAdjust).toMatchObject({
+      amount: -100,
+      points: -70,
+      owed: 30,
+    });
+    expect(await points(b)).toMatchObject({ points: 0, pointsOwed: 30 });
+    expect(codeOf(await give(0, 'zero'))).toBe('BAD_USER_INPUT');
+    const own = await t.gql(ADJUST, { u: b.id, p: 1000, r: 'me', k: 'self' }, b.token);
+    expect(codeOf(own)).toBe('FORBIDDEN');
+    expect(await points(b)).toMatchObject({ points: 0, pointsOwed: 30 });
     await invariants();
   });
 });

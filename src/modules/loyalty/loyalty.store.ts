@@ -37,6 +37,7 @@ export interface LoyaltyEntry {
   refundId: string | null;
   checkoutId: string | null;
   basis: number | null;
+  note: string | null;
   createdAt: Date;
 }
 
@@ -51,6 +52,8 @@ export interface NewEntry {
   refundId?: string | null;
   checkoutId?: string | null;
   basis?: number | null;
+  /** Why (entries made by a person). */
+  note?: string | null;
   /** A debit that the balance must cover (a checkout spending): nothing is written when it cannot. */
   covered?: boolean;
 }
@@ -67,6 +70,7 @@ interface EntryRow {
   refund_id: string | null;
   checkout_id: string | null;
   basis: string | null;
+  note: string | null;
   created_at: Date;
 }
 
@@ -82,6 +86,7 @@ const toEntry = (r: EntryRow): LoyaltyEntry => ({
   refundId: r.refund_id === null ? null : String(r.refund_id),
   checkoutId: r.checkout_id === null ? null : String(r.checkout_id),
   basis: r.basis === null ? null : Number(r.basis),
+  note: r.note,
   createdAt: r.created_at,
 });
 
@@ -115,8 +120,8 @@ export async function appendEntry(tx: EntityManager, e: NewEntry): Promise<Loyal
               case when amt > 0 then -least(owed, amt) else -amt - least(points, -amt) end as d_owed
          from sized where amt <> 0
      ), entry as (
-       insert into loyalty_entry (user_id, kind, amount, points, owed, cause, order_id, refund_id, checkout_id, basis)
-       select $1::bigint, $2::text, amt, d_points, d_owed, $4::text, $5::bigint, $6::bigint, $7::bigint, $8::bigint
+       insert into loyalty_entry (user_id, kind, amount, points, owed, cause, order_id, refund_id, checkout_id, basis, note)
+       select $1::bigint, $2::text, amt, d_points, d_owed, $4::text, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $10::text
          from split
        on conflict (user_id, cause) do nothing
        returning *
@@ -135,8 +140,22 @@ export async function appendEntry(tx: EntityManager, e: NewEntry): Promise<Loyal
       e.checkoutId ?? null,
       e.basis ?? null,
       e.covered ?? false,
+      e.note ?? null,
     ],
   );
+  return row ? toEntry(row) : null;
+}
+
+/** The entry of a cause, if it was applied. */
+export async function findEntry(
+  em: EntityManager,
+  userId: string,
+  cause: string,
+): Promise<LoyaltyEntry | null> {
+  const [row] = await sqlAll<EntryRow>(em, 'select * from loyalty_entry where user_id = $1 and cause = $2', [
+    userId,
+    cause,
+  ]);
   return row ? toEntry(row) : null;
 }
 

@@ -1,4 +1,5 @@
-import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { createUnionType, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { UserError } from '../../shared/error-result';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { LoyaltyEntryKind, type LoyaltyEntry } from './loyalty.store';
 
@@ -31,6 +32,8 @@ export class LoyaltyEntryType {
   @Field(() => ID, { nullable: true }) orderId!: string | null;
   @Field(() => ID, { nullable: true }) refundId!: string | null;
   @Field(() => ID, { nullable: true }) checkoutId!: string | null;
+  @Field(() => String, { nullable: true, description: 'Why, for corrections made by a person.' })
+  note!: string | null;
   @Field(() => GraphQLDateTime) createdAt!: Date;
 }
 
@@ -44,5 +47,11 @@ export const toLoyaltyEntry = (e: LoyaltyEntry): LoyaltyEntryType =>
     orderId: e.orderId,
     refundId: e.refundId,
     checkoutId: e.checkoutId,
+    note: e.note,
     createdAt: e.createdAt,
   });
+
+export const LoyaltyAdjustResult = createUnionType({
+  name: 'LoyaltyAdjustResult',
+  types: () => [LoyaltyEntryType, UserError] as const,
+});
