@@ -1,5 +1,3 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { sqlAll } from '../../db/sql';
 import { ErrorCode, UserError } from '../../shared/error-result';
 import { StockPolicy } from '../catalog/product.entity';
 
@@ -10,6 +8,12 @@ export interface CheckoutCaps {
   maxHeldUnits: number;
 }
 
+/** What a customer's unpaid checkouts hold now (orders past their deadline are not counted). */
+export interface HeldByCustomer {
+  checkouts: number;
+  units: number;
+}
+
 /** Units a line takes out of stock before it is paid (DEDUCT_ON_PAYMENT lines take none). */
 export const holdsStock = (policy: StockPolicy): boolean => policy !== StockPolicy.DEDUCT_ON_PAYMENT;
 
@@ -17,28 +21,20 @@ export const holdsStock = (policy: StockPolicy): boolean => policy !== StockPoli
  * Stock hoarding: one free account once held every unit of a variant for the whole payment window
  * with unpaid checkouts. A new checkout is refused while the customer already has `maxUnpaid`
  * checkouts awaiting payment, or when its units and those of the unpaid ones would exceed
- * `maxHeldUnits`. Runs inside the checkout's transaction; a lock per customer makes two checkouts
- * of one customer count one after the other (otherwise both could see room for one more).
+ * `maxHeldUnits`.
+ *
+ * The count costs no statement of its own: the checkout write counts and writes only when there
+ * is room (order.store.ts, WRITE_CHECKOUT_SQL). Two checkouts of one customer must count one after
+ * the other (otherwise both could see room for one more), so the first statement of a checkout
+ * takes this per-customer lock (CLAIM_AND_READ_CART_SQL), held to the commit; the write, a later
+ * statement, then sees every checkout of the customer that committed before it. `buyerId` is an
+ * SQL expression.
  */
-export async function checkoutCapProblem(
-  tx: EntityManager,
-  buyerId: string,
-  newUnits: number,
-  caps: CheckoutCaps,
-): Promise<UserError | null> {
-  await sqlAll(tx, `select pg_advisory_xact_lock(hashtextextended('checkout-caps:' || $1::text, 0))`, [
-    buyerId,
-  ]);
-  // Orders past their deadline are about to expire (their stock comes back): not counted.
-  const [held] = await sqlAll<{ checkouts: number; units: number }>(
-    tx,
-    `select count(distinct o.checkout_id)::int as checkouts,
-            coalesce(sum(l.quantity) filter (where l.stock_policy <> $2), 0)::int as units
-       from shop_order o
-       left join order_line l on l.order_id = o.id
-      where o.buyer_id = $1 and o.status = 'PENDING_PAYMENT' and o.payment_deadline > now()`,
-    [buyerId, StockPolicy.DEDUCT_ON_PAYMENT],
-  );
+export const customerCapsLockFrom = (buyerId: string): string =>
+  `select pg_advisory_xact_lock(hashtextextended('checkout-caps:' || ${buyerId}::text, 0))`;
+
+/** The error when a checkout with `newUnits` held units does not fit the caps, else null. */
+export function capProblem(held: HeldByCustomer, newUnits: number, caps: CheckoutCaps): UserError | null {
   if (held.checkouts >= caps.maxUnpaid) {
     return UserError.of(
       ErrorCode.CHECKOUT_LIMIT_REACHED,

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import { ORDER_ID_EPOCH_MS } from '../order/order-id';
-import { snapshotOf, type SnapshotSource } from './checkout.service';
+import { snapshotOf, type SnapshotSource } from './checkout.snapshot';
 
 export const SNAPSHOT_SWEEP_JOB = 'snapshots.sweep';
 const CURSOR = 'snapshot-sweep';

@@ -65,7 +65,7 @@ export const orderEntry: EntryEffects<OrderStatus> = {
         does: 'orders, lines, reservations, first event, cart CONVERTED: one statement',
         by: 'order/order.store.ts#writeCheckout',
       },
-      { does: 'coupon use and points taken', by: 'pricing/pricing.service.ts#redeem' },
+      { does: 'coupon use and points taken', by: 'checkout/checkout.steps.ts#redeemCoupon' },
       {
         does: 'stock reserved (RESERVE_ON_ORDER) or taken (DEDUCT_ON_ORDER)',
         by: 'inventory/inventory.store.ts#takeStock',

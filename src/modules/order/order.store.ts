@@ -88,18 +88,48 @@ export interface NewCheckout {
 }
 
 /**
+ * The per-customer caps a checkout must fit (checkout.caps.ts): the write happens only while the
+ * customer's unpaid checkouts are fewer than `maxUnpaid` and their held units, with `newUnits`,
+ * stay within `maxHeldUnits` (`newUnits` 0: no unit cap).
+ */
+export interface CheckoutGuard {
+  maxUnpaid: number;
+  maxHeldUnits: number;
+  newUnits: number;
+}
+
+/**
  * Writes the checkout, one order per merchant, the order lines, the reservations of
  * RESERVE_ON_ORDER lines and the orders' first events, and marks the cart converted; returns the
  * orders (the reply shows them without reading them again). Data-modifying CTEs: one round trip,
- * and the foreign keys are checked at the end of the statement. The values travel as three JSON
- * documents read with named, typed columns ($1 the checkout, $2 its orders, $3 their lines).
+ * and the foreign keys are checked at the end of the statement. The values travel as JSON
+ * documents read with named, typed columns ($1 the checkout, $2 its orders, $3 their lines, $4 the
+ * guard).
+ *
+ * The guard: the statement first counts the buyer's unpaid checkouts and the units they hold, and
+ * writes nothing when the new one does not fit (`CheckoutGuard`); every row then carries the
+ * counts, and a single row with no order says the checkout was refused. The caller holds the
+ * customer's caps lock since an earlier statement, so this count sees every concurrent checkout
+ * of the customer that committed before it.
+ *
  * Shared with the benchmark's raw-driver baseline (bench/money-path.ts, bench/checkout.ts).
  */
-export const WRITE_CHECKOUT_SQL = `with checkout_row as (
+export const WRITE_CHECKOUT_SQL = `with input as (
+         select * from jsonb_to_record($1::jsonb) as c(id bigint, buyer_id bigint, cart_id text, subtotal bigint, discount bigint, points_discount bigint,
+                                                        points_used int, shipping_fee bigint, total bigint, coupon_code text, shipping_address jsonb, payment_deadline timestamptz)
+       ), held as (
+         select count(distinct o.checkout_id)::int as checkouts,
+                coalesce(sum(l.quantity) filter (where l.stock_policy <> 'DEDUCT_ON_PAYMENT'), 0)::int as units
+           from shop_order o
+           left join order_line l on l.order_id = o.id
+          where o.buyer_id = (select buyer_id from input) and o.status = 'PENDING_PAYMENT' and o.payment_deadline > now()
+       ), fits as (
+         select 1 from held, jsonb_to_record($4::jsonb) as g(max_unpaid int, max_held_units int, new_units int)
+          where held.checkouts < g.max_unpaid and (g.new_units = 0 or held.units + g.new_units <= g.max_held_units)
+       ), checkout_row as (
          insert into checkout (id, buyer_id, cart_id, subtotal, discount, points_discount, points_used, shipping_fee, total, coupon_code, shipping_address, payment_deadline)
          select c.id, c.buyer_id, c.cart_id, c.subtotal, c.discount, c.points_discount, c.points_used, c.shipping_fee, c.total, c.coupon_code, c.shipping_address, c.payment_deadline
-           from jsonb_to_record($1::jsonb) as c(id bigint, buyer_id bigint, cart_id text, subtotal bigint, discount bigint, points_discount bigint,
-                                                 points_used int, shipping_fee bigint, total bigint, coupon_code text, shipping_address jsonb, payment_deadline timestamptz)
+           from input c where exists (select 1 from fits)
          returning id, buyer_id, cart_id, shipping_address, payment_deadline
        ), orders as (
          insert into shop_order (id, checkout_id, buyer_id, merchant_id, status, subtotal, discount, points_discount, points_used, shipping_fee, total, shipping_address, payment_deadline, event_seq)
@@ -124,10 +154,12 @@ export const WRITE_CHECKOUT_SQL = `with checkout_row as (
        ), converted as (
          ${convertCartFrom('(select cart_id from checkout_row)')}
        )
-       select * from orders order by id`;
+       select h.checkouts as held_checkouts, h.units as held_units, o.*
+         from held h left join orders o on true
+        order by o.id`;
 
-/** WRITE_CHECKOUT_SQL's parameters: the named columns of its three JSON documents. */
-export function writeCheckoutParams(c: NewCheckout): [string, string, string] {
+/** WRITE_CHECKOUT_SQL's parameters: the named columns of its JSON documents. */
+export function writeCheckoutParams(c: NewCheckout, guard: CheckoutGuard): [string, string, string, string] {
   return [
     JSON.stringify({
       id: c.checkoutId,
@@ -172,15 +204,36 @@ export function writeCheckoutParams(c: NewCheckout): [string, string, string] {
         snapshot_digest: l.snapshotDigest,
       })),
     ),
+    JSON.stringify({
+      max_unpaid: guard.maxUnpaid,
+      max_held_units: guard.maxHeldUnits,
+      new_units: guard.newUnits,
+    }),
   ];
 }
 
+/** The checkout write's outcome: the new orders, or none when the guard refused the checkout. */
+export type CheckoutWritten =
+  { written: true; orders: OrderRow[] } | { written: false; held: { checkouts: number; units: number } };
+
 /**
- * Writes a new checkout in the caller's transaction (see WRITE_CHECKOUT_SQL); the caller has
- * called `markEventsWritten()`. Returns the new orders in id order.
+ * Writes a new checkout in the caller's transaction when it fits the guard (see
+ * WRITE_CHECKOUT_SQL); the caller has called `markEventsWritten()`.
  */
-export async function writeCheckout(tx: EntityManager, c: NewCheckout): Promise<OrderRow[]> {
-  return sqlAll<OrderRow>(tx, WRITE_CHECKOUT_SQL, writeCheckoutParams(c));
+export async function writeCheckout(
+  tx: EntityManager,
+  c: NewCheckout,
+  guard: CheckoutGuard,
+): Promise<CheckoutWritten> {
+  const rows = await sqlAll<OrderRow & { held_checkouts: number; held_units: number }>(
+    tx,
+    WRITE_CHECKOUT_SQL,
+    writeCheckoutParams(c, guard),
+  );
+  if (rows[0].id === null) {
+    return { written: false, held: { checkouts: rows[0].held_checkouts, units: rows[0].held_units } };
+  }
+  return { written: true, orders: rows.map(({ held_checkouts: _c, held_units: _u, ...order }) => order) };
 }
 
 // ------------------------------------------------------------------ flash-sale orders
