@@ -141,9 +141,11 @@ export const WRITE_CHECKOUT_SQL = `with input as (
        ), lines as (
          insert into order_line (order_id, buyer_id, variant_id, product_id, sku, title, attributes, stock_policy, quantity, unit_price, subtotal, discount, points_discount, total, snapshot_digest)
          select o.id, o.buyer_id, l.variant_id, l.product_id, l.sku, l.title, l.attributes, l.stock_policy, l.quantity, l.unit_price, l.subtotal, l.discount, l.points_discount, l.total, l.snapshot_digest
-           from jsonb_to_recordset($3::jsonb) as l(merchant_id bigint, variant_id bigint, product_id bigint, sku text, title text, attributes jsonb, stock_policy text,
+           from jsonb_array_elements($3::jsonb) with ordinality as e(line, n)
+           cross join lateral jsonb_to_record(e.line) as l(merchant_id bigint, variant_id bigint, product_id bigint, sku text, title text, attributes jsonb, stock_policy text,
                                                    quantity int, unit_price bigint, subtotal bigint, discount bigint, points_discount bigint, total bigint, snapshot_digest text)
            join orders o on o.merchant_id = l.merchant_id
+          order by e.n -- line ids follow the cart's order (lists show lines by id)
          returning order_id, variant_id, stock_policy, quantity
        ), reservations as (
          ${insertReservationsFrom(
