@@ -9,8 +9,8 @@ import type { Connection } from '@mikro-orm/core';
  * machine, as much as the `pg` driver's own work. Here the very same text goes to the very same
  * pooled `pg` connection (or the transaction's), so PostgreSQL sees exactly what it saw before:
  *
- * - the text is MikroORM's `formatQuery` of the statement, with knex's `?` positioning applied,
- *   sent with the simple protocol, as `knex.raw(formatted)` sends it;
+ * - the text is MikroORM's `formatQuery` of the statement (values inlined), sent with the simple
+ *   protocol, as `knex.raw(formatted)` sends it;
  * - the knex client still emits `query` (per-request statement counts, tests that watch the
  *   statements) with the same `sql`;
  * - a failed statement's message is prefixed with its text, as knex does;
@@ -31,7 +31,6 @@ interface PgConnection {
 interface KnexClientLike {
   acquireConnection(): Promise<PgConnection>;
   releaseConnection(conn: PgConnection): Promise<unknown>;
-  positionBindings(sql: string): string;
   emit(event: 'query', data: object): boolean;
 }
 
@@ -57,7 +56,9 @@ export async function executeDirect<T>(
   const knex = (trx as KnexLike | undefined) ?? knexOf(conn);
   const client = knex.client;
   if (trx && knex.isCompleted?.()) throw new Error('Transaction query already complete');
-  const sql = client.positionBindings(conn.getPlatform().formatQuery(text, bindings as any[]));
+  // Every `?` is replaced by its value here. The text is sent as it is: knex's `positionBindings`
+  // would turn a `?` inside a value (a URL's query string) into `$1` and corrupt what is stored.
+  const sql = conn.getPlatform().formatQuery(text, bindings as any[]);
   const pg = await client.acquireConnection();
   try {
     client.emit('query', { __knexUid: pg.__knexUid, __knexTxId: pg.__knexTxId, sql, bindings: [] });

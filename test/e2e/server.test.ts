@@ -417,6 +417,8 @@ describe('NODE_ENV=production', () => {
           ADMIN_EMAIL: ADMIN.email,
           ADMIN_PASSWORD: ADMIN.password,
           METRICS_TOKEN: 'e2e-metrics-token-0123456789',
+          // Sign-up mails need a transport in production (no mail is sent by this test).
+          SMTP_URL: 'smtp://127.0.0.1:2525',
           ...SECRETS,
         },
       });

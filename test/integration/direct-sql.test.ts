@@ -82,3 +82,16 @@ test('a failed statement names itself and keeps its SQLSTATE; the connection goe
   );
   expect(all.flat()).toHaveLength(12);
 });
+
+test('values holding ? and $1 are stored as given (a return URL with a query string)', async () => {
+  const em = orm.em.fork() as any;
+  const notes = ['https://shop.example.com/done?step=3&x=?', 'price $1 ?? \\? end'];
+  for (const [i, note] of notes.entries())
+    await sqlAll(em, 'insert into direct_sql_probe (id, note) values ($1, $2)', [100 + i, note]);
+  const rows = await sqlAll<{ note: string }>(
+    em,
+    'select note from direct_sql_probe where id >= 100 and note = any($1::text[]) order by id',
+    [notes],
+  );
+  expect(rows.map((r) => r.note)).toEqual(notes);
+});

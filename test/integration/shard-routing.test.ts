@@ -78,14 +78,16 @@ export const PLACEMENT: Record<string, Group> = {
 const EXCEPTIONS: { name: string; match: RegExp; why: string }[] = [
   {
     name: 'checkout reads the cart with the buyer’s points',
-    // With the idempotency key claimed first in the same statement (docs/money-path.md).
+    // With the customer's caps lock and the idempotency key claimed first in the same statement
+    // (docs/money-path.md).
     match:
-      /^(with claim as \(\s*insert into idempotency_key .*\)\s*)?select (\(select result_ref from claim\) as claimed_ref, )?c\.id as cart_id, c\.customer_id,.*\sfrom cart c\s.*for update of c$/s,
+      /^(with (caps_lock as materialized \(.*?\),\s*)?claim as \(\s*insert into idempotency_key .*\)\s*)?select (\(select result_ref from claim\) as claimed_ref, )?c\.id as cart_id, c\.customer_id,.*\sfrom cart c\s.*for update of c$/s,
     why: 'cart (its own shard) joined with app_user (the buyer’s shard): two statements under Citus, or cart ids that carry the buyer’s shard once a customer owns the cart',
   },
   {
     name: 'checkout writes the orders and converts the cart',
-    match: /^with checkout_row as \(\s*insert into checkout .* update cart set status = 'CONVERTED'/s,
+    match:
+      /^with input as \(.*checkout_row as \(\s*insert into checkout .* update cart set status = 'CONVERTED'/s,
     why: 'the buyer’s rows and the cart’s status in one statement: the cart update becomes its own statement in the same (2PC) transaction',
   },
   {
@@ -116,7 +118,7 @@ const WRITTEN = new RegExp(
   'gi',
 );
 /** Tables read: FROM or JOIN a name that is not a function call. */
-const READ = new RegExp(`\\b(?:from|join)\\s+${IDENT}(?![\\w.]*\\s*\\()`, 'gi');
+const READ = new RegExp(`\\b(?:from|join)\\s+(?:lateral\\s+)?(?!lateral\\b)${IDENT}(?![\\w.]*\\s*\\()`, 'gi');
 
 export function writtenTables(sql: string): string[] {
   return [...sql.matchAll(WRITTEN)].map((m) => (m[1] ?? m[2] ?? m[3]).toLowerCase());
@@ -124,7 +126,11 @@ export function writtenTables(sql: string): string[] {
 
 /** The tables a statement names (read or written), without its CTE names. */
 export function tablesOf(sql: string): string[] {
-  const ctes = new Set([...sql.matchAll(/(?:with|,)\s*(\w+)\s+as\s*\(/gi)].map((m) => m[1].toLowerCase()));
+  const ctes = new Set(
+    [...sql.matchAll(/(?:with|,)\s*(\w+)\s+as\s*(?:not\s+)?(?:materialized\s*)?\(/gi)].map((m) =>
+      m[1].toLowerCase(),
+    ),
+  );
   const names = [...writtenTables(sql), ...[...sql.matchAll(READ)].map((m) => m[1].toLowerCase())];
   return [...new Set(names.filter((n) => !ctes.has(n)))];
 }
