@@ -1,3 +1,5 @@
+// First: the benches load modules with type-graphql decorators (e.g. the order store), which need it.
+import 'reflect-metadata';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded';
