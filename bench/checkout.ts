@@ -73,6 +73,59 @@ export async function makeCarts(pool: Pool, n: number, pick: (i: number) => stri
   return ids;
 }
 
+/** A cart line as CART_READ_SQL returns it (the columns the raw checkout writes). */
+type CartLineRow = Record<string, any>;
+
+/**
+ * The checkout write's parameters for a cart of one line, one merchant, no discounts: what the
+ * raw-pg baselines (this bench and bench/money-path.ts) write with the server's own statement.
+ */
+export function oneLineCheckoutParams(o: {
+  checkoutId: string;
+  buyerId: string;
+  cartId: string;
+  line: CartLineRow;
+  unitPrice: number;
+  subtotal: number;
+  shippingFee: number;
+  deadline: Date;
+}) {
+  const { line: l, subtotal, shippingFee } = o;
+  const total = subtotal + shippingFee;
+  const money = { subtotal, discount: 0, pointsDiscount: 0, pointsUsed: 0, shippingFee, total };
+  return writeCheckoutParams(
+    {
+      checkoutId: o.checkoutId,
+      buyerId: o.buyerId,
+      cartId: o.cartId,
+      ...money,
+      couponCode: null,
+      shippingAddress: ADDRESS,
+      paymentDeadline: o.deadline,
+      orders: [{ merchantId: l.merchant_id, ...money }],
+      lines: [
+        {
+          merchantId: l.merchant_id,
+          variantId: l.variant_id,
+          productId: l.product_id,
+          sku: l.sku,
+          title: `${l.product_title} (${l.variant_title})`,
+          attributes: l.attributes,
+          stockPolicy: l.stock_policy,
+          quantity: l.quantity,
+          unitPrice: o.unitPrice,
+          subtotal,
+          discount: 0,
+          pointsDiscount: 0,
+          total: subtotal,
+          snapshotDigest: 'digest',
+        },
+      ],
+    },
+    { maxUnpaid: 10000, maxHeldUnits: 1000000, newUnits: l.quantity },
+  );
+}
+
 /**
  * The raw-driver baseline: one checkout's statements (the same SQL text as CheckoutService, from
  * checkout.sql.ts) in one transaction with `pg`, with no HTTP, GraphQL, ORM, pricing module or job
@@ -95,52 +148,16 @@ export async function rawCheckout(pool: Pool, buyerId: string, cartId: string): 
     const fee = price >= 5000 ? 0 : 499;
     await c.query(
       WRITE_CHECKOUT_SQL,
-      writeCheckoutParams(
-        {
-          checkoutId,
-          buyerId,
-          cartId,
-          subtotal: price,
-          discount: 0,
-          pointsDiscount: 0,
-          pointsUsed: 0,
-          shippingFee: fee,
-          total: price + fee,
-          couponCode: null,
-          shippingAddress: ADDRESS,
-          paymentDeadline: deadline,
-          orders: [
-            {
-              merchantId: l.merchant_id,
-              subtotal: price,
-              discount: 0,
-              pointsDiscount: 0,
-              pointsUsed: 0,
-              shippingFee: fee,
-              total: price + fee,
-            },
-          ],
-          lines: [
-            {
-              merchantId: l.merchant_id,
-              variantId: l.variant_id,
-              productId: l.product_id,
-              sku: l.sku,
-              title: `${l.product_title} (${l.variant_title})`,
-              attributes: l.attributes,
-              stockPolicy: l.stock_policy,
-              quantity: l.quantity,
-              unitPrice: price,
-              subtotal: price,
-              discount: 0,
-              pointsDiscount: 0,
-              total: price,
-              snapshotDigest: 'digest',
-            },
-          ],
-        },
-        { maxUnpaid: 10000, maxHeldUnits: 1000000, newUnits: l.quantity },
-      ),
+      oneLineCheckoutParams({
+        checkoutId,
+        buyerId,
+        cartId,
+        line: l,
+        unitPrice: price,
+        subtotal: price,
+        shippingFee: fee,
+        deadline,
+      }),
     );
     await c.query(
       `insert into bench_job (name, data, start_after) values ('snapshot.write', $1, now()), ('order.expire', $2, $3)`,

@@ -4,12 +4,12 @@ import { join, relative } from 'node:path';
 import { Client, Pool, type PoolClient } from 'pg';
 import { ADD_LINES_SQL, CUSTOMER_CART_SQL } from '../src/modules/cart/cart.add.sql';
 import { CLAIM_AND_READ_CART_SQL } from '../src/modules/checkout/checkout.sql';
-import { WRITE_CHECKOUT_SQL, writeCheckoutParams } from '../src/modules/order/order.store';
+import { WRITE_CHECKOUT_SQL } from '../src/modules/order/order.store';
 import { LEDGER_STRIPES, partsWithFee } from '../src/modules/ledger/ledger';
 import { POST_SQL, postParams } from '../src/modules/ledger/posting';
 import { allocateStripes, purchaseWithBalancePosting } from '../src/modules/ledger/postings';
 import { CLAIM_AND_READ_SQL, SETTLE_SQL } from '../src/modules/payment/balance-payment';
-import { ADDRESS } from './checkout';
+import { ADDRESS, oneLineCheckoutParams } from './checkout';
 import { peakRssMb, percentile, post, ROOT, table, type Measured, startBenchServer } from './lib';
 import { fund } from './payment';
 
@@ -109,52 +109,16 @@ async function rawFlow(pool: Pool, b: Buyer, n: number): Promise<void> {
     const total = Number(l.price) * l.quantity;
     await c.query(
       WRITE_CHECKOUT_SQL,
-      writeCheckoutParams(
-        {
-          checkoutId: id,
-          buyerId: b.id,
-          cartId,
-          subtotal: total,
-          discount: 0,
-          pointsDiscount: 0,
-          pointsUsed: 0,
-          shippingFee: 0,
-          total,
-          couponCode: null,
-          shippingAddress: ADDRESS,
-          paymentDeadline: deadline,
-          orders: [
-            {
-              merchantId: l.merchant_id,
-              subtotal: total,
-              discount: 0,
-              pointsDiscount: 0,
-              pointsUsed: 0,
-              shippingFee: 0,
-              total,
-            },
-          ],
-          lines: [
-            {
-              merchantId: l.merchant_id,
-              variantId: l.variant_id,
-              productId: l.product_id,
-              sku: l.sku,
-              title: `${l.product_title} (${l.variant_title})`,
-              attributes: l.attributes,
-              stockPolicy: l.stock_policy,
-              quantity: l.quantity,
-              unitPrice: Number(l.price),
-              subtotal: total,
-              discount: 0,
-              pointsDiscount: 0,
-              total,
-              snapshotDigest: 'digest',
-            },
-          ],
-        },
-        { maxUnpaid: 10000, maxHeldUnits: 1000000, newUnits: l.quantity },
-      ),
+      oneLineCheckoutParams({
+        checkoutId: id,
+        buyerId: b.id,
+        cartId,
+        line: l,
+        unitPrice: Number(l.price),
+        subtotal: total,
+        shippingFee: 0,
+        deadline,
+      }),
     );
     await c.query(
       `insert into bench_job (name, data, start_after) values ('snapshot.write', $1, now()), ('order.expire', $2, $3)`,
