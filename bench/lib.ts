@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from '../src/db/embedded';
@@ -15,6 +15,8 @@ export interface Measured {
   errors: number;
   sqlPerRequest: number | string;
   peakRssMb: number | string;
+  /** CPU per request by process (cpuPerRequest); a column of its own when a row has it. */
+  cpuMs?: string;
 }
 
 export function startChild(script: string, env: Record<string, string>): ChildProcess {
@@ -147,6 +149,59 @@ export function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds used so far by each PostgreSQL process on the machine, by pid. */
+function postgresCpu(): Map<number, number> {
+  const byPid = new Map<number, number>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres')
+        byPid.set(Number(pid), cpuSeconds(Number(pid)));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return byPid;
+}
+
+/** CPU seconds PostgreSQL used since `before`: what live processes added, and all of the new ones. */
+function postgresCpuSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of postgresCpu()) total += seconds - (before.get(pid) ?? 0);
+  return total;
+}
+
+/**
+ * Where a run's CPU went: call before the run, then call the returned function with the number
+ * of requests done; it answers milliseconds of CPU per request of PostgreSQL, of the server
+ * process `serverPid` (when given) and of this benchmark process (the clients), e.g.
+ * "pg 11.2 + server 13.7 + client 5.7". A backend that exits during the run (an idle pool's
+ * connection closing) loses what it used in the run, which is next to nothing when it was idle.
+ */
+export function cpuPerRequest(serverPid?: number): (requests: number) => string {
+  const pg0 = postgresCpu();
+  const server0 = serverPid ? cpuSeconds(serverPid) : 0;
+  const client0 = process.cpuUsage();
+  return (requests) => {
+    const ms = (seconds: number) => ((seconds * 1000) / Math.max(1, requests)).toFixed(1);
+    const client = process.cpuUsage(client0);
+    const parts = [`pg ${ms(postgresCpuSince(pg0))}`];
+    if (serverPid) parts.push(`server ${ms(cpuSeconds(serverPid) - server0)}`);
+    parts.push(`client ${ms((client.user + client.system) / 1e6)}`);
+    return parts.join(' + ');
+  };
+}
+
 export const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
@@ -191,12 +246,15 @@ export async function closedLoop(
 
 export function table(title: string, rows: Measured[], baseline: Measured) {
   console.log(`\n${title}\n`);
-  console.log('| run | req/s | ratio to baseline | p50 ms | p99 ms | SQL/request | peak RSS MB | errors |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  const cpu = rows.some((r) => r.cpuMs);
+  console.log(
+    `| run | req/s | ratio to baseline | p50 ms | p99 ms | SQL/request | peak RSS MB | errors |${cpu ? ' CPU ms/request |' : ''}`,
+  );
+  console.log(`|---|---|---|---|---|---|---|---|${cpu ? '---|' : ''}`);
   const f = (n: number | string, d = 1) => (typeof n === 'number' ? n.toFixed(d) : n);
   for (const r of rows) {
     console.log(
-      `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / baseline.rps).toFixed(2)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.sqlPerRequest)} | ${f(r.peakRssMb, 0)} | ${r.errors} |`,
+      `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / baseline.rps).toFixed(2)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.sqlPerRequest)} | ${f(r.peakRssMb, 0)} | ${r.errors} |${cpu ? ` ${r.cpuMs ?? '-'} |` : ''}`,
     );
   }
 }

@@ -1,7 +1,9 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, relative } from 'node:path';
+import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
 import { Client, Pool, type PoolClient } from 'pg';
+import { toKnexBindings } from '../src/db/sql';
 import { ADD_LINES_SQL, CUSTOMER_CART_SQL } from '../src/modules/cart/cart.add.sql';
 import { CLAIM_AND_READ_CART_SQL } from '../src/modules/checkout/checkout.sql';
 import { WRITE_CHECKOUT_SQL } from '../src/modules/order/order.store';
@@ -10,7 +12,16 @@ import { POST_SQL, postParams } from '../src/modules/ledger/posting';
 import { allocateStripes, purchaseWithBalancePosting } from '../src/modules/ledger/postings';
 import { CLAIM_AND_READ_SQL, SETTLE_SQL } from '../src/modules/payment/balance-payment';
 import { ADDRESS, oneLineCheckoutParams } from './checkout';
-import { peakRssMb, percentile, post, ROOT, table, type Measured, startBenchServer } from './lib';
+import {
+  cpuPerRequest,
+  peakRssMb,
+  percentile,
+  post,
+  ROOT,
+  table,
+  type Measured,
+  startBenchServer,
+} from './lib';
 import { fund } from './payment';
 
 /**
@@ -76,6 +87,18 @@ async function seed(pool: Pool, n: number): Promise<string[]> {
   return variants.rows.map((r) => String(r.id)).sort((a, b) => Number(a) - Number(b));
 }
 
+const platform = new PostgreSqlPlatform();
+
+/**
+ * A statement as the server sends it (src/db/sql.ts, direct-sql.ts): values inlined by MikroORM's
+ * formatter, simple protocol. Bound parameters would type a `$n` used both as text and as bigint
+ * differently from the literal the server sends.
+ */
+async function run(c: PoolClient, sql: string, params: unknown[]) {
+  const { text, bindings } = toKnexBindings(sql, params);
+  return c.query(platform.formatQuery(text, bindings as any[]));
+}
+
 async function inTx<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
   try {
@@ -95,19 +118,20 @@ async function inTx<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T
 async function rawFlow(pool: Pool, b: Buyer, n: number): Promise<void> {
   // cartCreate (signed in): lock or create the active cart, add the line.
   const cartId = await inTx(pool, async (c) => {
-    const [cart] = (await c.query(CUSTOMER_CART_SQL, [randomBytes(16).toString('base64url'), b.id])).rows;
-    const [added] = (await c.query(ADD_LINES_SQL, [cart.id, [b.variant], [1], 100, 100])).rows;
+    const [cart] = (await run(c, CUSTOMER_CART_SQL, [randomBytes(16).toString('base64url'), b.id])).rows;
+    const [added] = (await run(c, ADD_LINES_SQL, [cart.id, [b.variant], [1], 100, 100])).rows;
     if (!added.ok) throw new Error('cart refused');
     return cart.id as string;
   });
   // checkoutCreate: claim and read, write, jobs, stock.
   const checkoutId = await inTx(pool, async (c) => {
-    const rows = (await c.query(CLAIM_AND_READ_CART_SQL, [cartId, b.id, `raw-ck-${n}`, 'h'])).rows;
+    const rows = (await run(c, CLAIM_AND_READ_CART_SQL, [cartId, b.id, `raw-ck-${n}`, 'h'])).rows;
     const l = rows[0];
     const id = l.claimed_ref as string;
     const deadline = new Date(Date.now() + 3600_000);
     const total = Number(l.price) * l.quantity;
-    await c.query(
+    await run(
+      c,
       WRITE_CHECKOUT_SQL,
       oneLineCheckoutParams({
         checkoutId: id,
@@ -120,11 +144,13 @@ async function rawFlow(pool: Pool, b: Buyer, n: number): Promise<void> {
         deadline,
       }),
     );
-    await c.query(
+    await run(
+      c,
       `insert into bench_job (name, data, start_after) values ('snapshot.write', $1, now()), ('order.expire', $2, $3)`,
       [JSON.stringify(l), JSON.stringify({ checkoutId: id }), deadline],
     );
-    const taken = await c.query(
+    const taken = await run(
+      c,
       'update variant set reserved = reserved + $1 where id = $2 and on_hand - reserved - sold >= $1 returning id',
       [l.quantity, l.variant_id],
     );
@@ -133,11 +159,11 @@ async function rawFlow(pool: Pool, b: Buyer, n: number): Promise<void> {
   });
   // paymentStart(BALANCE): claim and read, settle, post.
   await inTx(pool, async (c) => {
-    const [seen] = (await c.query(CLAIM_AND_READ_SQL, [b.id, `raw-pay-${n}`, 'h', checkoutId])).rows;
+    const [seen] = (await run(c, CLAIM_AND_READ_SQL, [b.id, `raw-pay-${n}`, 'h', checkoutId])).rows;
     const orders = seen.orders as { id: string; total: number; merchantId: string }[];
     const amount = orders.reduce((s, o) => s + Number(o.total), 0);
     const [payment] = (
-      await c.query(SETTLE_SQL, [
+      await run(c, SETTLE_SQL, [
         seen.payment_id,
         b.id,
         checkoutId,
@@ -160,7 +186,7 @@ async function rawFlow(pool: Pool, b: Buyer, n: number): Promise<void> {
         FEE_BPS,
       ),
     });
-    const [r] = (await c.query(POST_SQL, postParams(posting, allocateStripes(posting, new Map())))).rows;
+    const [r] = (await run(c, POST_SQL, postParams(posting, allocateStripes(posting, new Map())))).rows;
     if (!r.posting_id || !r.covered) throw new Error(`not posted: ${JSON.stringify(r)}`);
   });
 }
@@ -202,8 +228,10 @@ async function serverFlow(gqlUrl: string, b: Buyer, n: number, sql: number[]): P
 async function perBuyer(
   buyers: Buyer[],
   flow: (b: Buyer, n: number) => Promise<void>,
-): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  serverPid?: number,
+): Promise<{ rps: number; p50: number; p99: number; errors: number; cpuMs: string }> {
   const latencies: number[] = [];
+  const cpu = cpuPerRequest(serverPid);
   let errors = 0;
   let n = 0;
   const started = Date.now();
@@ -227,6 +255,7 @@ async function perBuyer(
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     errors,
+    cpuMs: cpu(latencies.length),
   };
 }
 
@@ -286,7 +315,8 @@ export async function moneyPathBench(serverUrl: string): Promise<void> {
       );
     }
     const rows: Measured[] = [];
-    const loops = (flow: (b: Buyer, n: number) => Promise<void>) => perBuyer(buyers, flow);
+    const loops = (flow: (b: Buyer, n: number) => Promise<void>, serverPid?: number) =>
+      perBuyer(buyers, flow, serverPid);
     if (withRaw) {
       const raw = await loops((b, n) => rawFlow(pool, b, n));
       rows.push({
@@ -297,7 +327,7 @@ export async function moneyPathBench(serverUrl: string): Promise<void> {
       });
     }
     const sql: number[] = [];
-    const ours = await loops((b, n) => serverFlow(gqlUrl, b, n, sql));
+    const ours = await loops((b, n) => serverFlow(gqlUrl, b, n, sql), app.pid);
     rows.push({
       name: `this server${withRaw ? '' : ` (${serverRoot})`}: cartCreate + checkoutCreate + paymentStart(BALANCE)`,
       ...ours,

@@ -22,6 +22,7 @@ import { Migration20261204150000_ledger_stripes } from './Migration2026120415000
 import { Migration20261204170000_loyalty } from './Migration20261204170000_loyalty';
 import { Migration20261204190000_signup_verification } from './Migration20261204190000_signup_verification';
 import { Migration20261204200000_flash_sale_persist_line } from './Migration20261204200000_flash_sale_persist_line';
+import { Migration20261205010000_sold_total_by_difference } from './Migration20261205010000_sold_total_by_difference';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -56,5 +57,9 @@ export const migrationsList: MigrationObject[] = [
   {
     name: 'Migration20261204200000_flash_sale_persist_line',
     class: Migration20261204200000_flash_sale_persist_line,
+  },
+  {
+    name: 'Migration20261205010000_sold_total_by_difference',
+    class: Migration20261205010000_sold_total_by_difference,
   },
 ];
