@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from '../src/db/embedded';
-import { peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
+import { cpuPerRequest, peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
 import { SEARCH_BODIES } from './search-queries';
 
 // autocannon ships no types.
@@ -21,6 +21,7 @@ async function load(
   duration = DURATION,
 ): Promise<Measured> {
   let i = 0;
+  const cpu = cpuPerRequest(pid);
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -33,6 +34,7 @@ async function load(
       },
     ],
   });
+  const cpuMs = cpu(result.requests.total);
   // Statements per request as the server reports them, right after the load (warm caches).
   const samples = await Promise.all(bodies.map((b) => post(url, b)));
   const sqlPerRequest =
@@ -45,6 +47,7 @@ async function load(
     errors: result.errors + result.non2xx + result.timeouts,
     sqlPerRequest,
     peakRssMb: peakRssMb(pid),
+    cpuMs,
   };
 }
 
