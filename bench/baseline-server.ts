@@ -1,6 +1,6 @@
-import { buildSchema, graphql } from 'graphql';
-import { createServer } from 'node:http';
+import { buildSchema } from 'graphql';
 import { Pool } from 'pg';
+import { serveBareGraphQL } from './bare-graphql';
 import {
   pageStatement,
   shapeStats,
@@ -83,20 +83,4 @@ const root = {
   },
 };
 
-createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', async () => {
-    const { query, variables } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    const ctx = { statements: 0 };
-    const result = await graphql({
-      schema,
-      source: query,
-      rootValue: root,
-      variableValues: variables,
-      contextValue: ctx,
-    });
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ ...result, extensions: { sqlStatements: ctx.statements } }));
-  });
-}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('baseline ready'));
+serveBareGraphQL(schema, root);

@@ -1,7 +1,7 @@
-import { buildSchema, graphql } from 'graphql';
+import { buildSchema } from 'graphql';
 import { jwtVerify } from 'jose';
-import { createServer } from 'node:http';
 import { Pool } from 'pg';
+import { serveBareGraphQL } from './bare-graphql';
 import { rawCart, rawCheckout, rawPay } from './money-path-steps';
 
 /**
@@ -64,28 +64,12 @@ const root = {
   },
 };
 
-createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', async () => {
-    const { query, variables } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    let buyer = '';
-    try {
-      if (token) buyer = String((await jwtVerify(token, key, { algorithms: ['HS256'] })).payload.sub);
-    } catch {
-      res.writeHead(401).end();
-      return;
-    }
-    const ctx: Ctx = { buyer, statements: 0 };
-    const result = await graphql({
-      schema,
-      source: query,
-      rootValue: root,
-      variableValues: variables,
-      contextValue: ctx,
-    });
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ ...result, extensions: { sqlStatements: ctx.statements } }));
-  });
-}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('baseline ready'));
+serveBareGraphQL<Ctx>(schema, root, async (req) => {
+  const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+  try {
+    const buyer = token ? String((await jwtVerify(token, key, { algorithms: ['HS256'] })).payload.sub) : '';
+    return { buyer, statements: 0 };
+  } catch {
+    return null;
+  }
+});
