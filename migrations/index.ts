@@ -23,6 +23,7 @@ import { Migration20261204170000_loyalty } from './Migration20261204170000_loyal
 import { Migration20261204190000_signup_verification } from './Migration20261204190000_signup_verification';
 import { Migration20261204200000_flash_sale_persist_line } from './Migration20261204200000_flash_sale_persist_line';
 import { Migration20261205010000_sold_total_by_difference } from './Migration20261205010000_sold_total_by_difference';
+import { Migration20261205020000_clearing_stripes } from './Migration20261205020000_clearing_stripes';
 
 /** Every migration, in order. Listed explicitly so compiled and TypeScript runs see the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -62,4 +63,5 @@ export const migrationsList: MigrationObject[] = [
     name: 'Migration20261205010000_sold_total_by_difference',
     class: Migration20261205010000_sold_total_by_difference,
   },
+  { name: 'Migration20261205020000_clearing_stripes', class: Migration20261205020000_clearing_stripes },
 ];

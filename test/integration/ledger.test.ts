@@ -20,7 +20,8 @@ import {
   type PostResult,
   type PurchasePart,
 } from '../../src/modules/ledger/ledger.service';
-import { accountKey } from '../../src/modules/ledger/ledger';
+import { accountKey, stripeFor } from '../../src/modules/ledger/ledger';
+import { LEDGER_CHECKS, moneyProblems } from '../support/money-invariants';
 import { startTestApp, type TestApp } from '../support/app';
 
 /**
@@ -114,7 +115,13 @@ describe('ledger', () => {
     expect(
       await sql(`select stripe, balance::int from ledger_account where kind = 'FEE_REVENUE' order by stripe`),
     ).toEqual(range(16).map((stripe) => ({ stripe, balance: 0 })));
-    expect(await counts()).toEqual({ postings: 0, entries: 0, accounts: 17 });
+    // So is the clearing account (no one row every card payment updates): 16 stripes, all empty.
+    expect(
+      await sql(
+        `select stripe, balance::int from ledger_account where kind = 'PROVIDER_CLEARING' order by stripe`,
+      ),
+    ).toEqual(range(16).map((stripe) => ({ stripe, balance: 0 })));
+    expect(await counts()).toEqual({ postings: 0, entries: 0, accounts: 32 });
     await expectHealthy();
   });
 
@@ -603,11 +610,11 @@ describe('ledger', () => {
         [
           `insert into ledger_posting (kind, reference) values ('ADJUSTMENT', 'raw-4')`,
           `update ledger_account set balance = balance + 100 where id = ${ua}`,
-          `update ledger_account set balance = balance - 150 where kind = 'PROVIDER_CLEARING'`,
+          `update ledger_account set balance = balance - 150 where kind = 'PROVIDER_CLEARING' and stripe = 0`,
           `insert into ledger_entry (posting_id, account_id, amount, balance_after, kind, reference)
              values (currval(pg_get_serial_sequence('ledger_posting', 'id')), ${ua}, 100, 100, 'ADJUSTMENT', 'raw-4'),
-                    (currval(pg_get_serial_sequence('ledger_posting', 'id')), (select id from ledger_account where kind = 'PROVIDER_CLEARING'), -100,
-                     (select balance from ledger_account where kind = 'PROVIDER_CLEARING'), 'ADJUSTMENT', 'raw-4')`,
+                    (currval(pg_get_serial_sequence('ledger_posting', 'id')), (select id from ledger_account where kind = 'PROVIDER_CLEARING' and stripe = 0), -100,
+                     (select balance from ledger_account where kind = 'PROVIDER_CLEARING' and stripe = 0), 'ADJUSTMENT', 'raw-4')`,
         ],
         /entry \d+ has balance_after -?\d+, but -?\d+ \+ -100 is -?\d+/,
       );
@@ -633,13 +640,13 @@ describe('ledger', () => {
         `update ledger_account set balance = balance + 100 where id = (select id from ledger_account where kind = 'FEE_REVENUE' and stripe = 0)`,
       );
       await c.query(
-        `update ledger_account set balance = balance - 200 where id = (select id from ledger_account where kind = 'PROVIDER_CLEARING')`,
+        `update ledger_account set balance = balance - 200 where id = (select id from ledger_account where kind = 'PROVIDER_CLEARING' and stripe = 0)`,
       );
       await c.query(
         `insert into ledger_entry (posting_id, account_id, amount, balance_after, kind, reference)
          select currval(pg_get_serial_sequence('ledger_posting', 'id')), a.id, d.amount, a.balance, 'ADJUSTMENT', 'raw-ok'
            from ledger_account a join (values (${ua}::bigint, 100), ((select id from ledger_account where kind = 'FEE_REVENUE' and stripe = 0), 100),
-                                             ((select id from ledger_account where kind = 'PROVIDER_CLEARING'), -200)) d(id, amount) on d.id = a.id`,
+                                             ((select id from ledger_account where kind = 'PROVIDER_CLEARING' and stripe = 0), -200)) d(id, amount) on d.id = a.id`,
       );
       await c.query('commit');
     } finally {
@@ -798,6 +805,105 @@ describe('ledger', () => {
     );
     expect(steps.map((s) => s.b)).toEqual(range(100).map((i) => 99 - i));
     await expectHealthy();
+  });
+
+  test('concurrent card purchases, top-ups, card refunds and refund-to-balance adjustments spread over the clearing stripes; its balance is their sum', async () => {
+    const [buyer, m1, m2] = [await newUser(), await newMerchant(), await newMerchant()];
+    await ledger.accountOf(em(), OwnerType.USER, buyer, AccountKind.AVAILABLE);
+    for (const m of [m1, m2]) await ledger.accountOf(em(), OwnerType.MERCHANT, m, AccountKind.ESCROW);
+    const clearingBefore = await balanceOf(PROVIDER_CLEARING);
+    const N = 40;
+    const card = (i: number) => ({
+      buyerId: buyer,
+      reference: `clearing-card-${i}`,
+      parts: [{ merchantId: i % 2 ? m1 : m2, amount: 1000 + i, fee: 10, reference: `clearing-order-${i}` }],
+    });
+    const first = await Promise.all(
+      range(N).map((i) =>
+        tx((x) =>
+          i % 4 === 3
+            ? ledger.topUp(x, buyer, 100 + i, `clearing-topup-${i}`)
+            : ledger.purchaseWithCard(x, card(i)),
+        ),
+      ),
+    );
+    expect(first.every((r) => r.posted)).toBe(true);
+    const cards = range(N).filter((i) => i % 4 !== 3);
+    const topUps = range(N).filter((i) => i % 4 === 3);
+    const refunded = cards.filter((i) => i % 2 === 0); // m2's orders
+    // Half of the card purchases refunded to the card, concurrently with adjustments that move money
+    // from clearing to the buyer (what refundResolve TO_BALANCE posts) and with retries.
+    const second = await Promise.all([
+      ...refunded.map((i) =>
+        tx((x) =>
+          ledger.refundToCard(x, {
+            reference: `clearing-refund-${i}`,
+            buyerId: buyer,
+            merchantId: m2,
+            amount: 500,
+            fee: 5,
+            entryReference: `clearing-order-${i}`,
+          }),
+        ),
+      ),
+      ...range(6).map((i) =>
+        tx((x) =>
+          ledger.post(x, {
+            kind: PostingKind.ADJUSTMENT,
+            reference: `clearing-to-balance-${i}`,
+            lines: [
+              { account: PROVIDER_CLEARING, amount: -7, entryKind: LedgerEntryKind.ADJUSTMENT },
+              { account: userAvailable(buyer), amount: 7, entryKind: LedgerEntryKind.REFUND },
+            ],
+          }),
+        ),
+      ),
+    ]);
+    expect(second.every((r) => r.posted)).toBe(true);
+    // A retry finds the earlier posting, whichever stripe it went to.
+    expect(await tx((x) => ledger.purchaseWithCard(x, card(0)))).toEqual({
+      posted: false,
+      postingId: first[0].postingId,
+    });
+
+    // Every clearing entry is on the stripe its reference hashes to, debits included: many rows, not one.
+    const clearingEntries = await sql(
+      `select a.stripe, e.amount::int, e.reference from ledger_entry e join ledger_account a on a.id = e.account_id
+        where a.kind = 'PROVIDER_CLEARING' and e.reference like 'clearing-%' order by e.id`,
+    );
+    expect(clearingEntries).toHaveLength(N + refunded.length + 6);
+    for (const e of clearingEntries)
+      expect([e.reference, e.stripe]).toEqual([e.reference, stripeFor(e.reference)]);
+    const touched = new Set(clearingEntries.map((e) => e.stripe));
+    expect(touched.size).toBeGreaterThan(1);
+    expect(new Set(clearingEntries.filter((e) => e.amount < 0).map((e) => e.stripe)).size).toBeGreaterThan(1);
+
+    // The balance read through the service is the sum of the stripes, and what the postings moved.
+    const moved =
+      -cards.reduce((sum, i) => sum + 1000 + i, 0) -
+      topUps.reduce((sum, i) => sum + 100 + i, 0) +
+      refunded.length * 500 -
+      6 * 7;
+    const stripes = await sql(
+      `select stripe, balance::int from ledger_account where kind = 'PROVIDER_CLEARING' order by stripe`,
+    );
+    expect(stripes.map((r) => r.stripe)).toEqual(range(16));
+    const sumOfStripes = stripes.reduce((sum, r) => sum + r.balance, 0);
+    expect(sumOfStripes).toBe(clearingBefore + moved);
+    const account = (await ledger.findAccount(em(), PROVIDER_CLEARING))!;
+    expect(account.balance).toBe(sumOfStripes);
+    expect(await ledger.balance(em(), account.id)).toBe(sumOfStripes);
+    expect(
+      await ledger.balance(
+        em(),
+        await ledger.accountOf(em(), OwnerType.PLATFORM, null, AccountKind.PROVIDER_CLEARING),
+      ),
+    ).toBe(sumOfStripes);
+    // The newest entry's balanceAfter is the whole account's balance, not its stripe's.
+    expect((await ledger.entries(em(), account.id, 1)).edges[0].node.balanceAfter).toBe(sumOfStripes);
+    expect(await balanceOf(userAvailable(buyer))).toBe(topUps.reduce((sum, i) => sum + 100 + i, 0) + 6 * 7);
+    await expectHealthy();
+    expect(await moneyProblems((q) => sql(q), LEDGER_CHECKS)).toEqual([]);
   });
 
   test('concurrent top-ups, purchases, releases and refunds across the same accounts in both directions never deadlock', async () => {

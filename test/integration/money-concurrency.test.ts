@@ -5,6 +5,7 @@ import { startTestApp, type TestApp } from '../support/app';
 import type { GqlResponse } from '../support/client';
 import { moneyProblems } from '../support/money-invariants';
 import { MAX_REFUND_ATTEMPTS, REFUND_JOB } from '../../src/modules/payment/refund.service';
+import { PROVIDER_CLEARING } from '../../src/modules/ledger/ledger';
 
 /**
  * Money under concurrency (issue 4, item 8): real parallel HTTP requests against the server, the
@@ -245,6 +246,40 @@ test('500 concurrent one-unit balance payments against a balance of 100: exactly
   await expect(
     sql(`update ledger_account set balance = -1 where owner_type = 'USER' and owner_id = ?`, [buyer.id]),
   ).rejects.toThrow();
+  await expectInvariants();
+}, 90_000);
+
+test('concurrent card payments and a card refund touch several clearing stripes; the clearing balance is their sum', async () => {
+  const m = await createMerchant(t.gql, admin);
+  const {
+    variantIds: [variantId],
+  } = await createProduct(t.gql, m.token, { variants: [{ price: '3.00', onHand: 20 }] });
+  const buyers = await Promise.all(range(4).map(() => signUpCustomer(t.gql)));
+  const clearing = async () => (await t.app.services.ledger.findAccount(em(), PROVIDER_CLEARING))!.balance;
+  const before = await clearing();
+
+  const paid = await Promise.all(
+    range(8).map((i) => paidOrder(buyers[i % 4], variantId, 'CARD', `clearing-stripes-${i}`)),
+  );
+  const refund = await t.gql(REFUND, { o: paid[0].orderId, a: '3.00', k: 'clearing-stripes-refund' }, admin);
+  expect(refund.data.orderRefund).toMatchObject({ __typename: 'Order', status: 'REFUNDED' });
+
+  // Each card payment took its money from the clearing stripe its payment hashes to: not all one row.
+  const entries = await sql(
+    `select a.stripe, e.amount::int, p.reference from ledger_entry e join ledger_account a on a.id = e.account_id
+       join ledger_posting p on p.id = e.posting_id
+      where a.kind = 'PROVIDER_CLEARING' and p.reference = any(?::text[])`,
+    [`{${paid.map((x) => `payment:${x.payment.id}`).join(',')}}`],
+  );
+  expect(entries.map((e) => e.amount)).toEqual(range(8).map(() => -300));
+  expect(new Set(entries.map((e) => e.stripe)).size).toBeGreaterThan(1);
+
+  // What the service reads is the sum of the stripes, and what the card payments kept.
+  const { total } = await one(
+    `select sum(balance)::int as total from ledger_account where kind = 'PROVIDER_CLEARING'`,
+  );
+  expect(await clearing()).toBe(total);
+  expect(total).toBe(before - 8 * 300 + 300);
   await expectInvariants();
 }, 90_000);
 

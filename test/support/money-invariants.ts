@@ -100,13 +100,14 @@ export const PAYMENT_CHECKS: Record<string, string> = {
                   where rp.user_id = u.id and r.resolution = 'TO_BALANCE'))::bigint as expected
           from payment p where p.user_id = u.id) x
      where coalesce(a.balance, 0) <> x.expected`,
+  // The clearing account is striped: its balance is the sum of its stripes.
   'the provider clearing account is not what card payments kept': `
-    select coalesce((select balance from ledger_account where kind = 'PROVIDER_CLEARING'), 0) as balance, x.expected
+    select (select coalesce(sum(balance), 0) from ledger_account where kind = 'PROVIDER_CLEARING')::bigint as balance, x.expected
       from (select (-coalesce(sum(p.amount) filter (where p.purpose = 'TOP_UP' and p.status = 'SUCCEEDED'), 0)
                     - coalesce(sum(p.amount - p.refunded) filter (where p.purpose = 'CHECKOUT' and p.status in ${SETTLED}), 0)
                     - (select coalesce(sum(amount), 0) from refund where resolution = 'TO_BALANCE'))::bigint as expected
               from payment p where p.method = 'CARD') x
-     where coalesce((select balance from ledger_account where kind = 'PROVIDER_CLEARING'), 0) <> x.expected`,
+     where (select coalesce(sum(balance), 0) from ledger_account where kind = 'PROVIDER_CLEARING') <> x.expected`,
   'a posting was made twice for one payment or refund': `
     select kind, reference, count(*)::int as n from ledger_posting group by kind, reference having count(*) > 1`,
 };

@@ -5,6 +5,7 @@ import {
   isValidAccount,
   LEDGER_STRIPES,
   LedgerEntryKind,
+  merchantAvailable,
   merchantEscrow,
   OwnerType,
   PostingKind,
@@ -18,6 +19,7 @@ import {
   purchaseWithBalancePosting,
   purchaseWithCardPosting,
   refundPosting,
+  stripedDebits,
   topUpPosting,
   type PostingInput,
 } from '../../src/modules/ledger/postings';
@@ -34,12 +36,15 @@ describe('stripes', () => {
     for (const s of seen) expect(s >= 0 && s < LEDGER_STRIPES).toBe(true);
   });
 
-  test('only escrow and fee accounts have stripes other than 0', () => {
+  test('only escrow, fee and clearing accounts have stripes other than 0', () => {
     expect(isValidAccount({ ...merchantEscrow('7'), stripe: 15 })).toBe(true);
     expect(isValidAccount({ ...FEE_REVENUE, stripe: 3 })).toBe(true);
+    expect(isValidAccount({ ...PROVIDER_CLEARING, stripe: 1 })).toBe(true);
+    expect(isValidAccount({ ...PROVIDER_CLEARING, stripe: LEDGER_STRIPES - 1 })).toBe(true);
+    expect(isValidAccount({ ...PROVIDER_CLEARING, stripe: LEDGER_STRIPES })).toBe(false);
     expect(isValidAccount({ ...merchantEscrow('7'), stripe: LEDGER_STRIPES })).toBe(false);
     expect(isValidAccount({ ...userAvailable('7'), stripe: 1 })).toBe(false);
-    expect(isValidAccount({ ...PROVIDER_CLEARING, stripe: 1 })).toBe(false);
+    expect(isValidAccount({ ...merchantAvailable('7'), stripe: 1 })).toBe(false);
     expect(accountKey({ ...merchantEscrow('7'), stripe: 0 })).toBe(accountKey(merchantEscrow('7')));
     expect(accountKey({ ...merchantEscrow('7'), stripe: 2 })).not.toBe(accountKey(merchantEscrow('7')));
   });
@@ -247,5 +252,101 @@ describe('allocateStripes', () => {
       ],
     };
     expect(allocateStripes(p, new Map()).map((l) => l.account.stripe)).toEqual([stripeFor('order:8'), 6]);
+  });
+});
+
+describe('clearing stripes', () => {
+  /** The clearing lines of a posting as written: (stripe, amount). */
+  const clearing = (p: PostingInput, stripes = new Map<string, Map<number, number>>()) =>
+    allocateStripes(p, stripes)
+      .filter((l) => l.account.kind === AccountKind.PROVIDER_CLEARING)
+      .map((l) => [l.account.stripe, l.amount]);
+  const references = Array.from({ length: 200 }, (_, i) => `payment:${987654321 + i}`);
+
+  test('a card purchase takes the total from the clearing stripe of its reference (a debit, no balance read)', () => {
+    const p = purchaseWithCardPosting({
+      buyerId: '5',
+      reference: 'payment:9',
+      parts: [
+        { merchantId: '1', amount: 3000, fee: 75, reference: 'order:100' },
+        { merchantId: '2', amount: 1999, fee: 0, reference: 'order:101' },
+      ],
+    });
+    // Clearing has no floor: its debit needs no stripe balances, so nothing is locked to read them.
+    expect(stripedDebits(p.lines)).toEqual([]);
+    expect(clearing(p)).toEqual([[stripeFor('payment:9'), -4999]]);
+    // Balances, if given, change nothing: the debit is never split over the fullest stripes.
+    const full = new Map([
+      [accountKey(PROVIDER_CLEARING), new Map([[(stripeFor('payment:9') + 1) % 16, 1e9]])],
+    ]);
+    expect(clearing(p, full)).toEqual([[stripeFor('payment:9'), -4999]]);
+    expect(allocateStripes(p, new Map()).reduce((s, l) => s + l.amount, 0)).toBe(0);
+  });
+
+  test('a top-up takes the amount from the clearing stripe of its reference', () => {
+    const p = topUpPosting('5', 700, 'payment:1');
+    expect(stripedDebits(p.lines)).toEqual([]);
+    expect(clearing(p)).toEqual([[stripeFor('payment:1'), -700]]);
+  });
+
+  test('a card refund credits the clearing stripe of its entries’ reference; escrow and fee are still spread', () => {
+    const p = refundPosting(
+      {
+        reference: 'refund:3',
+        buyerId: '5',
+        merchantId: '1',
+        amount: 1000,
+        fee: 30,
+        entryReference: 'order:100',
+      },
+      PROVIDER_CLEARING,
+    );
+    expect(stripedDebits(p.lines).map(accountKey)).toEqual([
+      accountKey(merchantEscrow('1')),
+      accountKey(FEE_REVENUE),
+    ]);
+    expect(clearing(p)).toEqual([[stripeFor('order:100'), 1000]]);
+    const noEntryReference = refundPosting(
+      {
+        reference: 'refund:4',
+        buyerId: '5',
+        merchantId: '1',
+        amount: 10,
+        fee: 0,
+        from: AccountKind.AVAILABLE,
+      },
+      PROVIDER_CLEARING,
+    );
+    expect(stripedDebits(noEntryReference.lines)).toEqual([]);
+    expect(clearing(noEntryReference)).toEqual([[stripeFor('refund:4'), 10]]);
+  });
+
+  test('card payments and top-ups spread over every clearing stripe', () => {
+    const stripes = new Set(
+      references.flatMap((r, i) =>
+        clearing(
+          i % 2
+            ? topUpPosting('5', 100, r)
+            : purchaseWithCardPosting({
+                buyerId: '5',
+                reference: r,
+                parts: [{ merchantId: '1', amount: 100, fee: 1 }],
+              }),
+        ).map(([stripe]) => stripe),
+      ),
+    );
+    expect(stripes.size).toBe(LEDGER_STRIPES);
+  });
+
+  test('a clearing line that names its stripe keeps it', () => {
+    const p: PostingInput = {
+      kind: PostingKind.ADJUSTMENT,
+      reference: 'adj:2',
+      lines: [
+        { account: { ...PROVIDER_CLEARING, stripe: 0 }, amount: -5, entryKind: LedgerEntryKind.ADJUSTMENT },
+        { account: userAvailable('5'), amount: 5, entryKind: LedgerEntryKind.REFUND },
+      ],
+    };
+    expect(clearing(p)).toEqual([[0, -5]]);
   });
 });

@@ -16,7 +16,7 @@ export enum AccountKind {
   ESCROW = 'ESCROW',
   /** The platform's fees. */
   FEE_REVENUE = 'FEE_REVENUE',
-  /** Mirrors money held at the card provider: the one account that may be negative. */
+  /** Mirrors money held at the card provider: the one kind that may be negative (striped, see LEDGER_STRIPES). */
   PROVIDER_CLEARING = 'PROVIDER_CLEARING',
 }
 
@@ -52,22 +52,40 @@ export interface AccountRef {
 }
 
 /**
- * How many sub-accounts ("stripes") a merchant's escrow and the platform's fee revenue are split
- * into. Every sale credits both; as one row each they were a lock every sale of a popular merchant
- * (and every sale of the platform) queued on. A sale credits the stripe its order hashes to, so
- * concurrent sales mostly touch different rows; the balance is the sum of the stripes. Neither kind
- * has a floor of its own to guard per sale (money leaves them only through releases and refunds,
- * which lock every stripe and take from those that hold it), so nothing is lost by splitting them.
+ * How many sub-accounts ("stripes") a merchant's escrow, the platform's fee revenue and the
+ * platform's provider clearing are split into. Every sale credits escrow and fees, and every card
+ * purchase, top-up and card refund moves clearing; as one row each they were a lock every sale of
+ * a popular merchant (and every sale, or card payment, of the platform) queued on. A movement goes
+ * to the stripe its reference hashes to, so concurrent ones mostly touch different rows; the
+ * balance is the sum of the stripes. Escrow and fees have a floor per stripe but no floor a sale
+ * must check (money leaves them only through releases and refunds, which lock every stripe and
+ * take from those that hold it); clearing has no floor at all (it may go below zero), so its
+ * debits, like its credits, simply go to their reference's stripe. Nothing is lost by splitting.
  * The database allows stripes 0 to 63, so the count can grow without a migration.
  */
 export const LEDGER_STRIPES = 16;
 
 /** The account kinds that are split into stripes. */
-export const STRIPED_KINDS: ReadonlySet<AccountKind> = new Set([AccountKind.ESCROW, AccountKind.FEE_REVENUE]);
+export const STRIPED_KINDS: ReadonlySet<AccountKind> = new Set([
+  AccountKind.ESCROW,
+  AccountKind.FEE_REVENUE,
+  AccountKind.PROVIDER_CLEARING,
+]);
 
 export const isStriped = (kind: AccountKind): boolean => STRIPED_KINDS.has(kind);
 
-/** The stripe a credit naming `reference` (an order) goes to: a stable hash, spread over the stripes. */
+/**
+ * The account kinds without a floor: their balance (and each stripe's) may go below zero.
+ * PROVIDER_CLEARING mirrors money held at the card provider; the database has the same exception.
+ */
+export const UNFLOORED_KINDS: ReadonlySet<AccountKind> = new Set([AccountKind.PROVIDER_CLEARING]);
+
+export const hasFloor = (kind: AccountKind): boolean => !UNFLOORED_KINDS.has(kind);
+
+/**
+ * The stripe a movement naming `reference` (an order, a payment, a refund) goes to: a stable hash,
+ * spread over the stripes. Credits of every striped kind, and debits of one without a floor.
+ */
 export function stripeFor(reference: string, stripes = LEDGER_STRIPES): number {
   let h = 2166136261; // FNV-1a
   for (let i = 0; i < reference.length; i++) {

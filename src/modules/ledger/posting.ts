@@ -225,16 +225,18 @@ export async function ensureAccounts(em: EntityManager, refs: AccountRef[]): Pro
 }
 
 /**
- * Locks, in ascending id order, the accounts a posting with debits from striped accounts touches
- * (every stripe of those), and returns the stripes' balances by the owner's accountKey: what
- * allocateStripes spreads the debits over.
+ * Locks, in ascending id order, the accounts a posting with debits from striped accounts with a
+ * floor touches (every stripe of those; the one stripe each other line resolves to, such as the
+ * clearing stripe of the posting's reference), and returns the stripes' balances by the owner's
+ * accountKey: what allocateStripes spreads the debits over.
  */
 async function lockForStripedDebits(
   em: EntityManager,
   input: PostingInput,
 ): Promise<Map<string, Map<number, number>>> {
   const spread = new Set(stripedDebits(input.lines).map(accountKey));
-  const wanted = input.lines.map((l) => ({
+  // Without balances a spread debit resolves to one stripe; it is locked with all of them (-1).
+  const wanted = allocateStripes(input, new Map()).map((l) => ({
     ...l.account,
     stripe: spread.has(accountKey({ ...l.account, stripe: undefined })) ? -1 : (l.account.stripe ?? 0),
   }));
@@ -268,7 +270,8 @@ async function lockForStripedDebits(
  * retry); the earlier posting must have the same entries, or this throws LedgerConflict. A line
  * that would take an account other than PROVIDER_CLEARING below zero throws InsufficientFunds
  * before anything is written; the caller's transaction must then end (inTransaction rolls back
- * and rethrows). One statement when the accounts exist and no striped account is debited.
+ * and rethrows). One statement when the accounts exist and no striped account with a floor (escrow,
+ * fees) is debited: a clearing debit goes to its reference's stripe without reading balances.
  */
 export async function post(em: EntityManager, input: PostingInput): Promise<PostResult> {
   requireTransaction(em);

@@ -2,6 +2,7 @@ import {
   AccountKind,
   accountKey,
   FEE_REVENUE,
+  hasFloor,
   isStriped,
   LedgerEntryKind,
   merchantAvailable,
@@ -62,7 +63,10 @@ export function checkPositive(amount: number, what: string): void {
     throw new RangeError(`${what} must be a positive integer of minor units, got ${amount}`);
 }
 
-/** Money paid in by card: the provider holds it (clearing), the user may spend it. */
+/**
+ * Money paid in by card: the provider holds it (clearing, on the stripe of `reference` when
+ * posted, see allocateStripes), the user may spend it.
+ */
 export function topUpPosting(userId: string, amount: number, reference: string): PostingInput {
   checkPositive(amount, 'amount');
   return {
@@ -76,9 +80,10 @@ export function topUpPosting(userId: string, amount: number, reference: string):
 }
 
 /**
- * A purchase: the payer (the buyer's balance, or the provider's clearing account for a card)
- * gives the total; each merchant's part less its fee goes to the merchant's escrow and the fee to
- * the platform, on the stripes the part's order hashes to (see LEDGER_STRIPES).
+ * A purchase: the payer (the buyer's balance, or the provider's clearing account for a card, on the
+ * stripe of the purchase's reference when posted) gives the total; each merchant's part less its
+ * fee goes to the merchant's escrow and the fee to the platform, on the stripes the part's order
+ * hashes to (see LEDGER_STRIPES).
  */
 export function purchasePosting(input: PurchaseInput, payer: AccountRef): PostingInput {
   if (input.parts.length === 0) throw new RangeError('A purchase has at least one part');
@@ -122,7 +127,7 @@ export const purchaseWithCardPosting = (input: PurchaseInput) => purchasePosting
  * Gives (part of) a purchase back to `payee` (the buyer's balance, or the card through clearing):
  * the fee part from the platform, the rest from the merchant's escrow (or available balance after
  * release). Escrow and fee lines name no stripe: they are taken from whichever stripes hold the
- * money when posted (allocateDebits).
+ * money when posted (allocateStripes); a clearing payee goes to the stripe of the entries' reference.
  */
 export function refundPosting(input: RefundInput, payee: AccountRef): PostingInput {
   checkPositive(input.amount, 'amount');
@@ -160,12 +165,16 @@ export function escrowReleasePosting(merchantId: string, amount: number, referen
   };
 }
 
-/** The striped accounts (owner and kind, no stripe) whose debits must be spread over stripes. */
+/**
+ * The striped accounts (owner and kind, no stripe) whose debits must be spread over stripes by
+ * their balances: those with a floor. A debit from one without a floor (clearing) needs no balance.
+ */
 export function stripedDebits(lines: PostingLine[]): AccountRef[] {
   const seen = new Map<string, AccountRef>();
   for (const l of lines) {
-    if (l.amount < 0 && isStriped(l.account.kind) && l.account.stripe === undefined) {
-      const ref = { ownerType: l.account.ownerType, ownerId: l.account.ownerId, kind: l.account.kind };
+    const kind = l.account.kind;
+    if (l.amount < 0 && isStriped(kind) && hasFloor(kind) && l.account.stripe === undefined) {
+      const ref = { ownerType: l.account.ownerType, ownerId: l.account.ownerId, kind };
       seen.set(accountKey(ref), ref);
     }
   }
@@ -174,10 +183,11 @@ export function stripedDebits(lines: PostingLine[]): AccountRef[] {
 
 /**
  * Resolves the stripes of a posting's lines. A line that names its stripe keeps it; a credit to a
- * striped kind without one goes to the stripe of its reference; a debit from a striped kind without
- * one is split over the stripes that hold money, fullest first, given their balances now
- * (`stripes`: accountKey of the owner and kind → balance per stripe). A debit more than all
- * stripes hold is left on the fullest stripe (the posting then reports the shortage as usual).
+ * striped kind without one, and a debit from a striped kind without a floor (clearing), goes to the
+ * stripe of its reference; a debit from a striped kind with a floor without one is split over the
+ * stripes that hold money, fullest first, given their balances now (`stripes`: accountKey of the
+ * owner and kind → balance per stripe). A debit more than all stripes hold is left on the fullest
+ * stripe (the posting then reports the shortage as usual).
  */
 export function allocateStripes(
   input: PostingInput,
@@ -191,7 +201,7 @@ export function allocateStripes(
       out.push(l);
       continue;
     }
-    if (l.amount > 0) {
+    if (l.amount > 0 || !hasFloor(kind)) {
       out.push({ ...l, account: { ...l.account, stripe: stripeFor(l.reference ?? input.reference) } });
       continue;
     }
