@@ -13,7 +13,11 @@ import type { OrderStatus } from './order.lifecycle';
  * writes a table stays in its owner's folder; test/unit/table-owners.test.ts keeps it so.
  */
 
-/** An order row as stored (amounts in minor units). */
+/**
+ * An order row as stored (amounts in minor units, bigint columns as text). It stays in the store
+ * files: whatever reads `shop_order` rows (or their copies: `archive.shop_order`, `seller_order`)
+ * converts them with `orderFromRow`, and the rest of the code sees `Order` records.
+ */
 export interface OrderRow {
   id: string;
   checkout_id: string;
@@ -35,6 +39,56 @@ export interface OrderRow {
   completed_at: Date | null;
   created_at: Date;
   updated_at: Date;
+}
+
+/** An order: a merchant's part of a checkout (amounts in minor units). */
+export interface Order {
+  id: string;
+  checkoutId: string;
+  buyerId: string;
+  merchantId: string;
+  status: OrderStatus;
+  subtotal: number;
+  discount: number;
+  pointsDiscount: number;
+  pointsUsed: number;
+  shippingFee: number;
+  total: number;
+  shippingAddress: Record<string, string | null>;
+  paymentDeadline: Date | null;
+  cancelReason: string | null;
+  version: number;
+  eventSeq: number;
+  deliveredAt: Date | null;
+  completedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** An order row as an `Order` record: the one place where order rows are converted. */
+export function orderFromRow(r: OrderRow): Order {
+  return {
+    id: String(r.id),
+    checkoutId: String(r.checkout_id),
+    buyerId: String(r.buyer_id),
+    merchantId: String(r.merchant_id),
+    status: r.status,
+    subtotal: Number(r.subtotal),
+    discount: Number(r.discount),
+    pointsDiscount: Number(r.points_discount),
+    pointsUsed: r.points_used,
+    shippingFee: Number(r.shipping_fee),
+    total: Number(r.total),
+    shippingAddress: r.shipping_address,
+    paymentDeadline: r.payment_deadline,
+    cancelReason: r.cancel_reason,
+    version: r.version,
+    eventSeq: r.event_seq,
+    deliveredAt: r.delivered_at,
+    completedAt: r.completed_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
 
 // ------------------------------------------------------------------ the checkout write
