@@ -270,7 +270,7 @@ export function writeCheckoutParams(c: NewCheckout, guard: CheckoutGuard): [stri
 
 /** The checkout write's outcome: the new orders, or none when the guard refused the checkout. */
 export type CheckoutWritten =
-  { written: true; orders: OrderRow[] } | { written: false; held: { checkouts: number; units: number } };
+  { written: true; orders: Order[] } | { written: false; held: { checkouts: number; units: number } };
 
 /**
  * Writes a new checkout in the caller's transaction when it fits the guard (see
@@ -289,7 +289,7 @@ export async function writeCheckout(
   if (rows[0].id === null) {
     return { written: false, held: { checkouts: rows[0].held_checkouts, units: rows[0].held_units } };
   }
-  return { written: true, orders: rows.map(({ held_checkouts: _c, held_units: _u, ...order }) => order) };
+  return { written: true, orders: rows.map(orderFromRow) };
 }
 
 // ------------------------------------------------------------------ flash-sale orders
