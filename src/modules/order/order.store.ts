@@ -3,6 +3,7 @@ import { sqlAll } from '../../db/sql';
 import { convertCartFrom } from '../cart/cart.store';
 import { insertOrderEventsFrom } from '../events/order-events.sql';
 import { insertReservationsFrom } from '../inventory/inventory.store';
+import type { PricedGroup } from '../pricing/pricing';
 import type { OrderStatus } from './order.lifecycle';
 
 /**
@@ -93,16 +94,8 @@ export function orderFromRow(r: OrderRow): Order {
 
 // ------------------------------------------------------------------ the checkout write
 
-/** One order of a new checkout: a merchant's share of the priced cart (minor units). */
-export interface NewOrder {
-  merchantId: string;
-  subtotal: number;
-  discount: number;
-  pointsDiscount: number;
-  pointsUsed: number;
-  shippingFee: number;
-  total: number;
-}
+/** One order of a new checkout: a merchant's group of the priced cart, without its lines (minor units). */
+export type NewOrder = Omit<PricedGroup, 'lines'>;
 
 /** One line of a new order, as sold (its snapshot is stored apart, by digest). */
 export interface NewOrderLine {
