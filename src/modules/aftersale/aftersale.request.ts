@@ -98,12 +98,11 @@ async function placeRequest(
     if (archived) throw new Rollback(archived);
   }
   if (!order || !canSee(principal, order)) throw notFound('Order', req.orderId);
-  if (String(order.buyer_id) !== principal.userId)
-    throw forbidden('Only the buyer can ask for an after-sale');
+  if (order.buyerId !== principal.userId) throw forbidden('Only the buyer can ask for an after-sale');
   const refusal = requestRefusal(
     req.type,
-    { status: order.status, deliveredAt: order.delivered_at ?? order.completed_at },
-    order.checked_at,
+    { status: order.status, deliveredAt: order.deliveredAt ?? order.completedAt },
+    order.checkedAt,
     deps.settings.windowDays,
   );
   if (refusal) throw fail(refusal);
@@ -153,8 +152,8 @@ async function placeRequest(
     [
       afterSaleId,
       req.orderId,
-      order.buyer_id,
-      order.merchant_id,
+      order.buyerId,
+      order.merchantId,
       req.type,
       req.reason,
       deps.settings.reviewSeconds,
@@ -165,7 +164,7 @@ async function placeRequest(
     tx,
     `insert into after_sale_line (after_sale_id, order_line_id, buyer_id, quantity)
      select $1, u.line, $2, u.q from unnest($3::bigint[], $4::int[]) as u(line, q)`,
-    [as.id, order.buyer_id, req.lines.map((l) => l.orderLineId), req.lines.map((l) => l.quantity)],
+    [as.id, order.buyerId, req.lines.map((l) => l.orderLineId), req.lines.map((l) => l.quantity)],
   );
   await recordOrderEvent(tx, {
     orderId: req.orderId,

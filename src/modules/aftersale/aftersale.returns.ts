@@ -10,7 +10,7 @@ import { canSee } from '../order/order.service';
 import type { AfterSaleDeps } from './aftersale.deps';
 import { refundAfterSale, restockAfterSale } from './aftersale.refund';
 import { AfterSaleKind, AfterSaleStatus } from './aftersale.lifecycle';
-import { lockAfterSale, moveAfterSale, type AfterSaleRow } from './aftersale.store';
+import { lockAfterSale, moveAfterSale, partiesOf, type AfterSaleRow } from './aftersale.store';
 
 const notAllowed = (message: string) => new Rollback(UserError.of(ErrorCode.AFTER_SALE_NOT_ALLOWED, message));
 
@@ -61,7 +61,7 @@ export async function returnShip(
   const p = parcel(carrier, trackingNumber);
   return inTransaction<AfterSaleRow, UserError>(em, async (tx) => {
     const locked = await lockAfterSale(tx, id);
-    if (!locked || !canSee(principal, locked.as)) throw notFound('AfterSale', id);
+    if (!locked || !canSee(principal, partiesOf(locked.as))) throw notFound('AfterSale', id);
     const { as } = locked;
     if (String(as.buyer_id) !== principal.userId) throw forbidden('Only the buyer ships the return parcel');
     if (as.type === AfterSaleKind.REFUND_ONLY)
@@ -104,7 +104,7 @@ export async function receiveReturn(
   const given = exchangeCarrier !== null || exchangeTrackingNumber !== null;
   return inTransaction<AfterSaleRow, UserError>(em, async (tx) => {
     const locked = await lockAfterSale(tx, id);
-    if (!locked || !canSee(principal, locked.as)) throw notFound('AfterSale', id);
+    if (!locked || !canSee(principal, partiesOf(locked.as))) throw notFound('AfterSale', id);
     const { as } = locked;
     if (!canManage(principal, String(as.merchant_id)))
       throw forbidden("Only the order's merchant confirms a return");

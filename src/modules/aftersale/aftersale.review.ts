@@ -5,12 +5,12 @@ import { canManage, type Principal } from '../../shared/auth';
 import { ErrorCode, UserError, isErrorResult } from '../../shared/error-result';
 import { badInput, forbidden, notFound } from '../../shared/errors';
 import { isId } from '../../shared/ids';
-import { canSee, type OrderRow } from '../order/order.service';
+import { canSee, type Order } from '../order/order.service';
 import { OrderStatus } from '../order/order.lifecycle';
 import type { AfterSaleDeps } from './aftersale.deps';
 import { refundAfterSale, restockAfterSale } from './aftersale.refund';
 import { AfterSaleKind, AfterSaleStatus, RELEASED_STATES } from './aftersale.lifecycle';
-import { lockAfterSale, moveAfterSale, type AfterSaleRow } from './aftersale.store';
+import { lockAfterSale, moveAfterSale, partiesOf, type AfterSaleRow } from './aftersale.store';
 
 export interface ReviewInput {
   approve: boolean;
@@ -40,7 +40,7 @@ export async function approveInTransaction(
   deps: AfterSaleDeps,
   tx: EntityManager,
   as: AfterSaleRow,
-  order: OrderRow,
+  order: Order,
   reviewer: string | null,
   address: object | null,
   note: string | null = null,
@@ -88,7 +88,7 @@ export async function reviewAfterSale(
   if (note && note.length > 500) throw badInput('note must be at most 500 characters', 'note');
   return inTransaction<AfterSaleRow, UserError>(em, async (tx) => {
     const locked = await lockAfterSale(tx, id);
-    if (!locked || !canSee(principal, locked.as)) throw notFound('AfterSale', id);
+    if (!locked || !canSee(principal, partiesOf(locked.as))) throw notFound('AfterSale', id);
     if (!canManage(principal, String(locked.as.merchant_id)))
       throw forbidden("Only the order's merchant reviews after-sale requests");
     const { as, order } = locked;
@@ -120,7 +120,7 @@ export async function autoApprove(deps: AfterSaleDeps, em: EntityManager, id: st
     if (
       !locked ||
       locked.as.status !== AfterSaleStatus.REQUESTED ||
-      locked.as.review_deadline > locked.order.checked_at
+      locked.as.review_deadline > locked.order.checkedAt
     )
       return null;
     const approved = await approveInTransaction(deps, tx, locked.as, locked.order, null, null);

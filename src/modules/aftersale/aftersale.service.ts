@@ -15,7 +15,7 @@ import {
   returnShip,
 } from './aftersale.returns';
 import { approveOverdue, autoApprove, reviewAfterSale, type ReviewInput } from './aftersale.review';
-import { findAfterSale, type AfterSaleRow } from './aftersale.store';
+import { findAfterSale, partiesOf, type AfterSaleRow } from './aftersale.store';
 
 export { REVIEW_JOB } from './aftersale.request';
 
@@ -39,7 +39,7 @@ export class AfterSaleService {
   async find(em: EntityManager, principal: Principal | null, id: string): Promise<AfterSaleRow | null> {
     if (!principal || !isId(id)) return null;
     const row = await findAfterSale(em, id);
-    return row && canSee(principal, row) ? row : null;
+    return row && canSee(principal, partiesOf(row)) ? row : null;
   }
 
   request(

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import { recordOrderEvent } from '../events/order-events';
-import type { OrderRow } from '../order/order.service';
+import { orderFromRow, type Order, type OrderRow } from '../order/order.store';
 import { OrderEventKind } from '../order/order.types';
 import { afterSaleLifecycles, AfterSaleKind, AfterSaleStatus } from './aftersale.lifecycle';
 
@@ -36,18 +36,24 @@ export interface AfterSaleLineRow {
   refund_amount: string | null;
 }
 
+/** An order locked by an after-sale change, with the database's clock when it was locked. */
+export type LockedOrder = Order & { checkedAt: Date };
+
 /** The order row, locked for the rest of the transaction, with the database's clock. */
-export async function lockOrder(
-  tx: EntityManager,
-  orderId: string,
-): Promise<(OrderRow & { checked_at: Date }) | undefined> {
+export async function lockOrder(tx: EntityManager, orderId: string): Promise<LockedOrder | undefined> {
   const [o] = await sqlAll<OrderRow & { checked_at: Date }>(
     tx,
     'select *, now() as checked_at from shop_order where id = $1 for update',
     [orderId],
   );
-  return o;
+  return o && { ...orderFromRow(o), checkedAt: o.checked_at };
 }
+
+/** Who may see an after-sale: the parties of its order (see `canSee`). */
+export const partiesOf = (as: AfterSaleRow): { buyerId: string; merchantId: string } => ({
+  buyerId: as.buyer_id,
+  merchantId: as.merchant_id,
+});
 
 export async function findAfterSale(
   em: EntityManager,
@@ -69,7 +75,7 @@ export async function findAfterSale(
 export async function lockAfterSale(
   tx: EntityManager,
   id: string,
-): Promise<{ as: AfterSaleRow; order: OrderRow & { checked_at: Date } } | null> {
+): Promise<{ as: AfterSaleRow; order: LockedOrder } | null> {
   const first = await findAfterSale(tx, id);
   if (!first) return null;
   const order = (await lockOrder(tx, first.order_id))!;

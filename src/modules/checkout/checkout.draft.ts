@@ -1,5 +1,5 @@
 import type { StockPolicy } from '../catalog/product.entity';
-import type { OrderRow } from '../order/order.store';
+import type { Order } from '../order/order.store';
 import type { PricingResult } from '../pricing/pricing';
 import type { CouponRow } from '../pricing/pricing.service';
 
@@ -81,6 +81,6 @@ export interface Snapshot {
 
 /** After the write: the orders as stored, and the snapshots their lines refer to. */
 export interface WrittenDraft extends PricedDraft {
-  orders: OrderRow[];
+  orders: Order[];
   snapshots: Snapshot[];
 }

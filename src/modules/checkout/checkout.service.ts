@@ -9,7 +9,7 @@ import type { Jobs } from '../../shared/jobs';
 import { StockPolicy } from '../catalog/product.entity';
 import type { OutOfStockError } from '../inventory/inventory.errors';
 import { reserveFromHold } from '../inventory/inventory.store';
-import type { OrderRow, OrderService } from '../order/order.service';
+import type { Order, OrderService } from '../order/order.service';
 import { writeFlashSaleOrders } from '../order/order.store';
 import { price } from '../pricing/pricing';
 import { CLAIM_AND_READ_CART_SQL, FLASH_SALE_VARIANT_SQL } from './checkout.sql';
@@ -36,7 +36,7 @@ export { EXPIRE_JOB, SNAPSHOT_JOB } from './checkout.steps';
 
 /** A checkout carries its total and deadline; a new one also its orders (a repeated request reads them when asked). */
 export type CheckoutOutcome = Result<
-  { checkoutId: string; total: number; paymentDeadline: Date; orders?: OrderRow[] },
+  { checkoutId: string; total: number; paymentDeadline: Date; orders?: Order[] },
   UserError | OutOfStockError
 >;
 

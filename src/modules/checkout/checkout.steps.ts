@@ -170,15 +170,7 @@ export async function writeOrders(
       couponCode: draft.coupon?.code ?? null,
       shippingAddress: draft.address,
       paymentDeadline: draft.paymentDeadline,
-      orders: priced.groups.map((g) => ({
-        merchantId: g.merchantId,
-        subtotal: g.subtotal,
-        discount: g.discount,
-        pointsDiscount: g.pointsDiscount,
-        pointsUsed: g.pointsUsed,
-        shippingFee: g.shippingFee,
-        total: g.total,
-      })),
+      orders: priced.groups, // a NewOrder per merchant group (the write reads its amounts, not its lines)
       lines,
     },
     { ...caps, newUnits },

@@ -93,7 +93,8 @@ export class EventsService {
           [orderId],
         )
       : [];
-    if (!order || !canSee(p, order)) throw notFound('Order', orderId.slice(0, 40));
+    if (!order || !canSee(p, { buyerId: order.buyer_id, merchantId: order.merchant_id }))
+      throw notFound('Order', orderId.slice(0, 40));
     // Without a cursor: everything after this moment (so a lost message is noticed from the start).
     let last = Number(order.event_seq);
     if (after != null) {

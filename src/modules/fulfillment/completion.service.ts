@@ -9,7 +9,7 @@ import type { Jobs } from '../../shared/jobs';
 import type { LedgerService } from '../ledger/ledger.service';
 import type { RefundService } from '../payment/refund.service';
 import { OrderStateError } from '../order/order.errors';
-import type { OrderRow, OrderService } from '../order/order.service';
+import type { Order, OrderService } from '../order/order.service';
 import { OrderStatus } from '../order/order.lifecycle';
 import { earnPointsForOrder } from '../loyalty/loyalty';
 import { escrowHeldForOrder } from './escrow';
@@ -39,16 +39,16 @@ export class OrderCompletion {
     em: EntityManager,
     p: Principal,
     orderId: string,
-  ): Promise<OrderRow | OrderStateError | UserError> {
+  ): Promise<Order | OrderStateError | UserError> {
     const order = await this.orders.find(em, p, orderId);
     if (!order) {
       const archived = await this.orders.refuseArchived(em, p, orderId);
       if (archived) return archived;
       throw notFound('Order', orderId.slice(0, 40));
     }
-    if (String(order.buyer_id) !== p.userId && !isAdmin(p))
+    if (order.buyerId !== p.userId && !isAdmin(p))
       throw forbidden('Only the buyer confirms receipt of an order');
-    return inTransaction<OrderRow, OrderStateError>(em, async (tx) => {
+    return inTransaction<Order, OrderStateError>(em, async (tx) => {
       const r = await this.completeInTransaction(tx, orderId);
       if (r instanceof OrderStateError) throw new Rollback(r);
       return r;
@@ -56,10 +56,10 @@ export class OrderCompletion {
   }
 
   /** Schedules the auto-completion of an order just delivered, in the delivering transaction. */
-  async scheduleAutoComplete(tx: EntityManager, order: OrderRow): Promise<void> {
-    const deliveredAt = order.delivered_at ? new Date(order.delivered_at).getTime() : Date.now();
+  async scheduleAutoComplete(tx: EntityManager, order: Order): Promise<void> {
+    const deliveredAt = order.deliveredAt ? new Date(order.deliveredAt).getTime() : Date.now();
     const startAfter = new Date(deliveredAt + this.settings.autoCompleteSeconds * 1000);
-    await this.jobs.sendMany([{ name: AUTO_COMPLETE_JOB, data: { orderId: String(order.id) }, startAfter }], {
+    await this.jobs.sendMany([{ name: AUTO_COMPLETE_JOB, data: { orderId: order.id }, startAfter }], {
       em: tx,
     });
   }
@@ -112,7 +112,7 @@ export class OrderCompletion {
    * release is smaller) or after it (from the merchant's available balance), never half of each.
    * The escrow is read after both locks, so it includes every refund committed before.
    */
-  async completeInTransaction(tx: EntityManager, orderId: string): Promise<OrderRow | OrderStateError> {
+  async completeInTransaction(tx: EntityManager, orderId: string): Promise<Order | OrderStateError> {
     const order = await this.orders.transition(tx, orderId, OrderStatus.COMPLETED);
     if (order instanceof OrderStateError) return order;
     const payments = await sqlAll<{ id: string }>(
@@ -123,13 +123,13 @@ export class OrderCompletion {
     );
     const paymentIds = payments.map((p) => String(p.id));
 
-    const held = await escrowHeldForOrder(tx, String(order.merchant_id), orderId, paymentIds);
-    if (held > 0) await this.ledger.releaseEscrow(tx, String(order.merchant_id), held, `order:${orderId}`);
+    const held = await escrowHeldForOrder(tx, order.merchantId, orderId, paymentIds);
+    if (held > 0) await this.ledger.releaseEscrow(tx, order.merchantId, held, `order:${orderId}`);
 
     // Points for what the buyer paid and kept (the part of the payment not refunded).
     const kept = await this.refunds.refundableInTransaction(tx, orderId);
     await earnPointsForOrder(tx, {
-      buyerId: String(order.buyer_id),
+      buyerId: order.buyerId,
       orderId,
       keptMinor: kept,
       rate: this.settings.pointsPerCurrencyUnit,

@@ -11,7 +11,7 @@ import { recordOrderEvent } from '../events/order-events';
 import type { LedgerService } from '../ledger/ledger.service';
 import type { RefundService } from '../payment/refund.service';
 import { OrderStateError } from '../order/order.errors';
-import type { OrderRow, OrderService } from '../order/order.service';
+import type { Order, OrderService } from '../order/order.service';
 import { OrderStatus } from '../order/order.lifecycle';
 import { OrderEventKind } from '../order/order.types';
 import { OrderCompletion } from './completion.service';
@@ -73,7 +73,7 @@ export class FulfillmentService {
     const missing = () => notFound('Order', orderId.slice(0, 40));
     if (!isId(orderId)) throw missing();
     const r = await inTransaction<ShipmentRow | null, OrderStateError | UserError>(em, async (tx) => {
-      const [order] = await sqlAll<Pick<OrderRow, 'merchant_id' | 'status'>>(
+      const [order] = await sqlAll<{ merchant_id: string; status: OrderStatus }>(
         tx,
         'select merchant_id, status from shop_order where id = $1 for update',
         [orderId],
@@ -167,7 +167,7 @@ export class FulfillmentService {
     em: EntityManager,
     p: Principal,
     orderId: string,
-  ): Promise<OrderRow | OrderStateError | UserError> {
+  ): Promise<Order | OrderStateError | UserError> {
     return this.completion.confirm(em, p, orderId);
   }
 

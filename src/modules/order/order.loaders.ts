@@ -2,8 +2,20 @@ import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlAll } from '../../db/sql';
 import { rowsPerKey } from '../../shared/batch';
-import type { OrderRow } from './order.service';
+import { orderFromRow, type Order, type OrderRow } from './order.store';
 import type { OrderEventRow } from '../events/order-events';
+
+/** The orders of each checkout (converted once, as they come: `orderFromRow`). */
+const ordersPerCheckout = (em: EntityManager) => {
+  const rows = rowsPerKey<OrderRow>(
+    em,
+    `select * from shop_order where checkout_id = any($1::bigint[])
+     union all select * from archive.shop_order where checkout_id = any($1::bigint[]) order by id`,
+    (r) => String(r.checkout_id),
+  );
+  return async (keys: readonly string[]): Promise<Order[][]> =>
+    (await rows(keys)).map((orders) => orders.map(orderFromRow));
+};
 
 export interface OrderLineRow {
   id: string;
@@ -41,14 +53,7 @@ export function orderLoaders(em: EntityManager) {
         (r) => String(r.order_id),
       ),
     ),
-    ordersByCheckout: new DataLoader(
-      rowsPerKey<OrderRow>(
-        em,
-        `select * from shop_order where checkout_id = any($1::bigint[])
-         union all select * from archive.shop_order where checkout_id = any($1::bigint[]) order by id`,
-        (r) => String(r.checkout_id),
-      ),
-    ),
+    ordersByCheckout: new DataLoader(ordersPerCheckout(em)),
     snapshot: new DataLoader<string, { digest: string; title: string; data: unknown } | null>(
       async (digests) => {
         const rows = await sqlAll<{ digest: string; title: string; data: unknown }>(

@@ -10,7 +10,7 @@ import { Customer } from '../identity/identity.types';
 
 import type { OrderLineRow } from './order.loaders';
 import type { OrderEventRow } from '../events/order-events';
-import type { OrderRow } from './order.service';
+import type { Order } from './order.service';
 import { OrderStatus } from './order.lifecycle';
 import {
   AddressType,
@@ -27,23 +27,23 @@ import {
 
 type OrderObject = OrderType & { buyerId: string; merchantId: string };
 
-export function toOrder(r: OrderRow, currency: string): OrderObject {
-  const m = (n: string | number) => Money.of(Number(n), currency);
+export function toOrder(o: Order, currency: string): OrderObject {
+  const m = (n: number) => Money.of(n, currency);
   return Object.assign(new OrderType(), {
-    id: String(r.id),
-    status: r.status,
-    subtotal: m(r.subtotal),
-    discount: m(r.discount),
-    pointsDiscount: m(r.points_discount),
-    shippingFee: m(r.shipping_fee),
-    total: m(r.total),
-    shippingAddress: Object.assign(new AddressType(), r.shipping_address),
-    paymentDeadline: r.status === OrderStatus.PENDING_PAYMENT ? r.payment_deadline : null,
-    version: r.version,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    buyerId: String(r.buyer_id),
-    merchantId: String(r.merchant_id),
+    id: o.id,
+    status: o.status,
+    subtotal: m(o.subtotal),
+    discount: m(o.discount),
+    pointsDiscount: m(o.pointsDiscount),
+    shippingFee: m(o.shippingFee),
+    total: m(o.total),
+    shippingAddress: Object.assign(new AddressType(), o.shippingAddress),
+    paymentDeadline: o.status === OrderStatus.PENDING_PAYMENT ? o.paymentDeadline : null,
+    version: o.version,
+    createdAt: o.createdAt,
+    updatedAt: o.updatedAt,
+    buyerId: o.buyerId,
+    merchantId: o.merchantId,
   });
 }
 

@@ -14,9 +14,9 @@ import type { UserError } from '../../shared/error-result';
 import { orderLifecycle, OrderStatus } from './order.lifecycle';
 import { OrderEventKind } from './order.types';
 import { insertEvent } from '../events/order-events';
-import type { OrderRow } from './order.store';
+import { orderFromRow, type Order, type OrderRow } from './order.store';
 
-export type { OrderRow } from './order.store';
+export type { Order } from './order.store';
 
 export interface OrderListFilter {
   status?: OrderStatus[] | null;
@@ -37,7 +37,7 @@ export function orderFilterConditions(filter: OrderListFilter, add: (v: unknown)
 
 /** One page of orders, newest first, and how many match in all. */
 export interface OrderPage {
-  rows: OrderRow[];
+  rows: Order[];
   totalCount: number;
 }
 
@@ -62,8 +62,8 @@ export interface MerchantOrderLists {
 const ANY_ORDER = '(select * from shop_order union all select * from archive.shop_order) o';
 
 /** Who may see an order: its buyer, its merchant, admins. Everyone else reads it as not existing. */
-export const canSee = (p: Principal | null, o: { buyer_id: string; merchant_id: string }): boolean =>
-  !!p && (String(o.buyer_id) === p.userId || canManage(p, String(o.merchant_id)) || isAdmin(p));
+export const canSee = (p: Principal | null, o: { buyerId: string; merchantId: string }): boolean =>
+  !!p && (String(o.buyerId) === p.userId || canManage(p, String(o.merchantId)) || isAdmin(p));
 
 /**
  * What a change of an order that is not hot answers: ORDER_ARCHIVED when it is archived and
@@ -80,7 +80,9 @@ export async function refuseArchived(
     'select buyer_id, merchant_id from archive.shop_order where id = $1',
     [id],
   );
-  return row && canSee(principal, row) ? orderArchived(id) : null;
+  return row && canSee(principal, { buyerId: row.buyer_id, merchantId: row.merchant_id })
+    ? orderArchived(id)
+    : null;
 }
 
 export class OrderService {
@@ -102,7 +104,7 @@ export class OrderService {
     orderId: string,
     to: OrderStatus,
     extra: { cancelReason?: string } = {},
-  ): Promise<OrderRow | OrderStateError> {
+  ): Promise<Order | OrderStateError> {
     const [row] = await sqlAll<OrderRow>(
       em,
       `update shop_order set status = $2, version = version + 1, event_seq = event_seq + 1, updated_at = now(),
@@ -128,7 +130,7 @@ export class OrderService {
       status: to,
       seq: row.event_seq,
     });
-    return row;
+    return orderFromRow(row);
   }
 
   /**
@@ -139,7 +141,7 @@ export class OrderService {
     tx: EntityManager,
     orderId: string,
     reason: string,
-  ): Promise<OrderRow | OrderStateError> {
+  ): Promise<Order | OrderStateError> {
     const [order] = await sqlAll<{ checkout_id: string }>(
       tx,
       'select checkout_id from shop_order where id = $1',
@@ -157,9 +159,9 @@ export class OrderService {
     );
     if (!open) await this.pricing.release(tx, String(order.checkout_id));
     await returnPointsOfCancelledOrder(tx, {
-      buyerId: String(moved.buyer_id),
+      buyerId: moved.buyerId,
       orderId,
-      pointsUsed: moved.points_used,
+      pointsUsed: moved.pointsUsed,
     });
     await releaseOrderStock(tx, orderId);
     return moved;
@@ -171,10 +173,10 @@ export class OrderService {
     principal: Principal,
     orderId: string,
     reason: string | null,
-  ): Promise<OrderRow | OrderStateError | UserError | null> {
+  ): Promise<Order | OrderStateError | UserError | null> {
     const order = await this.find(em, principal, orderId);
     if (!order) return this.refuseArchived(em, principal, orderId);
-    if (String(order.buyer_id) !== principal.userId && !isAdmin(principal)) return null;
+    if (order.buyerId !== principal.userId && !isAdmin(principal)) return null;
     return inTransaction(em, async (tx) => {
       const r = await this.cancelInTransaction(tx, orderId, reason ?? 'cancelled by the buyer');
       if (r instanceof OrderStateError) throw new Rollback(r);
@@ -234,10 +236,11 @@ export class OrderService {
   }
 
   /** A hot order (the ones that can still change), as `principal` may see it. */
-  async find(em: EntityManager, principal: Principal | null, id: string): Promise<OrderRow | null> {
+  async find(em: EntityManager, principal: Principal | null, id: string): Promise<Order | null> {
     if (!principal || !isId(id)) return null;
     const [row] = await sqlAll<OrderRow>(em, 'select * from shop_order where id = $1', [id]);
-    return row && canSee(principal, row) ? row : null;
+    const order = row && orderFromRow(row);
+    return order && canSee(principal, order) ? order : null;
   }
 
   /** The `order` query: an order wherever it is, hot or archived, in one statement. */
@@ -245,7 +248,7 @@ export class OrderService {
     em: EntityManager,
     principal: Principal | null,
     id: string,
-  ): Promise<(OrderRow & { archived: boolean }) | null> {
+  ): Promise<(Order & { archived: boolean }) | null> {
     if (!principal || !isId(id)) return null;
     const [row] = await sqlAll<OrderRow & { archived: boolean }>(
       em,
@@ -253,7 +256,8 @@ export class OrderService {
        union all select *, true as archived from archive.shop_order where id = $1`,
       [id],
     );
-    return row && canSee(principal, row) ? row : null;
+    const order = row && { ...orderFromRow(row), archived: row.archived };
+    return order && canSee(principal, order) ? order : null;
   }
 
   refuseArchived(em: EntityManager, principal: Principal, id: string): Promise<UserError | null> {
@@ -295,7 +299,7 @@ export class OrderService {
     const { rows, totalCount: n } = page;
     const items = rows.slice(0, first);
     return {
-      items: items.map((r) => ({ row: r, cursor: encodeCursor([String(r.id)]) })),
+      items: items.map((r) => ({ row: r, cursor: encodeCursor([r.id]) })),
       hasNextPage: rows.length > first,
       totalCount: n,
     };
@@ -340,6 +344,6 @@ export class OrderService {
         true,
       ),
     ]);
-    return { rows, totalCount: n };
+    return { rows: rows.map(orderFromRow), totalCount: n };
   }
 }

@@ -3,6 +3,7 @@ import { sqlAll } from '../../db/sql';
 import { convertCartFrom } from '../cart/cart.store';
 import { insertOrderEventsFrom } from '../events/order-events.sql';
 import { insertReservationsFrom } from '../inventory/inventory.store';
+import type { PricedGroup } from '../pricing/pricing';
 import type { OrderStatus } from './order.lifecycle';
 
 /**
@@ -13,7 +14,11 @@ import type { OrderStatus } from './order.lifecycle';
  * writes a table stays in its owner's folder; test/unit/table-owners.test.ts keeps it so.
  */
 
-/** An order row as stored (amounts in minor units). */
+/**
+ * An order row as stored (amounts in minor units, bigint columns as text). It stays in the store
+ * files: whatever reads `shop_order` rows (or their copies: `archive.shop_order`, `seller_order`)
+ * converts them with `orderFromRow`, and the rest of the code sees `Order` records.
+ */
 export interface OrderRow {
   id: string;
   checkout_id: string;
@@ -37,18 +42,60 @@ export interface OrderRow {
   updated_at: Date;
 }
 
-// ------------------------------------------------------------------ the checkout write
-
-/** One order of a new checkout: a merchant's share of the priced cart (minor units). */
-export interface NewOrder {
+/** An order: a merchant's part of a checkout (amounts in minor units). */
+export interface Order {
+  id: string;
+  checkoutId: string;
+  buyerId: string;
   merchantId: string;
+  status: OrderStatus;
   subtotal: number;
   discount: number;
   pointsDiscount: number;
   pointsUsed: number;
   shippingFee: number;
   total: number;
+  shippingAddress: Record<string, string | null>;
+  paymentDeadline: Date | null;
+  cancelReason: string | null;
+  version: number;
+  eventSeq: number;
+  deliveredAt: Date | null;
+  completedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
 }
+
+/** An order row as an `Order` record: the one place where order rows are converted. */
+export function orderFromRow(r: OrderRow): Order {
+  return {
+    id: String(r.id),
+    checkoutId: String(r.checkout_id),
+    buyerId: String(r.buyer_id),
+    merchantId: String(r.merchant_id),
+    status: r.status,
+    subtotal: Number(r.subtotal),
+    discount: Number(r.discount),
+    pointsDiscount: Number(r.points_discount),
+    pointsUsed: r.points_used,
+    shippingFee: Number(r.shipping_fee),
+    total: Number(r.total),
+    shippingAddress: r.shipping_address,
+    paymentDeadline: r.payment_deadline,
+    cancelReason: r.cancel_reason,
+    version: r.version,
+    eventSeq: r.event_seq,
+    deliveredAt: r.delivered_at,
+    completedAt: r.completed_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+// ------------------------------------------------------------------ the checkout write
+
+/** One order of a new checkout: a merchant's group of the priced cart, without its lines (minor units). */
+export type NewOrder = Omit<PricedGroup, 'lines'>;
 
 /** One line of a new order, as sold (its snapshot is stored apart, by digest). */
 export interface NewOrderLine {
@@ -216,7 +263,7 @@ export function writeCheckoutParams(c: NewCheckout, guard: CheckoutGuard): [stri
 
 /** The checkout write's outcome: the new orders, or none when the guard refused the checkout. */
 export type CheckoutWritten =
-  { written: true; orders: OrderRow[] } | { written: false; held: { checkouts: number; units: number } };
+  { written: true; orders: Order[] } | { written: false; held: { checkouts: number; units: number } };
 
 /**
  * Writes a new checkout in the caller's transaction when it fits the guard (see
@@ -235,7 +282,7 @@ export async function writeCheckout(
   if (rows[0].id === null) {
     return { written: false, held: { checkouts: rows[0].held_checkouts, units: rows[0].held_units } };
   }
-  return { written: true, orders: rows.map(({ held_checkouts: _c, held_units: _u, ...order }) => order) };
+  return { written: true, orders: rows.map(orderFromRow) };
 }
 
 // ------------------------------------------------------------------ flash-sale orders

@@ -3,7 +3,7 @@
  * `archived`); `seller_order_event` mirrors the numbered rows of `order_event`.
  */
 
-/** The columns `seller_order` shares with `shop_order` (an OrderRow). */
+/** The columns `seller_order` shares with `shop_order` (an OrderRow, read as an `Order` with `orderFromRow`). */
 export const ORDER_COLUMNS = [
   'id',
   'merchant_id',

@@ -7,8 +7,8 @@ import {
   type MerchantOrderLists,
   type OrderListFilter,
   type OrderPage,
-  type OrderRow,
 } from '../order/order.service';
+import { orderFromRow, type OrderRow } from '../order/order.store';
 import type { SellerProjector } from './seller.projector';
 import { ORDER_COLUMNS, SHOP_EVENTS_SQL, STILL_UNAPPLIED_SQL, UNAPPLIED_SQL } from './seller.sql';
 
@@ -90,7 +90,7 @@ export class SellerStore implements MerchantOrderLists {
       ),
       sqlAll<{ n: number }>(em.fork() as EntityManager, count, countParams),
     ]);
-    return { rows, totalCount: total };
+    return { rows: rows.map(orderFromRow), totalCount: total };
   }
 
   /**
