@@ -17,6 +17,9 @@ import { Migration } from '@mikro-orm/migrations';
  *    the other's change, and the product kept a wrong `sold_total` (or stock flag) for good.
  *    Computing after the lock sees every change whose transaction already updated the product;
  *    a change whose transaction has not yet reached the product adds its difference after ours.
+ *    The lock is FOR NO KEY UPDATE, the one an UPDATE takes: FOR UPDATE would also wait for every
+ *    open checkout whose order line references the product (its foreign-key check holds FOR KEY
+ *    SHARE) while holding the variant row those checkouts wait for, a deadlock under a crowd.
  *
  * test/integration/product-aggregates.test.ts races sales, sell-outs, returns and catalog edits.
  */
@@ -25,7 +28,7 @@ export class Migration20261205010000_sold_total_by_difference extends Migration 
     this.addSql(`
 create or replace function product_refresh_aggregates(ids bigint[]) returns void language plpgsql as $$
 begin
-  perform 1 from product where id = any(ids) order by id for update;
+  perform 1 from product where id = any(ids) order by id for no key update;
   update product p
      set attrs = a.attrs, price_min = a.price_min, price_max = a.price_max,
          in_stock = a.in_stock, sold_total = a.sold_total
