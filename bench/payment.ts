@@ -29,7 +29,7 @@ export async function fund(pool: Pool, userIds: string[], amount: number): Promi
       ).rows;
       const [clearing] = (
         await c.query(
-          `select id, balance from ledger_account where owner_type = 'PLATFORM' and kind = 'PROVIDER_CLEARING' and stripe = 0 for update`,
+          `select id, balance from ledger_account where owner_type = 'PLATFORM' and kind = 'PROVIDER_CLEARING' order by id limit 1 for update`,
         )
       ).rows;
       const [{ id: posting }] = (
