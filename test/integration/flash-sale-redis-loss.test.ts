@@ -141,6 +141,36 @@ describe('flash sale: Redis lost', () => {
     expect(kind(await service().enter(em(), late, sale.id, 1, 'c'))).toBe('FLASH_SALE_LIMIT_REACHED');
   });
 
+  test('after Redis restarted empty, the worker moving the head does not leave a hash that passes for a copy', async () => {
+    const sale = await newSale(10);
+    const [first, second] = await seedCustomers(t, 2);
+    expect(kind(await service().enter(em(), first, sale.id, 1, 'a'))).toBe('QUEUED');
+    // Redis restarted empty without the connection noticing; the worker then serves a batch and
+    // sets the new head, or finds the sale sold out (what failed the 3,000-shopper run below once: the
+    // copy stayed a hash with a head alone, and no rebuild would replace it).
+    await probe.flushall();
+    const gate = t.app.flashSales.gate!;
+    await gate.setHead(sale.id, 1);
+    await gate.setSoldOut(sale.id);
+    expect(await gate.hasCopy(sale.id)).toBe(false);
+    expect(kind(await service().enter(em(), second, sale.id, 1, 'b'))).toBe('QUEUED');
+    await copyEqualsPg(sale.id, 10_000);
+    expect(await counts(sale.id)).toEqual({ redis: 2, pg: 2 });
+  });
+
+  test('a forced rebuild asked while an unforced one runs rebuilds the copy all the same', async () => {
+    const sale = await newSale(10);
+    const [customer] = await seedCustomers(t, 1);
+    expect(kind(await service().enter(em(), customer, sale.id, 1, 'a'))).toBe('QUEUED');
+    const epoch = () => probe.hget(key(sale.id, 'meta'), 'epoch');
+    const before = await epoch();
+    // The unforced one keeps the copy it finds; the forced one (Redis back after being away) must
+    // not be satisfied by it.
+    await Promise.all([service().reconcile(em(), sale.id, false), service().reconcile(em(), sale.id, true)]);
+    expect(await epoch()).not.toBe(before);
+    await copyEqualsPg(sale.id, 10_000);
+  });
+
   test('a shopper is told QUEUED only once PostgreSQL has the entry; Redis dying first loses nobody', async () => {
     const sale = await newSale(50);
     const crowd = await seedCustomers(t, 20);
@@ -164,7 +194,9 @@ describe('flash sale: Redis lost', () => {
     await redis.stop(); // the line dies with the 20 entries in it
     await pg.query('commit');
     await Promise.all(entering);
-    expect(answers.map((a) => kind(a.r))).toEqual(range(20).map(() => 'QUEUED'));
+    // Each is in line, or already ordered when the worker (every 20 ms) was quicker than the answer.
+    expect(answers.filter((a) => !['QUEUED', 'ORDERED'].includes(kind(a.r)))).toEqual([]);
+    expect(answers).toHaveLength(20);
     const stored = await sql(`select id, customer_id from flash_sale_entry where flash_sale_id = ?`, [
       sale.id,
     ]);

@@ -74,9 +74,14 @@ if units ~= units0 then redis.call('HSET', KEYS[1], 'units', units) end
 return out
 `;
 
+/*
+ * A copy exists when its meta hash holds startsAt (what ENTER reads first): a hash with some other
+ * field alone is not a copy, and only LOAD writes startsAt.
+ */
+
 /** Freezes the gate for a reconciliation (returns the token), or nil when there is no copy. */
 const FREEZE = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('HEXISTS', KEYS[1], 'startsAt') == 0 then return false end
 redis.call('HSET', KEYS[1], 'frozenUntil', ARGV[1], 'frozenBy', ARGV[2])
 return ARGV[2]
 `;
@@ -88,7 +93,7 @@ return ARGV[2]
  * freeze ran out would otherwise vanish with the old line. The caller then starts again.
  */
 const LOAD = `
-local exists = redis.call('EXISTS', KEYS[1]) == 1
+local exists = redis.call('HEXISTS', KEYS[1], 'startsAt') == 1
 if ARGV[1] == '' then
   if exists then return 0 end
 else
@@ -124,8 +129,18 @@ if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 0 then return 0 end
 return 1
 `;
 
+/**
+ * Sets one field of a copy's meta hash, only if there is a copy: after Redis restarted empty, the
+ * worker's new head or a sold-out flag must not create a hash that would pass for a copy.
+ */
+const SET_META = `
+if redis.call('HEXISTS', KEYS[1], 'startsAt') == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
 /** Every script, by name (a unit test checks that each touches only the keys it is given). */
-export const SCRIPTS = { ENTER, FREEZE, LOAD, READ, PENDING };
+export const SCRIPTS = { ENTER, FREEZE, LOAD, READ, PENDING, SET_META };
 
 export type GateReply =
   | { kind: 'NOSALE' | 'FROZEN' | 'NOT_ACTIVE' }
@@ -167,6 +182,7 @@ type Scripted = RedisClient & {
   fsLoad(...a: string[]): Promise<number>;
   fsRead(...a: string[]): Promise<[string | null, string, string, [string, string[]][]]>;
   fsPending(...a: string[]): Promise<number>;
+  fsSetMeta(...a: string[]): Promise<number>;
 };
 
 interface Entering {
@@ -197,6 +213,7 @@ export class RedisGate {
     redis.defineCommand('fsLoad', { numberOfKeys: 4, lua: LOAD });
     redis.defineCommand('fsRead', { numberOfKeys: 4, lua: READ });
     redis.defineCommand('fsPending', { numberOfKeys: 4, lua: PENDING });
+    redis.defineCommand('fsSetMeta', { numberOfKeys: 4, lua: SET_META });
     this.r = redis as Scripted;
   }
 
@@ -308,12 +325,13 @@ export class RedisGate {
     if (streamId && streamId !== '0-0') await this.r.xtrim(this.keysOf(saleId)[3], 'MINID', streamId);
   }
 
+  /** The line's new head (no-op without a copy: the next rebuild takes it from PostgreSQL). */
   async setHead(saleId: string, head: number): Promise<void> {
-    await this.r.hset(this.keysOf(saleId)[0], 'head', String(head));
+    await this.r.fsSetMeta(...this.keysOf(saleId), 'head', String(head));
   }
 
   async setSoldOut(saleId: string): Promise<void> {
-    await this.r.hset(this.keysOf(saleId)[0], 'soldOut', '1');
+    await this.r.fsSetMeta(...this.keysOf(saleId), 'soldOut', '1');
   }
 
   /** Keys of a closed sale go after a day (late retries still find their entries until then). */
@@ -327,7 +345,7 @@ export class RedisGate {
   }
 
   async hasCopy(saleId: string): Promise<boolean> {
-    return (await this.r.exists(this.keysOf(saleId)[0])) === 1;
+    return (await this.r.hexists(this.keysOf(saleId)[0], 'startsAt')) === 1;
   }
 }
 

@@ -30,7 +30,7 @@ export class FlashSaleService implements FlashSaleCore {
   readonly hub = new UpdateHub();
   /** Shoppers whose accepted entry is on its way from the Redis line to PostgreSQL. */
   readonly waiters = new DurableWaiters();
-  private readonly reconciling = new Map<string, Promise<void>>();
+  private readonly reconciling = new Map<string, { done: Promise<void>; force: boolean }>();
   /** Full lines, shared prechecks and row turns of decisions without Redis. */
   readonly pgDecisions = pgDecisions();
   /** Every open sale's Redis copy must be rebuilt (Redis came back after being unreachable). */
@@ -127,14 +127,20 @@ export class FlashSaleService implements FlashSaleCore {
 
   /**
    * Rebuilds a sale's Redis copy from PostgreSQL (flashsale.reconcile.ts); a call while one for the
-   * same sale is under way in this process shares it.
+   * same sale is under way in this process shares it, unless this call forces a rebuild and that
+   * one does not (it may keep the copy it finds): then this one follows it.
    */
   reconcile(em: EntityManager, saleId: string, force: boolean): Promise<void> {
     const running = this.reconciling.get(saleId);
-    if (running) return running;
-    const p = rebuildCopy(this, em, saleId, force).finally(() => this.reconciling.delete(saleId));
-    this.reconciling.set(saleId, p);
-    return p;
+    if (running && (running.force || !force)) return running.done;
+    const after = running?.done.catch(() => undefined) ?? Promise.resolve();
+    const done = after
+      .then(() => rebuildCopy(this, em, saleId, force))
+      .finally(() => {
+        if (this.reconciling.get(saleId)?.done === done) this.reconciling.delete(saleId);
+      });
+    this.reconciling.set(saleId, { done, force });
+    return done;
   }
 
   /** Every open sale's copy (when Redis answers again after being unreachable). */
