@@ -230,6 +230,11 @@ export async function closedLoop(
         }
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
         if (!more) return;
+        // A request that needs no I/O (an in-process call answered from memory) would otherwise
+        // chain the next one as a microtask, and the loop would keep the event loop from sockets and
+        // timers for its whole duration: a connection opened meanwhile then "times out". Requests
+        // of real clients arrive through I/O; one turn of the event loop each models that.
+        await new Promise((r) => setImmediate(r));
       }
     }),
   );
