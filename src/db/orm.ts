@@ -3,7 +3,13 @@ import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations';
 import type { DbTimeouts } from '../config';
-import { adminTimeouts, DEFAULT_DB_TIMEOUTS, discardOnReadTimeout, pgTimeoutSettings } from './pg-settings';
+import {
+  adminTimeouts,
+  beginWithFirstStatement,
+  DEFAULT_DB_TIMEOUTS,
+  discardOnReadTimeout,
+  pgTimeoutSettings,
+} from './pg-settings';
 import { countStatement } from './sql-stats';
 
 export interface OrmOptions {
@@ -48,6 +54,7 @@ export function ormConfig(opts: OrmOptions): Options<PostgreSqlDriver> {
       createTimeoutMillis: timeoutsOf(opts).connectMs + 1000,
       afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => {
         discardOnReadTimeout(conn);
+        beginWithFirstStatement(conn);
         done(null, conn);
       },
     } as Options['pool'],
