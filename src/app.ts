@@ -158,6 +158,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     entities,
     replicaUrls: config.databaseReplicaUrls,
     poolSize: config.dbPoolSize,
+    preparedStatements: config.dbPreparedStatements,
     logger: (m) => log.info(m.replace(/\x1b\[[0-9;]*m/g, '')),
     timeouts: config.dbTimeouts,
   });

@@ -66,6 +66,12 @@ export interface Config {
   /** Load the demo catalog into an empty database at start. */
   demoData: boolean;
   dbPoolSize: number;
+  /**
+   * DB_PREPARED_STATEMENTS (true): the money path's hot statements are named prepared statements,
+   * planned once per connection. false behind a pooler that cannot keep them (PgBouncer in
+   * transaction mode before 1.21, or without max_prepared_statements).
+   */
+  dbPreparedStatements: boolean;
   cart: { maxLineQuantity: number; maxLines: number; anonymousTtlDays: number };
   /**
    * Loyalty points: value of one point in minor units, the largest share of a total they may pay,
@@ -239,6 +245,7 @@ export function loadConfig(env: Env = process.env): Config {
     lowStockThreshold: int(env, 'LOW_STOCK_THRESHOLD', 5, 0, 1_000_000),
     demoData: bool(env, 'DEMO_DATA', !databaseUrl),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10, 1, 200),
+    dbPreparedStatements: bool(env, 'DB_PREPARED_STATEMENTS', true),
     cart: {
       maxLineQuantity: int(env, 'CART_MAX_LINE_QUANTITY', 99, 1, 10_000),
       maxLines: int(env, 'CART_MAX_LINES', 100, 1, 1000),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Connection } from '@mikro-orm/core';
 
 /**
@@ -23,7 +24,7 @@ interface PgResult {
 }
 
 interface PgConnection {
-  query(text: string): Promise<PgResult | PgResult[]>;
+  query(text: string | { name: string; text: string; values: unknown[] }): Promise<PgResult | PgResult[]>;
   __knexUid?: string;
   __knexTxId?: string;
 }
@@ -47,24 +48,65 @@ export const knexOf = (conn: Connection): KnexLike => (conn as unknown as { getK
  * Runs `text` with `bindings` (knex `?` style) on `knex` (a knex instance, or the transaction
  * `trx` when given) and returns its rows, exactly as `conn.execute(text, bindings, 'all', trx)`.
  */
-export async function executeDirect<T>(
+export function executeDirect<T>(
   conn: Connection,
   text: string,
   bindings: unknown[],
   trx?: unknown,
 ): Promise<T[]> {
-  const knex = (trx as KnexLike | undefined) ?? knexOf(conn);
-  const client = knex.client;
-  if (trx && knex.isCompleted?.()) throw new Error('Transaction query already complete');
   // Every `?` is replaced by its value here. The text is sent as it is: knex's `positionBindings`
   // would turn a `?` inside a value (a URL's query string) into `$1` and corrupt what is stored.
   const sql = conn.getPlatform().formatQuery(text, bindings as any[]);
+  return send<T>(conn, sql, sql, trx);
+}
+
+const preparedNames = new Map<string, string>();
+const unprepared = new WeakSet<Connection>();
+
+/** This ORM connection sends no prepared statements (DB_PREPARED_STATEMENTS=false). */
+export function withoutPreparedStatements(conn: Connection): void {
+  unprepared.add(conn);
+}
+
+/** Whether executePrepared may be used on `conn`. */
+export const prepares = (conn: Connection): boolean => !unprepared.has(conn);
+
+/**
+ * Runs `text` (`$1`-style) with `values` bound, as a named prepared statement: each pooled
+ * connection parses and plans it once, later runs reuse the plan (PostgreSQL's plan cache: custom
+ * plans for the first five runs, then the generic plan when it costs no more). For the few hot
+ * statements whose planning is a large part of their cost (docs/performance.md); the text must
+ * type every parameter (casts), since bound values arrive untyped.
+ */
+export function executePrepared<T>(
+  conn: Connection,
+  text: string,
+  values: unknown[],
+  trx?: unknown,
+): Promise<T[]> {
+  let name = preparedNames.get(text);
+  if (!name) {
+    name = `p_${createHash('sha256').update(text).digest('hex').slice(0, 20)}`;
+    preparedNames.set(text, name);
+  }
+  return send<T>(conn, { name, text, values }, text, trx);
+}
+
+async function send<T>(
+  conn: Connection,
+  query: string | { name: string; text: string; values: unknown[] },
+  sql: string,
+  trx?: unknown,
+): Promise<T[]> {
+  const knex = (trx as KnexLike | undefined) ?? knexOf(conn);
+  const client = knex.client;
+  if (trx && knex.isCompleted?.()) throw new Error('Transaction query already complete');
   const pg = await client.acquireConnection();
   try {
     client.emit('query', { __knexUid: pg.__knexUid, __knexTxId: pg.__knexTxId, sql, bindings: [] });
     let res: PgResult | PgResult[];
     try {
-      res = await pg.query(sql);
+      res = await pg.query(query);
     } catch (err) {
       if (err instanceof Error) err.message = `${sql} - ${err.message}`;
       throw err;

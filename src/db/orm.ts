@@ -3,6 +3,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations';
 import type { DbTimeouts } from '../config';
+import { withoutPreparedStatements } from './direct-sql';
 import {
   adminTimeouts,
   beginWithFirstStatement,
@@ -24,6 +25,8 @@ export interface OrmOptions {
   timeouts?: DbTimeouts;
   /** Migrations and admin scripts: adminTimeouts(timeouts) (long statements, unbounded lock waits). */
   admin?: boolean;
+  /** Hot statements as named prepared statements (sqlPrepared); default true. */
+  preparedStatements?: boolean;
 }
 
 /** The timeouts a connection opened with `opts` uses. */
@@ -78,6 +81,7 @@ const optionsOf = new WeakMap<MikroORM, OrmOptions>();
 export async function connectOrm(opts: OrmOptions): Promise<MikroORM<PostgreSqlDriver>> {
   const orm = await MikroORM.init(ormConfig(opts));
   optionsOf.set(orm, opts);
+  if (opts.preparedStatements === false) withoutPreparedStatements(orm.em.getConnection('write'));
   const driver = orm.em.getDriver();
   driver.getConnection('write').getKnex().on('query', countStatement);
   // Replicas are not exposed publicly; they are knex connections like the primary.

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { executeDirect } from './direct-sql';
+import { executeDirect, executePrepared, prepares } from './direct-sql';
 import { routedRead } from './read-routing';
 
 /** A PostgreSQL array literal, so an array travels as one bound value (knex would expand it). */
@@ -40,6 +40,23 @@ export async function sqlAll<T>(
       ? await routedRead<T>(conn, text, bindings)
       : await executeDirect<T>(conn, text, bindings, trx)
   ) as Record<string, unknown>[];
+  return rows.map(withDates) as T[];
+}
+
+/**
+ * Runs one of the hot statements (the money path's) as a named prepared statement in the request's
+ * transaction (src/db/direct-sql.ts, executePrepared): planned once per pooled connection instead
+ * of on every run. Arrays travel as PostgreSQL array literals, like sqlAll's. With
+ * DB_PREPARED_STATEMENTS=false it is sqlAll (values inlined).
+ */
+export async function sqlPrepared<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  const conn = em.getConnection('write');
+  if (!prepares(conn)) return sqlAll<T>(em, sql, params);
+  const values = params.map((v) => (Array.isArray(v) ? pgArray(v) : v));
+  const rows = (await executePrepared<T>(conn, sql, values, em.getTransactionContext())) as Record<
+    string,
+    unknown
+  >[];
   return rows.map(withDates) as T[];
 }
 

@@ -127,3 +127,26 @@ test('a repeated checkoutCreate answers the stored checkout with its key read: n
   );
   expect(other.data.checkoutCreate).toMatchObject({ errorCode: 'IDEMPOTENCY_KEY_REUSED' });
 });
+
+test('columns added while the server runs (a rolling migration) do not break its prepared statements', async () => {
+  // The hot statements are prepared once per pooled connection (docs/performance.md). PostgreSQL
+  // refuses a cached plan whose answer changed shape, so they name their columns instead of `*`.
+  const m = await createMerchant(t.gql, admin);
+  const p = await createProduct(t.gql, m.token, { variants: [{ price: '12.50', onHand: 40 }] });
+  // Flows of several buyers at once, so that the statements are prepared on several of the pool's
+  // connections (a buyer has one active cart: one flow at a time each).
+  const buyers = await Promise.all([1, 2, 3, 4].map(() => buyerWithBalance('100.00')));
+  await Promise.all(buyers.map((b, n) => flow(p.variantIds[0], b, true, 100 + n)));
+  const sql = (q: string) => t.app.orm.em.fork().getConnection().execute(q);
+  await sql('alter table shop_order add column rolling_test text');
+  await sql('alter table payment add column rolling_test text');
+  await sql('alter table cart_line add column rolling_test text');
+  try {
+    await Promise.all(buyers.map((b, n) => flow(p.variantIds[0], b, true, 200 + n)));
+  } finally {
+    await sql('alter table shop_order drop column rolling_test');
+    await sql('alter table payment drop column rolling_test');
+    await sql('alter table cart_line drop column rolling_test');
+  }
+  expect(await t.app.services.ledger.checkInvariants(t.app.orm.em.fork() as any)).toEqual([]);
+});

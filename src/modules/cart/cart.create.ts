@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sqlAll } from '../../db/sql';
+import { sqlAll, sqlPrepared } from '../../db/sql';
 import { inTransaction, Rollback } from '../../db/transaction';
 import type { Principal } from '../../shared/auth';
 import { ErrorCode, UserError } from '../../shared/error-result';
@@ -58,7 +58,7 @@ export async function createCart(
   return inTransaction<CartOutcome, CartOutcome>(em, async (tx) => {
     // Creates the customer's active cart or locks it, like every change of a cart.
     const [row] = await sqlAll<CartRow>(tx, CUSTOMER_CART_SQL, [newCartId(), principal.userId]);
-    const [added] = await sqlAll<AddedLines>(tx, ADD_LINES_SQL, params(row.id));
+    const [added] = await sqlPrepared<AddedLines>(tx, ADD_LINES_SQL, params(row.id));
     if (!added.ok) throw new Rollback(addFailure(limits, lines, added.checks));
     return pricedCart(pricing, tx, { ...row, updated_at: added.updated_at }, added.lines ?? []);
   });

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sqlAll } from '../../db/sql';
+import { sqlAll, sqlPrepared } from '../../db/sql';
 import {
   AccountKind,
   accountKey,
@@ -281,7 +281,7 @@ export async function post(em: EntityManager, input: PostingInput): Promise<Post
     : new Map<string, Map<number, number>>();
   const lines = allocateStripes(input, stripes);
   for (let attempt = 1; ; attempt++) {
-    const [r] = await sqlAll<{
+    const [r] = await sqlPrepared<{
       complete: boolean;
       covered: boolean;
       posting_id: string | null;

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sqlAll } from '../../db/sql';
+import { sqlAll, sqlPrepared } from '../../db/sql';
 import { convertCartFrom } from '../cart/cart.store';
 import { insertOrderEventsFrom } from '../events/order-events.sql';
 import { insertReservationsFrom } from '../inventory/inventory.store';
@@ -41,6 +41,34 @@ export interface OrderRow {
   created_at: Date;
   updated_at: Date;
 }
+
+/**
+ * OrderRow's columns, for statements that name them rather than `o.*`: a prepared statement's
+ * answer must keep its shape when a migration adds a column while servers run (PostgreSQL refuses
+ * a cached plan whose result type changed).
+ */
+const ORDER_COLUMNS = [
+  'id',
+  'checkout_id',
+  'buyer_id',
+  'merchant_id',
+  'status',
+  'subtotal',
+  'discount',
+  'points_discount',
+  'points_used',
+  'shipping_fee',
+  'total',
+  'shipping_address',
+  'payment_deadline',
+  'cancel_reason',
+  'version',
+  'event_seq',
+  'delivered_at',
+  'completed_at',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof OrderRow)[];
 
 /** An order: a merchant's part of a checkout (amounts in minor units). */
 export interface Order {
@@ -203,7 +231,7 @@ export const WRITE_CHECKOUT_SQL = `with input as (
        ), converted as (
          ${convertCartFrom('(select cart_id from checkout_row)')}
        )
-       select h.checkouts as held_checkouts, h.units as held_units, o.*
+       select h.checkouts as held_checkouts, h.units as held_units, ${ORDER_COLUMNS.map((c) => `o.${c}`).join(', ')}
          from held h left join orders o on true
         order by o.id`;
 
@@ -274,7 +302,7 @@ export async function writeCheckout(
   c: NewCheckout,
   guard: CheckoutGuard,
 ): Promise<CheckoutWritten> {
-  const rows = await sqlAll<OrderRow & { held_checkouts: number; held_units: number }>(
+  const rows = await sqlPrepared<OrderRow & { held_checkouts: number; held_units: number }>(
     tx,
     WRITE_CHECKOUT_SQL,
     writeCheckoutParams(c, guard),

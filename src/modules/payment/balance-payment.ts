@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sqlAll } from '../../db/sql';
+import { sqlAll, sqlPrepared } from '../../db/sql';
 import { Rollback } from '../../db/transaction';
 import { claimKeyFrom } from '../../shared/idempotency';
 import { insertOrderEventsFrom } from '../events/order-events.sql';
@@ -7,7 +7,7 @@ import { markEventsWritten } from '../events/outbox-signal';
 import { convertReservationsCtes } from '../inventory/inventory.store';
 import { payOrdersFrom } from '../order/order.store';
 import { partsWithFee, type LedgerService } from '../ledger/ledger.service';
-import type { PaymentRow } from './payment.store';
+import { PAYMENT_COLUMNS, type PaymentRow } from './payment.store';
 
 /**
  * paymentStart(BALANCE) in the common case, in three statements inside one transaction:
@@ -58,7 +58,7 @@ export const SETTLE_SQL = `with pay as (
  ), events as (
    ${insertOrderEventsFrom(`select id, buyer_id, merchant_id, event_seq, 'STATUS_CHANGED', 'PAID' from paid`)}
  ), ${convertReservationsCtes('select id from paid')}
- select pay.*, (select count(*) from paid)::int as paid from pay`;
+ select ${PAYMENT_COLUMNS.map((c) => `pay.${c}`).join(', ')}, (select count(*) from paid)::int as paid from pay`;
 
 interface OrderSeen {
   id: string;
@@ -107,7 +107,7 @@ export async function payByBalance(
   const amount = orders.reduce((s, o) => s + Number(o.total), 0);
 
   markEventsWritten(); // the orders' PAID events
-  const [payment] = await sqlAll<PaymentRow & { paid: number }>(tx, SETTLE_SQL, [
+  const [payment] = await sqlPrepared<PaymentRow & { paid: number }>(tx, SETTLE_SQL, [
     seen.payment_id,
     req.buyerId,
     req.checkoutId,

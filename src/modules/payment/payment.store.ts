@@ -22,6 +22,25 @@ export interface PaymentRow {
   settled_at: Date | null;
 }
 
+/** PaymentRow's columns, for prepared statements that name them rather than `*` (see ORDER_COLUMNS). */
+export const PAYMENT_COLUMNS = [
+  'id',
+  'user_id',
+  'checkout_id',
+  'purpose',
+  'method',
+  'status',
+  'amount',
+  'refunded',
+  'provider_ref',
+  'redirect_url',
+  'return_url',
+  'failure_reason',
+  'created_at',
+  'updated_at',
+  'settled_at',
+] as const satisfies readonly (keyof PaymentRow)[];
+
 export async function findPayment(em: EntityManager, id: string): Promise<PaymentRow | null> {
   if (!/^\d{1,19}$/.test(id)) return null;
   const [row] = await sqlAll<PaymentRow>(em, 'select * from payment where id = $1', [id]);
