@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from '../src/db/embedded';
-import { peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
+import { BENCH_SERVER_ENV, peakRssMb, post, ROOT, startChild, table, waitFor, type Measured } from './lib';
 
 // autocannon ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -104,15 +104,12 @@ export async function productPageBench(serverUrl: string): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     const ports = await Promise.all([0, 1, 2, 3].map(() => freePort()));
+    // What every benchmarked server shares (bench/lib.ts): above all the per-IP rate limit raised,
+    // since all load comes from 127.0.0.1 (with the default, nearly every request was a 429).
     const appEnv = (port: number, extra: Record<string, string>) => ({
+      ...BENCH_SERVER_ENV,
       DATABASE_URL: url,
-      PAYMENT_PROVIDER: 'sandbox', // a DATABASE_URL server names its card provider
       PORT: String(port),
-      DEMO_DATA: 'false',
-      EXPOSE_SQL_STATS: 'true',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'development',
-      DATA_DIR: join(ROOT, '.data', 'bench'),
       ...extra,
     });
     const servers: { name: string; url: string; child: ChildProcess }[] = [];
