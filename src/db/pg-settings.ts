@@ -86,8 +86,9 @@ type Callback = (err: unknown, res: unknown) => unknown;
 type Answer = { command: string; rowCount: number | null; rows: unknown[]; fields: unknown[] };
 
 const emptyAnswer = (command: string): Answer => ({ command, rowCount: null, rows: [], fields: [] });
-const BEGIN = /^\s*BEGIN\b/i;
-const END = /^\s*(COMMIT|ROLLBACK)\b/i;
+/** A text that is one BEGIN (knex: `BEGIN;`, `BEGIN TRANSACTION ISOLATION LEVEL …;`) and nothing else. */
+const BEGIN = /^\s*BEGIN\b[^;]*;?\s*$/i;
+const END = /^\s*(COMMIT|ROLLBACK)\b[^;]*;?\s*$/i;
 
 /**
  * For knex's pool (`afterCreate`): a transaction's BEGIN travels with its first statement, in one

@@ -98,6 +98,12 @@ test('bound values, callbacks, several statements and empty transactions', async
     expect(two.map((x: any) => x.rows)).toEqual([[{ a: 1 }], [{ b: 2 }]]);
     await c.query('COMMIT;');
 
+    // Only a text that is BEGIN alone waits: one that starts with BEGIN and goes on is sent as it is.
+    const both: any = await c.query('BEGIN; select 3 as x');
+    expect(both[1].rows).toEqual([{ x: 3 }]);
+    await c.query('COMMIT;');
+    expect(sent.slice(-2)).toEqual(['BEGIN; select 3 as x', 'COMMIT;']);
+
     // A transaction that ends before any statement sends nothing at all.
     const before = sent.length;
     await c.query('BEGIN;');
