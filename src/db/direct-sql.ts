@@ -57,7 +57,7 @@ export function executeDirect<T>(
   // Every `?` is replaced by its value here. The text is sent as it is: knex's `positionBindings`
   // would turn a `?` inside a value (a URL's query string) into `$1` and corrupt what is stored.
   const sql = conn.getPlatform().formatQuery(text, bindings as any[]);
-  return send<T>(conn, sql, sql, trx);
+  return send<T>(conn, sql, sql, [], trx);
 }
 
 const preparedNames = new Map<string, string>();
@@ -89,13 +89,14 @@ export function executePrepared<T>(
     name = `p_${createHash('sha256').update(text).digest('hex').slice(0, 20)}`;
     preparedNames.set(text, name);
   }
-  return send<T>(conn, { name, text, values }, text, trx);
+  return send<T>(conn, { name, text, values }, text, values, trx);
 }
 
 async function send<T>(
   conn: Connection,
   query: string | { name: string; text: string; values: unknown[] },
   sql: string,
+  bindings: unknown[],
   trx?: unknown,
 ): Promise<T[]> {
   const knex = (trx as KnexLike | undefined) ?? knexOf(conn);
@@ -103,7 +104,8 @@ async function send<T>(
   if (trx && knex.isCompleted?.()) throw new Error('Transaction query already complete');
   const pg = await client.acquireConnection();
   try {
-    client.emit('query', { __knexUid: pg.__knexUid, __knexTxId: pg.__knexTxId, sql, bindings: [] });
+    // As knex reports a statement: its text, and its values when they travel apart from it.
+    client.emit('query', { __knexUid: pg.__knexUid, __knexTxId: pg.__knexTxId, sql, bindings });
     let res: PgResult | PgResult[];
     try {
       res = await pg.query(query);

@@ -1,3 +1,5 @@
+import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
+import { toKnexBindings } from '../../src/db/sql';
 import { sqlCounterStorage } from '../../src/db/sql-stats';
 import { decodeOrderId, shardOf } from '../../src/modules/order/order-id';
 import { adminToken, createMerchant, createProduct, signUpCustomer } from '../factories/catalog';
@@ -184,12 +186,19 @@ beforeAll(async () => {
   t = await startTestApp();
   const knex = (
     t.app.orm.em.getDriver().getConnection('write') as unknown as {
-      getKnex(): { on(e: string, f: (q: { sql: string }) => void): void };
+      getKnex(): { on(e: string, f: (q: { sql: string; bindings?: unknown[] }) => void): void };
     }
   ).getKnex();
   // Only the statements of a request (the counter travels with the request's async context).
+  // A prepared statement reports its values apart from its text: they are put back in, as the
+  // other statements carry them.
+  const platform = new PostgreSqlPlatform();
   knex.on('query', (q) => {
-    if (sqlCounterStorage.getStore()) captured.push(q.sql.trim());
+    if (!sqlCounterStorage.getStore()) return;
+    const { text, bindings } = q.bindings?.length
+      ? toKnexBindings(q.sql, q.bindings)
+      : { text: q.sql, bindings: [] };
+    captured.push((bindings.length ? platform.formatQuery(text, bindings as any[]) : text).trim());
   });
 });
 afterAll(() => t?.stop());
