@@ -45,9 +45,9 @@ export interface OrderRow {
 /**
  * OrderRow's columns, for statements that name them rather than `o.*`: a prepared statement's
  * answer must keep its shape when a migration adds a column while servers run (PostgreSQL refuses
- * a cached plan whose result type changed).
+ * a cached plan whose result type changed). The seller-side store's copy has the same columns.
  */
-const ORDER_COLUMNS = [
+export const ORDER_COLUMNS = [
   'id',
   'checkout_id',
   'buyer_id',

@@ -1,31 +1,12 @@
+import { ORDER_COLUMNS as ORDER_ROW_COLUMNS } from '../order/order.store';
+
 /**
  * The SQL of the seller-side store. `seller_order` mirrors `shop_order` column for column (plus
  * `archived`); `seller_order_event` mirrors the numbered rows of `order_event`.
  */
 
 /** The columns `seller_order` shares with `shop_order` (an OrderRow, read as an `Order` with `orderFromRow`). */
-export const ORDER_COLUMNS = [
-  'id',
-  'merchant_id',
-  'checkout_id',
-  'buyer_id',
-  'status',
-  'subtotal',
-  'discount',
-  'points_discount',
-  'points_used',
-  'shipping_fee',
-  'total',
-  'shipping_address',
-  'payment_deadline',
-  'cancel_reason',
-  'version',
-  'event_seq',
-  'delivered_at',
-  'completed_at',
-  'created_at',
-  'updated_at',
-].join(', ');
+export const ORDER_COLUMNS = ORDER_ROW_COLUMNS.join(', ');
 
 /** The columns `seller_order_event` shares with `order_event` (an OrderEventRow). */
 export const EVENT_COLUMNS = [
