@@ -48,7 +48,7 @@ export const knexOf = (conn: Connection): KnexLike => (conn as unknown as { getK
  * Runs `text` with `bindings` (knex `?` style) on `knex` (a knex instance, or the transaction
  * `trx` when given) and returns its rows, exactly as `conn.execute(text, bindings, 'all', trx)`.
  */
-export function executeDirect<T>(
+export async function executeDirect<T>(
   conn: Connection,
   text: string,
   bindings: unknown[],
@@ -78,7 +78,7 @@ export const prepares = (conn: Connection): boolean => !unprepared.has(conn);
  * statements whose planning is a large part of their cost (docs/performance.md); the text must
  * type every parameter (casts), since bound values arrive untyped.
  */
-export function executePrepared<T>(
+export async function executePrepared<T>(
   conn: Connection,
   text: string,
   values: unknown[],

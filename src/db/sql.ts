@@ -7,6 +7,9 @@ export function pgArray(values: (string | number)[]): string {
   return `{${values.map((v) => `"${String(v).replace(/(["\\])/g, '\\$1')}"`).join(',')}}`;
 }
 
+/** A parameter as it is bound: an array as one PostgreSQL array literal, anything else as it is. */
+const bound = (v: unknown): unknown => (Array.isArray(v) ? pgArray(v) : v);
+
 /**
  * Rewrites `$1`-style SQL to knex's `?` bindings in order of appearance, so one statement text
  * works both here and in the benchmark's bare `pg` baseline.
@@ -15,7 +18,7 @@ export function toKnexBindings(sql: string, params: unknown[]): { text: string; 
   const bindings: unknown[] = [];
   const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
     const v = params[Number(n) - 1];
-    bindings.push(Array.isArray(v) ? pgArray(v) : v);
+    bindings.push(bound(v));
     return '?';
   });
   return { text, bindings };
@@ -52,7 +55,7 @@ export async function sqlAll<T>(
 export async function sqlPrepared<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
   const conn = em.getConnection('write');
   if (!prepares(conn)) return sqlAll<T>(em, sql, params);
-  const values = params.map((v) => (Array.isArray(v) ? pgArray(v) : v));
+  const values = params.map(bound);
   const rows = (await executePrepared<T>(conn, sql, values, em.getTransactionContext())) as Record<
     string,
     unknown
